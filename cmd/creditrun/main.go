@@ -1,0 +1,74 @@
+// Command creditrun is the one binary of creditrun: the API, the worker, the
+// scheduler, the dataset generator and the finance tools, one subcommand each.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand: it runs until ctx is done or its work ends.
+type command struct {
+	summary string
+	runFunc func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]command{
+	"dev":       {"API, worker and scheduler in one process on embedded defaults", notYet("issue 4")},
+	"all":       {"API, worker and scheduler in one process against the configured Redis", notYet("issue 4")},
+	"api":       {"the HTTP API", notYet("issue 4")},
+	"worker":    {"an asynq worker", notYet("issue 4")},
+	"scheduler": {"the cron scheduler", notYet("issue 6")},
+	"dataset":   {"dataset generate: a deterministic synthetic dataset", runDataset},
+	"holds":     {"finance: list, pay and waive overage holds", notYet("issue 5")},
+	"bench":     {"the benchmark suite", runBench},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "creditrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		usage()
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return cmd.runFunc(ctx, args[1:])
+}
+
+func usage() {
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(os.Stderr, "usage: creditrun <command> [flags]")
+	fmt.Fprintln(os.Stderr, "\ncommands:")
+	for _, name := range names {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", name, commands[name].summary)
+	}
+}
+
+// errNotYet marks a subcommand whose work arrives with a later issue.
+var errNotYet = errors.New("not yet")
+
+func notYet(issue string) func(context.Context, []string) error {
+	return func(context.Context, []string) error {
+		return fmt.Errorf("%w: this command arrives with %s", errNotYet, issue)
+	}
+}
