@@ -1,0 +1,81 @@
+# creditrun: `make` or `make help` lists the targets.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+GO     ?= go
+GOPATH := $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))
+GOBIN  := $(GOPATH)/bin
+# Tests find versitygw, which `make tools` installs here, on PATH.
+export PATH := $(GOBIN):$(PATH)
+
+VERSITYGW_VERSION     := v1.8.0
+GOLANGCI_LINT_VERSION := v2.15.0
+# sudo only when not root (a fresh container has no sudo and needs none).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Benchmarks: override as `make bench BENCH=Reserve BENCHTIME=5s`.
+BENCH     ?= .
+BENCHTIME ?= 1s
+# Every package with a Benchmark function (ledger/..., source/... and any other).
+BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
+
+.PHONY: help run test bench lint build tools fmt-check
+
+help: ## show the targets
+	@echo "usage: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## run creditrun on embedded defaults (creditrun dev)
+	$(GO) run ./cmd/creditrun dev
+
+test: tools ## install what the tests need if missing, then vet, check gofmt, and run every test with -race
+	@echo "--- go vet"
+	$(GO) vet ./...
+	@echo "--- gofmt"
+	@$(MAKE) --no-print-directory fmt-check
+	@echo "--- go test"
+	$(GO) test -race -timeout 30m ./...
+
+fmt-check: ## list the Go files gofmt would change, and fail if there are any
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*')); \
+	if [ -n "$$unformatted" ]; then \
+		echo "these files are not gofmt-ed (run gofmt -w on them):"; \
+		echo "$$unformatted" | sed 's/^/  /'; \
+		exit 1; \
+	fi
+
+bench: tools ## run the Go benchmarks (ledger, source, ...) and `creditrun bench`
+	@echo "--- go test -bench in: $(BENCH_PKGS)"
+	@if [ -n "$(strip $(BENCH_PKGS))" ]; then \
+		$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count 1 $(BENCH_PKGS); \
+	else \
+		echo "no package has benchmarks yet"; \
+	fi
+	@echo "--- creditrun bench"
+	$(GO) run ./cmd/creditrun bench
+
+lint: ## run golangci-lint (config: .golangci.yaml)
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+
+build: ## build bin/creditrun
+	$(GO) build -o bin/creditrun ./cmd/creditrun
+
+tools: ## install redis-server, redis-cli, a C compiler (for -race) and versitygw when missing
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v redis-cli >/dev/null 2>&1 || missing="$$missing redis-tools"; \
+	command -v "$$($(GO) env CC)" >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "missing:$$missing; no apt-get here, install them by hand"; exit 1; \
+		fi; \
+		echo "--- installing$$missing"; \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@if [ ! -x "$(GOBIN)/versitygw" ]; then \
+		echo "--- installing versitygw $(VERSITYGW_VERSION) into $(GOBIN)"; \
+		GOBIN="$(GOBIN)" $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
+	fi

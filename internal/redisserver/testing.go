@@ -1,0 +1,61 @@
+package redisserver
+
+import (
+	"errors"
+	"testing"
+)
+
+// notFoundHint is the message of a test that cannot find redis-server.
+const notFoundHint = "redis-server not found: run `make test`, which installs it"
+
+// T starts a server for the test, closes it when the test ends, and fails
+// the test if the server does not start.
+func T(t testing.TB) *Server {
+	t.Helper()
+	return TWith(t, Options{})
+}
+
+// TWith is T with options.
+func TWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s, err := Start(opts)
+	if err != nil {
+		fatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close redis-server %s: %v", s.Addr(), err)
+		}
+	})
+	return s
+}
+
+// ClusterT starts a three-master cluster for the test, closes it when the
+// test ends, and fails the test if the cluster does not start.
+func ClusterT(t testing.TB) *Cluster {
+	t.Helper()
+	return ClusterTWith(t, Options{})
+}
+
+// ClusterTWith is ClusterT with options.
+func ClusterTWith(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c, err := StartCluster(opts)
+	if err != nil {
+		fatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close redis cluster: %v", err)
+		}
+	})
+	return c
+}
+
+func fatal(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, ErrNotFound) {
+		t.Fatalf("%s (%v)", notFoundHint, err)
+	}
+	t.Fatalf("start redis: %v", err)
+}
