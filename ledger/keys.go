@@ -1,0 +1,47 @@
+package ledger
+
+// keys builds every Redis key of the ledger. An account's keys carry the hash
+// tag {a:<account>}, so that every script runs on one cluster slot; the few
+// global keys are touched outside scripts only.
+type keys struct {
+	prefix string
+}
+
+func (k keys) tag(account string) string { return k.prefix + ":{a:" + account + "}" }
+
+// account is a hash: created_at (unix ms) and seq, the journal's counter.
+func (k keys) account(account string) string { return k.tag(account) + ":account" }
+
+// pools is a set of the account's pool names.
+func (k keys) pools(account string) string { return k.tag(account) + ":pools" }
+
+// pool is a hash of one pool's config, counts and period.
+func (k keys) pool(account, pool string) string { return k.tag(account) + ":pool:" + pool }
+
+// reservation is a hash: one job's reservation and, later, its settlement.
+func (k keys) reservation(account, job string) string { return k.tag(account) + ":res:" + job }
+
+// pending is a sorted set of the account's open reservations by creation time
+// (unix ms), for the reaper.
+func (k keys) pending(account string) string { return k.tag(account) + ":pending" }
+
+// journal is the account's stream of changes.
+func (k keys) journal(account string) string { return k.tag(account) + ":journal" }
+
+// dedup is a set of the record ids charged in one pool.
+func (k keys) dedup(account, pool string) string { return k.tag(account) + ":dedup:" + pool }
+
+// hold is a hash: one overage hold.
+func (k keys) hold(account, hold string) string { return k.tag(account) + ":hold:" + hold }
+
+// holds is a sorted set of the account's holds by creation time (unix ms).
+func (k keys) holds(account string) string { return k.tag(account) + ":holds" }
+
+// accounts is a global set of every account id that has a pool.
+func (k keys) accounts() string { return k.prefix + ":accounts" }
+
+// holdIndex is a global sorted set of every hold id by creation time.
+func (k keys) holdIndex() string { return k.prefix + ":holds" }
+
+// holdAccounts is a global hash from hold id to account id.
+func (k keys) holdAccounts() string { return k.prefix + ":holds:account" }

@@ -1,0 +1,188 @@
+package ledger
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/ledger/credit"
+)
+
+// Redis is the ledger on Redis: standalone, Cluster or miniredis.
+type Redis struct {
+	client  redis.UniversalClient
+	keys    keys
+	nowFunc func() time.Time
+}
+
+// Options configure a Redis ledger.
+type Options struct {
+	// Prefix starts every key. Defaults to "cr". Tests set their own, so that
+	// they can share one server.
+	Prefix string
+	// NowFunc is the clock. Defaults to time.Now.
+	NowFunc func() time.Time
+}
+
+// New returns a ledger that keeps its state through client.
+func New(client redis.UniversalClient, opts Options) *Redis {
+	if opts.Prefix == "" {
+		opts.Prefix = "cr"
+	}
+	if opts.NowFunc == nil {
+		opts.NowFunc = time.Now
+	}
+	return &Redis{client: client, keys: keys{prefix: opts.Prefix}, nowFunc: opts.NowFunc}
+}
+
+//go:embed scripts/*.lua
+var scriptFS embed.FS
+
+// The scripts, each with common.lua in front.
+var (
+	reserveScript   = loadScript("reserve.lua")
+	settleScript    = loadScript("settle.lua")
+	voidScript      = loadScript("void.lua")
+	closeHoldScript = loadScript("close_hold.lua")
+	adjustScript    = loadScript("adjust.lua")
+	openScript      = loadScript("open.lua")
+	refreshScript   = loadScript("refresh.lua")
+)
+
+func loadScript(name string) *redis.Script {
+	common, err := scriptFS.ReadFile("scripts/common.lua")
+	if err != nil {
+		panic(err)
+	}
+	body, err := scriptFS.ReadFile("scripts/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewScript(string(common) + "\n" + string(body))
+}
+
+func (l *Redis) now() time.Time { return l.nowFunc() }
+
+// run runs a script and splits its reply into its code and the rest.
+func (l *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (string, []any, error) {
+	v, err := s.Run(ctx, l.client, keys, args...).Slice()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(v) == 0 {
+		return "", nil, fmt.Errorf("empty script reply")
+	}
+	code, ok := v[0].(string)
+	if !ok {
+		return "", nil, fmt.Errorf("script reply starts with %T", v[0])
+	}
+	return code, v[1:], nil
+}
+
+// fields turns a flat field, value, ... reply into a map.
+func fields(v []any) map[string]string {
+	m := make(map[string]string, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		m[str(v[i])] = str(v[i+1])
+	}
+	return m
+}
+
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func integer(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	default:
+		return 0
+	}
+}
+
+// i64 reads a field as an integer. Lua may write a whole number as "1e+15"
+// under some interpreters, so floats are accepted too.
+func i64(m map[string]string, k string) int64 {
+	s := m[k]
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n
+	}
+	f, _ := strconv.ParseFloat(s, 64)
+	return int64(f)
+}
+
+// ms reads a unix-millisecond field as a time; zero when absent.
+func ms(m map[string]string, k string) time.Time {
+	n := i64(m, k)
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// codeError turns a script's refusal into the ledger's typed error.
+func codeError(code string, rest []any) error {
+	switch code {
+	case "UNKNOWN_ACCOUNT":
+		return credit.ErrUnknownAccount
+	case "UNKNOWN_POOL":
+		return credit.ErrUnknownPool
+	case "OVERAGE_DISABLED":
+		return credit.ErrOverageDisabled
+	case "CONFLICT":
+		return credit.ErrReservationConflict
+	case "NOT_FOUND":
+		return credit.ErrReservationNotFound
+	case "VOIDED":
+		return credit.ErrAlreadyVoided
+	case "SETTLED":
+		return credit.ErrAlreadySettled
+	case "POOL":
+		if len(rest) >= 1 {
+			return fmt.Errorf("%w: the job reserved from pool %q", credit.ErrReservationConflict, str(rest[0]))
+		}
+	case "INSUFFICIENT":
+		if len(rest) >= 2 {
+			return &credit.InsufficientError{Required: integer(rest[0]), Available: integer(rest[1])}
+		}
+	case "COST":
+		if len(rest) >= 1 {
+			return fmt.Errorf("%w: reserved %d", credit.ErrCostExceedsReserved, integer(rest[0]))
+		}
+	case "IDS":
+		if len(rest) >= 2 {
+			return fmt.Errorf("%w: a dedup settlement needs one record id per credit: got %d ids for a cost of %d",
+				credit.ErrInvalidAmount, integer(rest[0]), integer(rest[1]))
+		}
+	}
+	return fmt.Errorf("unexpected script reply %s %v", code, rest)
+}

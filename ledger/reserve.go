@@ -1,0 +1,128 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/creditrun/creditrun/ledger/credit"
+)
+
+// maxItemIDLen bounds one enrichment item's record id.
+const maxItemIDLen = 1024
+
+// Reserve holds credits for one job under the request's shortfall policy, in
+// one script, so that no two concurrent reservations take the same credit. A
+// plan that charges at acceptance posts instead, and the reservation comes
+// back settled. Reserving a job id that has a reservation returns that one
+// unchanged, whatever its state.
+//
+// Returns a *credit.InsufficientError (with nothing reserved) when the policy
+// refuses the shortfall; credit.ErrOverageDisabled for the overage policy on a
+// pool without overage; credit.ErrUnknownAccount, credit.ErrUnknownPool;
+// credit.ErrReservationConflict when the job id was reserved with another pool
+// or amount; errors wrapping credit.ErrInvalidID, credit.ErrInvalidAmount or
+// credit.ErrInvalidPolicy for bad input. On any error nothing changed.
+func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.Reservation, error) {
+	if err := checkReserve(req); err != nil {
+		return credit.Reservation{}, err
+	}
+	a, job := req.Account, req.JobID
+	holdID := credit.HoldIDFor(job)
+	args := make([]any, 0, 10+len(req.ItemIDs))
+	args = append(args, a, req.Pool, job, req.Requested, string(req.Policy), flag(req.Dedup),
+		flag(req.ChargeAtAcceptance), l.now().UnixMilli(), holdID, flag(req.ItemIDs != nil))
+	for _, id := range req.ItemIDs {
+		args = append(args, id)
+	}
+	code, rest, err := l.run(ctx, reserveScript, []string{
+		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
+		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
+	}, args...)
+	if err != nil {
+		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)
+	}
+	if code != "OK" {
+		err := codeError(code, rest)
+		if ie, ok := errors.AsType[*credit.InsufficientError](err); ok {
+			ie.Pool = req.Pool
+			return credit.Reservation{}, ie
+		}
+		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)
+	}
+	r := parseReservation(fields(rest))
+	if err := l.indexHold(ctx, r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func checkReserve(req credit.ReserveRequest) error {
+	if err := checkIDs("account", req.Account, "pool", req.Pool, "job", req.JobID); err != nil {
+		return err
+	}
+	if err := credit.CheckAmount("requested", req.Requested); err != nil {
+		return err
+	}
+	if !req.Policy.Valid() {
+		return fmt.Errorf("%w: %q", credit.ErrInvalidPolicy, req.Policy)
+	}
+	if req.ItemIDs != nil {
+		if int64(len(req.ItemIDs)) != req.Requested {
+			return fmt.Errorf("requested %d with %d items: %w", req.Requested, len(req.ItemIDs), credit.ErrInvalidAmount)
+		}
+		for i, id := range req.ItemIDs {
+			if len(id) > maxItemIDLen {
+				return fmt.Errorf("item %d: record id longer than %d bytes: %w", i, maxItemIDLen, credit.ErrInvalidID)
+			}
+		}
+	}
+	return nil
+}
+
+// Reservation returns one job's reservation. Returns
+// credit.ErrReservationNotFound when the job has none.
+func (l *Redis) Reservation(ctx context.Context, account, job string) (credit.Reservation, error) {
+	if err := checkIDs("account", account, "job", job); err != nil {
+		return credit.Reservation{}, err
+	}
+	m, err := l.client.HGetAll(ctx, l.keys.reservation(account, job)).Result()
+	if err != nil {
+		return credit.Reservation{}, fmt.Errorf("reservation %s: %w", job, err)
+	}
+	if len(m) == 0 {
+		return credit.Reservation{}, credit.ErrReservationNotFound
+	}
+	return parseReservation(m), nil
+}
+
+func parseReservation(m map[string]string) credit.Reservation {
+	r := credit.Reservation{
+		Account:            m["account"],
+		Pool:               m["pool"],
+		JobID:              m["job"],
+		State:              credit.ReservationState(m["state"]),
+		Requested:          i64(m, "requested"),
+		Skipped:            i64(m, "skipped"),
+		Processed:          i64(m, "processed"),
+		Prepaid:            i64(m, "prepaid"),
+		Overage:            i64(m, "overage"),
+		Remaining:          i64(m, "remaining"),
+		Dedup:              m["dedup"] == "1",
+		ChargeAtAcceptance: m["accept"] == "1",
+		TotalCost:          i64(m, "total_cost"),
+		Released:           i64(m, "released"),
+		PrepaidPosted:      i64(m, "prepaid_posted"),
+		OveragePosted:      i64(m, "overage_posted"),
+		HoldID:             m["hold"],
+		CreatedAt:          ms(m, "created_at"),
+		EndedAt:            ms(m, "ended_at"),
+	}
+	if k := m["kept"]; k != "" {
+		r.Kept = make([]bool, len(k))
+		for i := range len(k) {
+			r.Kept[i] = k[i] == '1'
+		}
+	}
+	return r
+}

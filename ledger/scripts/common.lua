@@ -1,0 +1,107 @@
+-- common.lua: helpers that every ledger script is built on. The Go side puts
+-- this text in front of each script, so each still runs as one atomic EVALSHA.
+--
+-- A pool is a hash with the counts allocated, used, reserved,
+-- overage_reserved and overage_outstanding, its config grant,
+-- overage_enabled (0|1), overage_limit and overage_price_cents, and its
+-- period period_start and period_end (unix ms).
+
+local POOL_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding',
+  'grant', 'overage_enabled', 'overage_limit', 'overage_price_cents', 'period_start', 'period_end'}
+local COUNT_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding'}
+-- the journal's names for the deltas of COUNT_FIELDS
+local DELTA_FIELDS = {'da', 'du', 'dr', 'dor', 'doo'}
+
+local function num(v)
+  if v == false or v == nil then return 0 end
+  return tonumber(v)
+end
+
+-- read_pool returns the pool hash at key as a table of numbers.
+local function read_pool(key)
+  local v = redis.call('HMGET', key, unpack(POOL_FIELDS))
+  local p = {}
+  for i, f in ipairs(POOL_FIELDS) do p[f] = num(v[i]) end
+  return p
+end
+
+local function available(p)
+  return p.allocated - p.used - p.reserved
+end
+
+local function headroom(p)
+  if p.overage_enabled ~= 1 then return 0 end
+  local h = p.overage_limit - p.overage_outstanding - p.overage_reserved
+  if h < 0 then return 0 end
+  return h
+end
+
+-- save_counts writes the counts of p back to the pool hash at key.
+local function save_counts(key, p)
+  redis.call('HSET', key, 'allocated', p.allocated, 'used', p.used, 'reserved', p.reserved,
+    'overage_reserved', p.overage_reserved, 'overage_outstanding', p.overage_outstanding)
+end
+
+-- change applies the deltas d (a table keyed by COUNT_FIELDS) to the pool
+-- table p and appends one journal entry for it: seq, at, type, pool, amount,
+-- available after, job when not empty, the nonzero deltas, and extra (a flat
+-- list of more field, value pairs). The caller saves p afterwards.
+local function change(akey, jkey, now, typ, pool, job, amount, p, d, extra)
+  local f = {'seq', redis.call('HINCRBY', akey, 'seq', 1), 'at', now, 'type', typ, 'pool', pool,
+    'amount', amount}
+  for i, c in ipairs(COUNT_FIELDS) do
+    local v = d[c]
+    if v and v ~= 0 then
+      p[c] = p[c] + v
+      f[#f + 1] = DELTA_FIELDS[i]
+      f[#f + 1] = v
+    end
+  end
+  f[#f + 1] = 'avail'
+  f[#f + 1] = available(p)
+  if job ~= '' then
+    f[#f + 1] = 'job'
+    f[#f + 1] = job
+  end
+  if extra then
+    for _, v in ipairs(extra) do f[#f + 1] = v end
+  end
+  redis.call('XADD', jkey, '*', unpack(f))
+end
+
+-- open_hold writes an unpaid hold for overage credits of one job.
+local function open_hold(hkey, holdskey, hold_id, account, job, pool, credits, price, now)
+  redis.call('HSET', hkey, 'id', hold_id, 'account', account, 'job', job, 'pool', pool,
+    'credits', credits, 'due', credits * price, 'status', 'unpaid', 'created_at', now)
+  redis.call('ZADD', holdskey, now, hold_id)
+end
+
+-- missing answers why a pool hash does not exist.
+local function missing(akey)
+  if redis.call('EXISTS', akey) == 0 then return {'UNKNOWN_ACCOUNT'} end
+  return {'UNKNOWN_POOL'}
+end
+
+-- reply answers OK with every field of the hash at key, after any head values.
+local function reply(key, ...)
+  local t = {'OK', ...}
+  for _, v in ipairs(redis.call('HGETALL', key)) do t[#t + 1] = v end
+  return t
+end
+
+-- add_charged records record ids as charged in the dedup set and returns how
+-- many were new. ids are ARGV[from..].
+local function add_charged(dkey, from)
+  local added = 0
+  local i = from
+  while i <= #ARGV do
+    local j = math.min(i + 999, #ARGV)
+    local batch = {}
+    for k = i, j do
+      if ARGV[k] ~= '' then batch[#batch + 1] = ARGV[k] end
+    end
+    if #batch > 0 then added = added + redis.call('SADD', dkey, unpack(batch)) end
+    i = j + 1
+  end
+  return added
+end

@@ -1,0 +1,76 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/creditrun/creditrun/ledger/credit"
+)
+
+// Settle posts a job's true cost against its reservation, exactly once: the
+// prepaid part first, the part beyond it as overage debt with a hold on the
+// job's results, and the rest released. For a dedup reservation,
+// req.RecordIDs name the charged records, one per credit of cost; records that
+// the pool charged before are free, so the posted cost may be lower.
+//
+// Settling a settled reservation returns it unchanged, whatever the cost.
+// Returns credit.ErrAlreadyVoided for a voided one;
+// credit.ErrReservationNotFound; credit.ErrReservationConflict when the job
+// reserved from another pool; errors wrapping credit.ErrCostExceedsReserved,
+// credit.ErrInvalidAmount or credit.ErrInvalidID. On any error nothing
+// changed.
+func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Reservation, error) {
+	a, job := req.Account, req.JobID
+	if err := checkIDs("account", a, "pool", req.Pool, "job", job); err != nil {
+		return credit.Reservation{}, err
+	}
+	if req.Cost < 0 || req.Cost > credit.MaxAmount {
+		return credit.Reservation{}, fmt.Errorf("settle %s: cost %d: %w", job, req.Cost, credit.ErrCostExceedsReserved)
+	}
+	holdID := credit.HoldIDFor(job)
+	args := make([]any, 0, 4+len(req.RecordIDs))
+	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool)
+	for _, id := range req.RecordIDs {
+		args = append(args, id)
+	}
+	code, rest, err := l.run(ctx, settleScript, []string{
+		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
+		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
+	}, args...)
+	if err != nil {
+		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, err)
+	}
+	if code != "OK" {
+		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, codeError(code, rest))
+	}
+	r := parseReservation(fields(rest))
+	// Indexed after every settle call, the first and the repeated ones, so a
+	// crash between the script and the index heals on redelivery.
+	if err := l.indexHold(ctx, r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// Void releases everything a job holds, for a job that failed or was
+// canceled, with reason in the journal. Voiding a voided reservation returns
+// it unchanged. Returns credit.ErrAlreadySettled for a settled reservation
+// (and for one posted at acceptance, whose charge stands);
+// credit.ErrReservationNotFound; credit.ErrReservationConflict when the job
+// reserved from another pool. On any error nothing changed.
+func (l *Redis) Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error) {
+	if err := checkIDs("account", account, "pool", pool, "job", job); err != nil {
+		return credit.Reservation{}, err
+	}
+	code, rest, err := l.run(ctx, voidScript, []string{
+		l.keys.account(account), l.keys.pool(account, pool), l.keys.reservation(account, job),
+		l.keys.pending(account), l.keys.journal(account),
+	}, l.now().UnixMilli(), reason, pool)
+	if err != nil {
+		return credit.Reservation{}, fmt.Errorf("void %s: %w", job, err)
+	}
+	if code != "OK" {
+		return credit.Reservation{}, fmt.Errorf("void %s: %w", job, codeError(code, rest))
+	}
+	return parseReservation(fields(rest)), nil
+}
