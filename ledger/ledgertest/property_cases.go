@@ -30,7 +30,9 @@ type modelPool struct {
 	charged map[string]bool
 }
 
-func (mp *modelPool) headroom() int64 { return credit.Headroom(mp.cfg.OverageEnabled, mp.cfg.OverageLimit, mp.c) }
+func (mp *modelPool) headroom() int64 {
+	return credit.Headroom(mp.cfg.OverageEnabled, mp.cfg.OverageLimit, mp.c)
+}
 
 // testProperty runs seeded random sequences of every ledger operation across
 // several accounts and pools, checks each outcome against the model, and
