@@ -1,0 +1,307 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/creditrun/creditrun/source/internal/jsonscan"
+	"github.com/creditrun/creditrun/source/internal/text"
+)
+
+// ErrMissingID is the reason of a LineError for a record without an "id".
+var ErrMissingID = errors.New(`the record has no "id"`)
+
+// ErrBadID is the reason of a LineError for an "id" that is not one non-empty
+// string.
+var ErrBadID = errors.New(`the record's "id" is not a non-empty string`)
+
+// ErrDuplicateID is the reason of a LineError for an id seen on an earlier
+// line.
+var ErrDuplicateID = errors.New("duplicate id")
+
+// ErrBadJSON is the reason of a LineError for a line that is not one JSON
+// object.
+var ErrBadJSON = errors.New("bad JSON")
+
+// LineError is a dataset file that cannot be loaded, because of one line.
+type LineError struct {
+	File string // the file's path
+	Line int    // from 1
+	Err  error  // the reason: wraps ErrBadJSON, ErrMissingID, ErrBadID or ErrDuplicateID
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// maxLine is the longest line (record) a dataset may have.
+const maxLine = 64 << 20
+
+// loadTable reads and indexes one JSONL file. The table keeps the file open.
+func loadTable(ctx context.Context, name, path string) (_ *table, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	b := newTableBuilder(name)
+	lr := lineReader{r: f, buf: make([]byte, 4<<20)}
+	for {
+		line, off, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, lr.lineNo, err)
+		}
+		if lr.lineNo%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		// The record is the line without surrounding whitespace (and \r).
+		start := len(line) - len(bytes.TrimLeft(line, " \t\r"))
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if err := b.add(line, off+int64(start), lr.lineNo); err != nil {
+			return nil, &LineError{File: path, Line: lr.lineNo, Err: err}
+		}
+	}
+	t, dup := b.build()
+	if dup != nil {
+		dup.File = path
+		return nil, dup
+	}
+	t.file = f
+	return t, nil
+}
+
+// lineReader splits a file into lines, keeping their offsets.
+type lineReader struct {
+	r      io.Reader
+	buf    []byte
+	start  int // unread data is buf[start:end]
+	end    int
+	off    int64 // file offset of buf[start]
+	eof    bool
+	lineNo int
+}
+
+// next returns the next line without its '\n' (valid until the next call),
+// and its offset in the file.
+func (lr *lineReader) next() ([]byte, int64, error) {
+	for {
+		if i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n'); i >= 0 {
+			line := lr.buf[lr.start : lr.start+i]
+			off := lr.off
+			lr.start += i + 1
+			lr.off += int64(i + 1)
+			lr.lineNo++
+			return line, off, nil
+		}
+		if lr.eof {
+			if lr.start == lr.end {
+				return nil, 0, io.EOF
+			}
+			line := lr.buf[lr.start:lr.end]
+			off := lr.off
+			lr.off += int64(len(line))
+			lr.start = lr.end
+			lr.lineNo++
+			return line, off, nil
+		}
+		if lr.start > 0 {
+			lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
+			lr.start = 0
+		}
+		if lr.end == len(lr.buf) {
+			if len(lr.buf) >= maxLine {
+				lr.lineNo++
+				return nil, 0, fmt.Errorf("a line longer than %d MiB", maxLine>>20)
+			}
+			lr.buf = append(lr.buf, make([]byte, len(lr.buf))...)
+		}
+		n, err := lr.r.Read(lr.buf[lr.end:])
+		lr.end += n
+		if err == io.EOF {
+			lr.eof = true
+		} else if err != nil {
+			return nil, 0, err
+		}
+	}
+}
+
+// tableBuilder indexes records as they are read, in order.
+type tableBuilder struct {
+	t      *table
+	lines  []uint32 // line of each record, to name both lines of a duplicate
+	fields map[string]*fieldBuilder
+
+	// per-record scratch
+	id      []byte
+	idCount int
+	idKind  jsonscan.Kind
+	ord     uint32
+	str     []byte
+	tok     []byte
+	key     []byte
+}
+
+type fieldBuilder struct {
+	tokens dictBuilder
+	values dictBuilder
+	nums   numBuilder
+}
+
+func newTableBuilder(name string) *tableBuilder {
+	return &tableBuilder{t: &table{name: name}, fields: make(map[string]*fieldBuilder)}
+}
+
+// add indexes one record: line is its JSON, at offset off of the file.
+func (b *tableBuilder) add(line []byte, off int64, lineNo int) error {
+	t := b.t
+	if t.n == math.MaxUint32-1 {
+		return errors.New("too many records in one file")
+	}
+	b.ord = uint32(t.n)
+	b.idCount = 0
+	if err := jsonscan.Walk(line, b.leaf); err != nil {
+		se, ok := errors.AsType[*jsonscan.SyntaxError](err)
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: %v", ErrBadJSON, err)
+		case se.Msg == "not an object":
+			return fmt.Errorf("%w: the line is not a JSON object", ErrBadJSON)
+		}
+		return fmt.Errorf("%w: at byte %d of the record: %s", ErrBadJSON, se.Offset, se.Msg)
+	}
+	switch {
+	case b.idCount == 0:
+		return ErrMissingID
+	case b.idCount > 1 || b.idKind != jsonscan.String || len(b.id) == 0:
+		return ErrBadID
+	}
+	if len(line) > math.MaxUint32 || len(t.ids)+len(b.id) > math.MaxUint32 {
+		return errors.New("the file is too large to index")
+	}
+	t.off = append(t.off, off)
+	t.size = append(t.size, uint32(len(line)))
+	t.ids = append(t.ids, b.id...)
+	t.idEnd = append(t.idEnd, uint32(len(t.ids)))
+	b.lines = append(b.lines, uint32(lineNo))
+	t.n++
+	return nil
+}
+
+// leaf indexes one scalar of the current record.
+func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped bool) {
+	if string(path) == "id" {
+		b.idCount++
+		b.idKind = kind
+		b.id = append(b.id[:0], val...)
+		if escaped {
+			b.id = jsonscan.AppendUnquote(b.id[:0], val)
+		}
+	}
+	if kind == jsonscan.Null {
+		return
+	}
+	fb := b.fields[string(path)]
+	if fb == nil {
+		fb = new(fieldBuilder)
+		b.fields[string(path)] = fb
+	}
+	ord := b.ord
+	switch kind {
+	case jsonscan.String:
+		if escaped {
+			b.str = jsonscan.AppendUnquote(b.str[:0], val)
+			val = b.str
+		}
+		if text.IsDecimal(val) {
+			if v, err := strconv.ParseFloat(string(val), 64); err == nil && !math.IsInf(v, 0) {
+				fb.nums.add(v, ord)
+			}
+		}
+		b.key = text.AppendKey(b.key[:0], val)
+	case jsonscan.Number:
+		v, err := strconv.ParseFloat(string(val), 64)
+		if err != nil || math.IsInf(v, 0) {
+			b.key = text.AppendKey(b.key[:0], val)
+			break
+		}
+		// A number is one word, its shortest decimal form ("41.5" is not "41"
+		// and "5"), and compares by value.
+		fb.nums.add(v, ord)
+		b.str = strconv.AppendFloat(b.str[:0], v, 'f', -1, 64)
+		b.key = text.AppendKey(b.key[:0], b.str)
+		fb.values.add(b.key, ord)
+		fb.tokens.add(b.str, ord)
+		return
+	default: // true, false
+		b.key = append(b.key[:0], val...)
+	}
+	if len(b.key) > 0 {
+		fb.values.add(b.key, ord)
+	}
+	b.tok = text.AppendTokens(b.tok, val, func(w []byte) { fb.tokens.add(w, ord) })
+}
+
+// build finishes the table; it returns a *LineError when two records share
+// an id.
+func (b *tableBuilder) build() (*table, *LineError) {
+	t := b.t
+	t.byID = make([]uint32, t.n)
+	sorted := true
+	for i := range t.byID {
+		t.byID[i] = uint32(i)
+		if i > 0 && sorted && bytes.Compare(t.id(uint32(i-1)), t.id(uint32(i))) >= 0 {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(t.byID, func(x, y uint32) int { return bytes.Compare(t.id(x), t.id(y)) })
+		for k := 1; k < len(t.byID); k++ {
+			x, y := t.byID[k-1], t.byID[k]
+			if bytes.Equal(t.id(x), t.id(y)) {
+				return nil, &LineError{Line: int(b.lines[y]), Err: fmt.Errorf("%w %q, first on line %d", ErrDuplicateID, t.id(y), b.lines[x])}
+			}
+		}
+	}
+	b.lines = nil
+	names := make([]string, 0, len(b.fields))
+	for name := range b.fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	t.fields = make([]field, len(names))
+	for i, name := range names {
+		fb := b.fields[name]
+		delete(b.fields, name)
+		t.fields[i] = field{name: name, tokens: fb.tokens.build(), values: fb.values.build(), nums: fb.nums.build()}
+	}
+	t.off, t.size, t.ids, t.idEnd = shrink(t.off), shrink(t.size), shrink(t.ids), shrink(t.idEnd)
+	return t, nil
+}
+
+// shrink gives back the spare capacity that appending left, when it is worth
+// a copy.
+func shrink[S ~[]E, E any](s S) S {
+	if cap(s)-len(s) > len(s)/8 {
+		return slices.Clone(s)
+	}
+	return s
+}

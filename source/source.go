@@ -1,0 +1,99 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"iter"
+)
+
+// The data types that creditrun sells, one file each in a dataset.
+const (
+	People     = "people"
+	Properties = "properties"
+	Businesses = "businesses"
+	Products   = "products"
+)
+
+// DataTypes returns the known data types in a fixed order.
+func DataTypes() []string {
+	return []string{People, Properties, Businesses, Products}
+}
+
+// ErrUnknownDataType is returned by Search and Match when the source serves no
+// data type of that name. The error wraps it with the name.
+var ErrUnknownDataType = errors.New("unknown data type")
+
+// ErrInvalidMatchOn is returned by Match when matchOn is empty or names an
+// empty field. The error wraps it with the reason.
+var ErrInvalidMatchOn = errors.New("invalid match_on")
+
+// Source is what workers search and enrich against. Implementations are safe
+// for concurrent use.
+type Source interface {
+	// Search finds the records of dataType that match query (the language of
+	// package query) and streams at most limit of them, in the source's
+	// deterministic order (dataset order for a dataset). A limit of 0 or less
+	// streams none; Results.Found is counted all the same.
+	//
+	// It returns an error wrapping ErrUnknownDataType for a data type it does
+	// not serve, a *query.SyntaxError (with the byte position) for a malformed
+	// query, and ctx.Err() when ctx is done before the search is evaluated.
+	// Errors met while streaming, ctx.Err() among them, come out of the
+	// stream.
+	Search(ctx context.Context, dataType, query string, limit int) (Results, error)
+
+	// Match finds, for each item in order, the record it matches, and streams
+	// one Match per item, matched or not. With matchOn ["id"] an item matches
+	// the record whose id equals the item's "id". Otherwise an item matches the
+	// records whose fields named in matchOn (dotted paths) all equal the item's
+	// values at the same paths, compared normalized: case, whitespace and
+	// punctuation are ignored, and an array matches when any element does.
+	// Among several such records it matches the one with the lowest id (in
+	// byte order). An item that lacks a matchOn field, or whose value there is
+	// empty, matches nothing.
+	//
+	// It returns an error wrapping ErrUnknownDataType for a data type it does
+	// not serve, an error wrapping ErrInvalidMatchOn for an empty matchOn or
+	// an empty field name in it, and ctx.Err() when ctx is already done.
+	// Errors met while streaming, ctx.Err() among them, come out of the
+	// stream.
+	Match(ctx context.Context, dataType string, matchOn []string, items []Item) (MatchStream, error)
+}
+
+// Results is the answer to a Search.
+type Results struct {
+	// Found is the number of records that match the query. It may be more
+	// than the limit.
+	Found int
+
+	// Records streams the matching records, at most the limit, in order. An
+	// error ends the stream: it is yielded once with a zero Record, as the
+	// last pair. The stream is meant to be ranged over once; stopping early is
+	// fine and releases what it holds. It stops with ctx.Err() soon after the
+	// search's ctx is done.
+	Records RecordStream
+}
+
+// RecordStream yields records, or one final error.
+type RecordStream = iter.Seq2[Record, error]
+
+// MatchStream yields one Match per item in the order of the items, or one
+// final error, under the same rules as Results.Records.
+type MatchStream = iter.Seq2[Match, error]
+
+// Match is the answer for one item of a Match call.
+type Match struct {
+	// Index is the position of the item in the items passed to Match.
+	Index int
+	// Item is the item itself.
+	Item Item
+	// Matched reports whether a record matched.
+	Matched bool
+	// Record is the matched record, the zero Record when Matched is false.
+	Record Record
+}
+
+// Item is one item to enrich: a JSON object as decoded by encoding/json, with
+// the fields to match on and anything else the customer sent (such as
+// "tracking_id"), which the source ignores.
+type Item map[string]any
