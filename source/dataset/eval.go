@@ -195,7 +195,7 @@ func (e *evaluator) verifyPhrase(cand *docSet, path string, words []string, pref
 	for i, w := range words {
 		wbytes[i] = []byte(w)
 	}
-	leaf := func(p []byte, kind jsonscan.Kind, val []byte, escaped bool) {
+	leaf := func(p []byte, kind jsonscan.Kind, val []byte, escaped, _ bool) {
 		if found || kind == jsonscan.Null || kind == jsonscan.Number || !underPath(p, path) {
 			return // a number is one word, which no phrase equals
 		}

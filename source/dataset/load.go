@@ -207,9 +207,12 @@ func (b *tableBuilder) add(line []byte, off int64, lineNo int) error {
 }
 
 // leaf indexes one scalar of the current record.
-func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped bool) {
+func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped, inArray bool) {
 	if string(path) == "id" {
 		b.idCount++
+		if inArray {
+			b.idCount++ // not one string
+		}
 		b.idKind = kind
 		b.id = append(b.id[:0], val...)
 		if escaped {

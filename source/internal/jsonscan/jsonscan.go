@@ -37,11 +37,11 @@ func (e *SyntaxError) Error() string {
 
 // LeafFunc receives a leaf: its dotted path of object keys (array indexes
 // are left out, so every element of an array has its array's path), its
-// kind, and its text. For a String the text is what stands between the
+// kind, and its text, and whether an array encloses it. For a String the text is what stands between the
 // quotes, still escaped when escaped is true (see AppendUnquote), and may
 // hold invalid UTF-8 as the document does. The path and the text are only
 // valid during the call.
-type LeafFunc func(path []byte, kind Kind, text []byte, escaped bool)
+type LeafFunc func(path []byte, kind Kind, text []byte, escaped, inArray bool)
 
 // Walk checks that doc is one JSON object (surrounding whitespace allowed)
 // and calls fn for every scalar in it, in document order. Empty arrays and
@@ -73,8 +73,9 @@ type walker struct {
 	doc  []byte
 	i    int
 	path []byte
-	fn   LeafFunc
-	key  []byte // scratch for unescaped keys
+	fn     LeafFunc
+	key    []byte // scratch for unescaped keys
+	arrays int    // arrays enclosing the current value
 }
 
 func (w *walker) fail(msg string) error {
@@ -129,7 +130,7 @@ func (w *walker) value(depth int) error {
 			return err
 		}
 		if w.fn != nil {
-			w.fn(w.path, String, w.doc[start:w.i-1], escaped)
+			w.fn(w.path, String, w.doc[start:w.i-1], escaped, w.arrays > 0)
 		}
 		return nil
 	case c == '-' || '0' <= c && c <= '9':
@@ -138,7 +139,7 @@ func (w *walker) value(depth int) error {
 			return err
 		}
 		if w.fn != nil {
-			w.fn(w.path, Number, w.doc[start:w.i], false)
+			w.fn(w.path, Number, w.doc[start:w.i], false, w.arrays > 0)
 		}
 		return nil
 	case c == 't':
@@ -160,7 +161,7 @@ func (w *walker) literal(lit string, kind Kind) error {
 		w.i++
 	}
 	if w.fn != nil {
-		w.fn(w.path, kind, w.doc[start:w.i], false)
+		w.fn(w.path, kind, w.doc[start:w.i], false, w.arrays > 0)
 	}
 	return nil
 }
@@ -231,6 +232,8 @@ func (w *walker) array(depth int) error {
 		w.i++
 		return nil
 	}
+	w.arrays++
+	defer func() { w.arrays-- }()
 	for {
 		if err := w.value(depth); err != nil {
 			return err

@@ -19,7 +19,7 @@ type leaf struct {
 
 func walkLeaves(doc []byte) ([]leaf, error) {
 	var out []leaf
-	err := Walk(doc, func(path []byte, kind Kind, text []byte, escaped bool) {
+	err := Walk(doc, func(path []byte, kind Kind, text []byte, escaped, _ bool) {
 		t := string(text)
 		if escaped {
 			t = string(AppendUnquote(nil, text))
