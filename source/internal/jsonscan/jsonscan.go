@@ -70,9 +70,9 @@ func Walk(doc []byte, fn LeafFunc) error {
 }
 
 type walker struct {
-	doc  []byte
-	i    int
-	path []byte
+	doc    []byte
+	i      int
+	path   []byte
 	fn     LeafFunc
 	key    []byte // scratch for unescaped keys
 	arrays int    // arrays enclosing the current value
