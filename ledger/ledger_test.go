@@ -36,7 +36,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer cluster.Close()
-	return m.Run()
+	code := m.Run()
+	if ratio, ok := pairRatio(); ok {
+		fmt.Printf("ledger_pair_ratio: %.2f\n", ratio)
+	}
+	return code
 }
 
 func TestRedis(t *testing.T) {

@@ -34,10 +34,14 @@ func (l *Redis) ReservationsOlderThan(ctx context.Context, before time.Time, lim
 			return nil, fmt.Errorf("old reservations: %w", err)
 		}
 		pipe = l.client.Pipeline()
-		var res []*redis.MapStringStringCmd
+		type pendingCmd struct {
+			account, job string
+			cmd          *redis.MapStringStringCmd
+		}
+		var res []pendingCmd
 		for i, a := range batch {
 			for _, job := range jobs[i].Val() {
-				res = append(res, pipe.HGetAll(ctx, l.keys.reservation(a, job)))
+				res = append(res, pendingCmd{a, job, pipe.HGetAll(ctx, l.keys.reservation(a, job))})
 			}
 		}
 		if len(res) == 0 {
@@ -46,11 +50,11 @@ func (l *Redis) ReservationsOlderThan(ctx context.Context, before time.Time, lim
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("old reservations: %w", err)
 		}
-		for _, cmd := range res {
+		for _, p := range res {
 			if len(out) == limit {
 				break
 			}
-			if r := parseReservation(cmd.Val()); r.State == credit.Reserved {
+			if r := parseReservation(p.account, p.job, p.cmd.Val()); r.State == credit.Reserved {
 				out = append(out, r)
 			}
 		}

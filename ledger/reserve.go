@@ -50,7 +50,7 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 		}
 		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)
 	}
-	r := parseReservation(fields(rest))
+	r := parseReservation(a, job, fields(rest))
 	if err := l.indexHold(ctx, r); err != nil {
 		return r, err
 	}
@@ -93,14 +93,14 @@ func (l *Redis) Reservation(ctx context.Context, account, job string) (credit.Re
 	if len(m) == 0 {
 		return credit.Reservation{}, credit.ErrReservationNotFound
 	}
-	return parseReservation(m), nil
+	return parseReservation(account, job, m), nil
 }
 
-func parseReservation(m map[string]string) credit.Reservation {
+func parseReservation(account, job string, m map[string]string) credit.Reservation {
 	r := credit.Reservation{
-		Account:            m["account"],
+		Account:            account,
 		Pool:               m["pool"],
-		JobID:              m["job"],
+		JobID:              job,
 		State:              credit.ReservationState(m["state"]),
 		Requested:          i64(m, "requested"),
 		Skipped:            i64(m, "skipped"),

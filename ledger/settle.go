@@ -28,8 +28,8 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 		return credit.Reservation{}, fmt.Errorf("settle %s: cost %d: %w", job, req.Cost, credit.ErrCostExceedsReserved)
 	}
 	holdID := credit.HoldIDFor(job)
-	args := make([]any, 0, 4+len(req.RecordIDs))
-	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool)
+	args := make([]any, 0, 6+len(req.RecordIDs))
+	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job)
 	for _, id := range req.RecordIDs {
 		args = append(args, id)
 	}
@@ -43,7 +43,7 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	if code != "OK" {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, codeError(code, rest))
 	}
-	r := parseReservation(fields(rest))
+	r := parseReservation(a, job, fields(rest))
 	// Indexed after every settle call, the first and the repeated ones, so a
 	// crash between the script and the index heals on redelivery.
 	if err := l.indexHold(ctx, r); err != nil {
@@ -65,12 +65,12 @@ func (l *Redis) Void(ctx context.Context, account, pool, job, reason string) (cr
 	code, rest, err := l.run(ctx, voidScript, []string{
 		l.keys.account(account), l.keys.pool(account, pool), l.keys.reservation(account, job),
 		l.keys.pending(account), l.keys.journal(account),
-	}, l.now().UnixMilli(), reason, pool)
+	}, l.now().UnixMilli(), reason, pool, job)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("void %s: %w", job, err)
 	}
 	if code != "OK" {
 		return credit.Reservation{}, fmt.Errorf("void %s: %w", job, codeError(code, rest))
 	}
-	return parseReservation(fields(rest)), nil
+	return parseReservation(account, job, fields(rest)), nil
 }

@@ -6,8 +6,8 @@
 -- -> {"OK", field, value, ...}   the pool hash
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"INSUFFICIENT", required, available}
 local typ, amount, now, reason, pool = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
-if redis.call('EXISTS', KEYS[2]) == 0 then return missing(KEYS[1]) end
 local p = read_pool(KEYS[2])
+if not p then return missing(KEYS[1]) end
 if amount < 0 and available(p) + amount < 0 then
   return {'INSUFFICIENT', -amount, math.max(available(p), 0)}
 end

@@ -13,16 +13,19 @@ local COUNT_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'over
 local DELTA_FIELDS = {'da', 'du', 'dr', 'dor', 'doo'}
 
 local function num(v)
-  if v == false or v == nil then return 0 end
-  return tonumber(v)
+  return tonumber(v) or 0
 end
 
--- read_pool returns the pool hash at key as a table of numbers.
+-- read_pool returns the pool hash at key as a table of numbers, or nil when
+-- the pool does not exist (every pool has a grant). Written out field by
+-- field: scripts run on every request, and Lua loops cost here.
 local function read_pool(key)
   local v = redis.call('HMGET', key, unpack(POOL_FIELDS))
-  local p = {}
-  for i, f in ipairs(POOL_FIELDS) do p[f] = num(v[i]) end
-  return p
+  if not v[6] then return nil end
+  return {dirty = {}, allocated = num(v[1]), used = num(v[2]), reserved = num(v[3]),
+    overage_reserved = num(v[4]), overage_outstanding = num(v[5]), grant = num(v[6]),
+    overage_enabled = num(v[7]), overage_limit = num(v[8]), overage_price_cents = num(v[9]),
+    period_start = num(v[10]), period_end = num(v[11])}
 end
 
 local function available(p)
@@ -36,10 +39,15 @@ local function headroom(p)
   return h
 end
 
--- save_counts writes the counts of p back to the pool hash at key.
+-- save_counts writes back the counts of p that change() changed.
 local function save_counts(key, p)
-  redis.call('HSET', key, 'allocated', p.allocated, 'used', p.used, 'reserved', p.reserved,
-    'overage_reserved', p.overage_reserved, 'overage_outstanding', p.overage_outstanding)
+  local f = {}
+  for c in pairs(p.dirty) do
+    f[#f + 1] = c
+    f[#f + 1] = p[c]
+  end
+  if #f > 0 then redis.call('HSET', key, unpack(f)) end
+  p.dirty = {}
 end
 
 -- change applies the deltas d (a table keyed by COUNT_FIELDS) to the pool
@@ -49,10 +57,12 @@ end
 local function change(akey, jkey, now, typ, pool, job, amount, p, d, extra)
   local f = {'seq', redis.call('HINCRBY', akey, 'seq', 1), 'at', now, 'type', typ, 'pool', pool,
     'amount', amount}
-  for i, c in ipairs(COUNT_FIELDS) do
+  for i = 1, 5 do
+    local c = COUNT_FIELDS[i]
     local v = d[c]
     if v and v ~= 0 then
       p[c] = p[c] + v
+      p.dirty[c] = true
       f[#f + 1] = DELTA_FIELDS[i]
       f[#f + 1] = v
     end
@@ -64,7 +74,7 @@ local function change(akey, jkey, now, typ, pool, job, amount, p, d, extra)
     f[#f + 1] = job
   end
   if extra then
-    for _, v in ipairs(extra) do f[#f + 1] = v end
+    for i = 1, #extra do f[#f + 1] = extra[i] end
   end
   redis.call('XADD', jkey, '*', unpack(f))
 end
@@ -87,6 +97,31 @@ local function reply(key, ...)
   local t = {'OK', ...}
   for _, v in ipairs(redis.call('HGETALL', key)) do t[#t + 1] = v end
   return t
+end
+
+-- reply_fields answers OK with the flat field, value list of a hash that the
+-- script has just written, sparing a read of it.
+local function reply_fields(list)
+  local t = {'OK'}
+  for i = 1, #list do t[i + 1] = list[i] end
+  return t
+end
+
+-- hash_table turns a flat HGETALL reply into a table.
+local function hash_table(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+-- table_fields turns a table into a flat field, value list.
+local function table_fields(t)
+  local list = {}
+  for k, v in pairs(t) do
+    list[#list + 1] = k
+    list[#list + 1] = v
+  end
+  return list
 end
 
 -- add_charged records record ids as charged in the dedup set and returns how

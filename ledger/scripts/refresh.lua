@@ -10,8 +10,8 @@
 -- -> {"OK", applied 0|1, field, value, ...}   the pool hash
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"}
 local pool, start, stop, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if redis.call('EXISTS', KEYS[2]) == 0 then return missing(KEYS[1]) end
 local p = read_pool(KEYS[2])
+if not p then return missing(KEYS[1]) end
 if start <= p.period_start then return reply(KEYS[2], 0) end
 local allocated = math.max(p.grant, p.reserved)
 change(KEYS[1], KEYS[3], now, 'refresh', pool, '', p.grant, p,

@@ -22,8 +22,8 @@ if old[1] then
   if old[1] ~= pool or tonumber(old[2]) ~= requested then return {'CONFLICT'} end
   return reply(KEYS[3])
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return missing(KEYS[1]) end
 local p = read_pool(KEYS[2])
+if not p then return missing(KEYS[1]) end
 if policy == 'overage' and p.overage_enabled ~= 1 then return {'OVERAGE_DISABLED'} end
 
 -- charged answers, once per id, whether the pool charged it before.
@@ -89,9 +89,29 @@ if has_items then
   kept = table.concat(mask)
 end
 
-local res = {'account', account, 'pool', pool, 'job', job, 'requested', requested,
-  'skipped', requested - need, 'processed', processed, 'prepaid', prepaid, 'overage', overage,
-  'dedup', ARGV[6], 'accept', ARGV[7], 'kept', kept, 'created_at', now}
+-- Fields that are zero or empty are left out; the account and job are in the key.
+local res = {'pool', pool, 'requested', ARGV[4], 'processed', processed, 'prepaid', prepaid,
+  'created_at', ARGV[8]}
+if need ~= requested then
+  res[#res + 1] = 'skipped'
+  res[#res + 1] = requested - need
+end
+if overage ~= 0 then
+  res[#res + 1] = 'overage'
+  res[#res + 1] = overage
+end
+if dedup then
+  res[#res + 1] = 'dedup'
+  res[#res + 1] = '1'
+end
+if at_acceptance then
+  res[#res + 1] = 'accept'
+  res[#res + 1] = '1'
+end
+if kept ~= '' then
+  res[#res + 1] = 'kept'
+  res[#res + 1] = kept
+end
 
 if at_acceptance then
   if prepaid > 0 then
@@ -124,7 +144,7 @@ else
     change(KEYS[1], KEYS[5], now, 'reserve', pool, job, prepaid + overage, p,
       {reserved = prepaid, overage_reserved = overage})
   end
-  redis.call('ZADD', KEYS[4], now, job)
+  redis.call('ZADD', KEYS[4], ARGV[8], job)
   res[#res + 1] = 'state'
   res[#res + 1] = 'reserved'
 end
@@ -132,4 +152,4 @@ save_counts(KEYS[2], p)
 res[#res + 1] = 'remaining'
 res[#res + 1] = available(p)
 redis.call('HSET', KEYS[3], unpack(res))
-return reply(KEYS[3])
+return reply_fields(res)

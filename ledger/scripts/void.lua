@@ -2,17 +2,17 @@
 -- more; a settled reservation (or one posted at acceptance) is refused.
 -- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal
--- ARGV[1] now (unix ms)  ARGV[2] reason  ARGV[3] pool
+-- ARGV[1] now (unix ms)  ARGV[2] reason  ARGV[3] pool  ARGV[4] job
 -- -> {"OK", field, value, ...}   the reservation hash
 --    {"NOT_FOUND"} | {"POOL", reserved pool} | {"SETTLED"}
 local now, reason = tonumber(ARGV[1]), ARGV[2]
-local r = redis.call('HMGET', KEYS[3], 'state', 'prepaid', 'overage', 'pool', 'job')
-local state = r[1]
-if not state then return {'NOT_FOUND'} end
-if r[4] ~= ARGV[3] then return {'POOL', r[4]} end
-if state == 'voided' then return reply(KEYS[3]) end
-if state == 'settled' then return {'SETTLED'} end
-local prepaid, overage, pool, job = tonumber(r[2]), tonumber(r[3]), r[4], r[5]
+local flat = redis.call('HGETALL', KEYS[3])
+if #flat == 0 then return {'NOT_FOUND'} end
+local r = hash_table(flat)
+if r.pool ~= ARGV[3] then return {'POOL', r.pool} end
+if r.state == 'voided' then return reply_fields(flat) end
+if r.state == 'settled' then return {'SETTLED'} end
+local prepaid, overage, pool, job = num(r.prepaid), num(r.overage), r.pool, ARGV[4]
 
 local p = read_pool(KEYS[2])
 if prepaid + overage > 0 then
@@ -23,5 +23,6 @@ if prepaid + overage > 0 then
   save_counts(KEYS[2], p)
 end
 redis.call('ZREM', KEYS[4], job)
-redis.call('HSET', KEYS[3], 'state', 'voided', 'released', prepaid + overage, 'ended_at', now)
-return reply(KEYS[3])
+redis.call('HSET', KEYS[3], 'state', 'voided', 'released', prepaid + overage, 'ended_at', ARGV[1])
+r.state, r.released, r.ended_at = 'voided', prepaid + overage, ARGV[1]
+return reply_fields(table_fields(r))
