@@ -48,6 +48,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"ListHolds", testListHolds},
 		{"TopUpAdjust", testTopUpAdjust},
 		{"Refresh", testRefresh},
+		{"PlanPeriods", testPlanPeriods},
 		{"Journal", testJournal},
 		{"ReservationsOlderThan", testReservationsOlderThan},
 		{"BadInput", testBadInput},

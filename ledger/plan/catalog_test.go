@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 func TestBuiltin(t *testing.T) {
@@ -128,5 +130,21 @@ func TestValid(t *testing.T) {
 	}
 	if Policy("Reject").Valid() || Operation("").Valid() || DataType("cars").Valid() || EnrichmentCharge("all").Valid() {
 		t.Errorf("an unknown value is valid")
+	}
+}
+
+func TestPoolConfig(t *testing.T) {
+	c := Builtin()
+	p, _ := c.Plan("people-1k-99")
+	want := credit.PoolConfig{Name: "people", Grant: 1000, OverageEnabled: true, OverageLimit: 100, OveragePriceCents: 10}
+	if got := p.PoolConfig(); got != want {
+		t.Fatalf("PoolConfig() = %+v, want %+v", got, want)
+	}
+	if p.OnInsufficient != credit.Overage {
+		t.Fatalf("policy %q", p.OnInsufficient)
+	}
+	e, _ := c.Plan("enhance-5k")
+	if !e.ChargesAtAcceptance(OpEnrichment) || e.ChargesAtAcceptance(OpDownload) || p.ChargesAtAcceptance(OpEnrichment) {
+		t.Fatal("ChargesAtAcceptance")
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"slices"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 // Plan is one plan of the catalog: a grant of credits per period to one pool.
@@ -75,24 +77,41 @@ func (p Plan) clone() Plan {
 	return p
 }
 
-// Policy is what a reservation does when the pool is short.
-type Policy string
+// Policy is what a reservation does when the pool is short: the ledger's own
+// type, so that a plan's default goes to the ledger as it is.
+type Policy = credit.Policy
 
 // The shortfall policies.
 const (
 	// PolicyReject reserves nothing and answers 402.
-	PolicyReject Policy = "reject"
+	PolicyReject = credit.Reject
 	// PolicyPartial reserves what is available and processes that much.
-	PolicyPartial Policy = "partial"
+	PolicyPartial = credit.Partial
 	// PolicyOverage reserves the shortfall from the overage headroom.
-	PolicyOverage Policy = "overage"
+	PolicyOverage = credit.Overage
 )
 
 // Policies lists the known policies.
 func Policies() []Policy { return []Policy{PolicyReject, PolicyPartial, PolicyOverage} }
 
-// Valid reports whether p is a known policy.
-func (p Policy) Valid() bool { return slices.Contains(Policies(), p) }
+// PoolConfig is what the ledger keeps, in the pool the plan fills, of the
+// plan: the grant and the overage terms.
+func (p Plan) PoolConfig() credit.PoolConfig {
+	return credit.PoolConfig{
+		Name:              p.Pool,
+		Grant:             p.Credits,
+		OverageEnabled:    p.Overage.Enabled,
+		OverageLimit:      p.Overage.Limit,
+		OveragePriceCents: p.Overage.PriceCents,
+	}
+}
+
+// ChargesAtAcceptance reports whether op is charged when the job is accepted
+// rather than when it settles: enrichment on a plan that charges per
+// submitted item.
+func (p Plan) ChargesAtAcceptance(op Operation) bool {
+	return op == OpEnrichment && p.EnrichmentCharge == ChargeSubmitted
+}
 
 // Operation is a kind of job.
 type Operation string
