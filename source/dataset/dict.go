@@ -198,15 +198,24 @@ func (b *numBuilder) add(v float64, ord uint32) {
 }
 
 func (b *numBuilder) build() numDict {
-	idx := make([]int, len(b.vals))
-	for i := range idx {
-		idx[i] = i
+	type pair struct {
+		v float64
+		o uint32
 	}
-	slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(b.vals[x], b.vals[y]) })
-	d := numDict{vals: make([]float64, len(idx)), ords: make([]uint32, len(idx))}
-	for k, i := range idx {
-		d.vals[k], d.ords[k] = b.vals[i], b.ords[i]
+	pairs := make([]pair, len(b.vals))
+	for i := range pairs {
+		pairs[i] = pair{b.vals[i], b.ords[i]}
 	}
 	*b = numBuilder{}
+	slices.SortFunc(pairs, func(x, y pair) int {
+		if c := cmp.Compare(x.v, y.v); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.o, y.o)
+	})
+	d := numDict{vals: make([]float64, len(pairs)), ords: make([]uint32, len(pairs))}
+	for i, p := range pairs {
+		d.vals[i], d.ords[i] = p.v, p.o
+	}
 	return d
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -36,11 +37,24 @@ func (e *evaluator) eval(n query.Node, within *docSet) (*docSet, error) {
 	case *query.All:
 		return within, nil
 	case *query.Term:
+		if n.Field == "id" {
+			return intersect(within, e.idTerm(n)), nil
+		}
 		return e.term(n, within)
 	case *query.Exists:
+		if n.Field == "id" {
+			return within, nil
+		}
 		return intersect(within, e.exists(n.Field)), nil
 	case *query.Range:
-		return intersect(within, e.rangeSet(n)), nil
+		if n.Field == "id" {
+			return intersect(within, e.idRange(n)), nil
+		}
+		set, err := e.rangeSet(n)
+		if err != nil {
+			return nil, err
+		}
+		return intersect(within, set), nil
 	case *query.Not:
 		x, err := e.eval(n.Clause, within)
 		if err != nil {
@@ -86,6 +100,9 @@ func (e *evaluator) eval(n query.Node, within *docSet) (*docSet, error) {
 func (e *evaluator) estimate(n query.Node) int {
 	switch n := n.(type) {
 	case *query.Term:
+		if n.Field == "id" {
+			return 1
+		}
 		words := text.Tokens(n.Value)
 		best := e.t.n
 		for i, w := range words {
@@ -105,17 +122,9 @@ func (e *evaluator) estimate(n query.Node) int {
 		}
 		return best
 	case *query.Exists:
-		sum := 0
-		for _, f := range e.t.fieldsAt(n.Field) {
-			sum += len(f.values.posts)
-		}
-		return sum
+		return e.fieldSize(n.Field)
 	case *query.Range:
-		sum := 0
-		for _, f := range e.t.fieldsAt(n.Field) {
-			sum += len(f.values.posts) + len(f.nums.ords)
-		}
-		return sum
+		return e.fieldSize(n.Field)
 	case *query.And:
 		best := e.t.n
 		for _, c := range n.Clauses {
@@ -270,20 +279,21 @@ func hasSequence(toks []byte, ends []int, words [][]byte, prefix bool) bool {
 	return false
 }
 
-// exists is the records with a non-empty value under path.
+// exists is the records with a non-empty value under path: one that has a
+// word.
 func (e *evaluator) exists(path string) *docSet {
 	acc := e.none()
 	for _, f := range e.t.fieldsAt(path) {
-		acc = union(acc, fromUnsorted(e.t.n, f.values.posts))
+		acc = union(acc, fromUnsorted(e.t.n, f.tokens.posts))
 	}
 	return acc
 }
 
 // rangeSet evaluates a range: numerically when both ends are numbers (or
 // open), otherwise on the normalized strings.
-func (e *evaluator) rangeSet(n *query.Range) *docSet {
+func (e *evaluator) rangeSet(n *query.Range) (*docSet, error) {
 	if n.Low.Unbounded && n.High.Unbounded {
-		return e.exists(n.Field)
+		return e.exists(n.Field), nil
 	}
 	lo, loNum := number(n.Low)
 	hi, hiNum := number(n.High)
@@ -301,10 +311,52 @@ func (e *evaluator) rangeSet(n *query.Range) *docSet {
 		if !n.High.Unbounded {
 			hiKey = text.AppendKey([]byte{}, []byte(n.High.Value))
 		}
-		i, j := f.values.termRange(loKey, n.Low.Inclusive, hiKey, n.High.Inclusive)
-		acc = union(acc, fromUnsorted(e.t.n, f.values.postings(i, j)))
+		values, err := e.t.valuesOf(f)
+		if err != nil {
+			return nil, err
+		}
+		i, j := values.termRange(loKey, n.Low.Inclusive, hiKey, n.High.Inclusive)
+		acc = union(acc, fromUnsorted(e.t.n, values.postings(i, j)))
 	}
-	return acc
+	return acc, nil
+}
+
+// idTerm evaluates a term on the id, which matches as written: id:x, id:x*.
+func (e *evaluator) idTerm(n *query.Term) *docSet {
+	t := e.t
+	v := []byte(n.Value)
+	if !n.Prefix {
+		if ord, ok := t.lookupID(v); ok {
+			return listDocs(t.n, []uint32{ord})
+		}
+		return e.none()
+	}
+	i := t.idLowerBound(v)
+	j := i + sort.Search(len(t.byID)-i, func(k int) bool { return !bytes.HasPrefix(t.id(t.byID[i+k]), v) })
+	return fromUnsorted(t.n, t.byID[i:j])
+}
+
+// idRange evaluates a range of ids, which compare as written, byte by byte.
+func (e *evaluator) idRange(n *query.Range) *docSet {
+	t := e.t
+	i, j := 0, len(t.byID)
+	if !n.Low.Unbounded {
+		lo := []byte(n.Low.Value)
+		if i = t.idLowerBound(lo); !n.Low.Inclusive {
+			for i < j && bytes.Equal(t.id(t.byID[i]), lo) {
+				i++
+			}
+		}
+	}
+	if !n.High.Unbounded {
+		hi := []byte(n.High.Value)
+		if j = t.idLowerBound(hi); n.High.Inclusive {
+			for j < len(t.byID) && bytes.Equal(t.id(t.byID[j]), hi) {
+				j++
+			}
+		}
+	}
+	return fromUnsorted(t.n, t.byID[i:max(i, j)])
 }
 
 // number reads a range bound as a number; an open bound counts as one.
@@ -318,4 +370,17 @@ func number(b query.Bound) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	return v, err == nil
+}
+
+// fieldSize is the postings of the fields under path, a bound of what a
+// query on it can match.
+func (e *evaluator) fieldSize(path string) int {
+	if path == "id" {
+		return e.t.n
+	}
+	sum := 0
+	for _, f := range e.t.fieldsAt(path) {
+		sum += len(f.tokens.posts) + len(f.nums.ords)
+	}
+	return sum
 }

@@ -157,12 +157,10 @@ type tableBuilder struct {
 	ord     uint32
 	str     []byte
 	tok     []byte
-	key     []byte
 }
 
 type fieldBuilder struct {
 	tokens dictBuilder
-	values dictBuilder
 	nums   numBuilder
 }
 
@@ -206,7 +204,8 @@ func (b *tableBuilder) add(line []byte, off int64, lineNo int) error {
 	return nil
 }
 
-// leaf indexes one scalar of the current record.
+// leaf indexes one scalar of the current record. The id is indexed by the
+// table's id order, not as a field.
 func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped, inArray bool) {
 	if string(path) == "id" {
 		b.idCount++
@@ -218,6 +217,7 @@ func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped
 		if escaped {
 			b.id = jsonscan.AppendUnquote(b.id[:0], val)
 		}
+		return
 	}
 	if kind == jsonscan.Null {
 		return
@@ -239,26 +239,15 @@ func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped
 				fb.nums.add(v, ord)
 			}
 		}
-		b.key = text.AppendKey(b.key[:0], val)
 	case jsonscan.Number:
-		v, err := strconv.ParseFloat(string(val), 64)
-		if err != nil || math.IsInf(v, 0) {
-			b.key = text.AppendKey(b.key[:0], val)
-			break
-		}
 		// A number is one word, its shortest decimal form ("41.5" is not "41"
 		// and "5"), and compares by value.
-		fb.nums.add(v, ord)
-		b.str = strconv.AppendFloat(b.str[:0], v, 'f', -1, 64)
-		b.key = text.AppendKey(b.key[:0], b.str)
-		fb.values.add(b.key, ord)
-		fb.tokens.add(b.str, ord)
-		return
-	default: // true, false
-		b.key = append(b.key[:0], val...)
-	}
-	if len(b.key) > 0 {
-		fb.values.add(b.key, ord)
+		if v, err := strconv.ParseFloat(string(val), 64); err == nil && !math.IsInf(v, 0) {
+			fb.nums.add(v, ord)
+			b.str = strconv.AppendFloat(b.str[:0], v, 'f', -1, 64)
+			fb.tokens.add(b.str, ord)
+			return
+		}
 	}
 	b.tok = text.AppendTokens(b.tok, val, func(w []byte) { fb.tokens.add(w, ord) })
 }
@@ -294,7 +283,7 @@ func (b *tableBuilder) build() (*table, *LineError) {
 	for i, name := range names {
 		fb := b.fields[name]
 		delete(b.fields, name)
-		t.fields[i] = field{name: name, tokens: fb.tokens.build(), values: fb.values.build(), nums: fb.nums.build()}
+		t.fields[i] = field{name: name, tokens: fb.tokens.build(), nums: fb.nums.build()}
 	}
 	t.off, t.size, t.ids, t.idEnd = shrink(t.off), shrink(t.size), shrink(t.ids), shrink(t.idEnd)
 	return t, nil

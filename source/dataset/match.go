@@ -41,11 +41,13 @@ func (d *Dataset) Match(ctx context.Context, dataType string, matchOn []string, 
 			var (
 				ord uint32
 				ok  bool
+				err error
 			)
 			if byID {
 				ord, ok = t.matchID(it)
-			} else {
-				ord, ok = t.matchFields(matchOn, it)
+			} else if ord, ok, err = t.matchFields(matchOn, it); err != nil {
+				yield(source.Match{}, err)
+				return
 			}
 			m := source.Match{Index: i, Item: it, Matched: ok}
 			if ok {
@@ -79,24 +81,33 @@ func (t *table) matchID(it source.Item) (uint32, bool) {
 
 // matchFields finds the record with the lowest id whose every matchOn field
 // has the item's value there (any of them, for an array), normalized.
-func (t *table) matchFields(matchOn []string, it source.Item) (uint32, bool) {
+func (t *table) matchFields(matchOn []string, it source.Item) (uint32, bool, error) {
 	var cand *docSet
 	var key []byte
 	for _, path := range matchOn {
-		f := t.field(path)
-		if f == nil {
-			return 0, false
-		}
 		set := listDocs(t.n, nil)
-		for _, v := range it.Values(path) {
-			s, ok := scalarText(v)
-			if !ok {
-				continue
+		switch f := t.field(path); {
+		case path == "id":
+			if ord, ok := t.matchID(it); ok {
+				set = listDocs(t.n, []uint32{ord})
 			}
-			if key = text.AppendKey(key[:0], []byte(s)); len(key) == 0 {
-				continue
+		case f == nil:
+			return 0, false, nil
+		default:
+			values, err := t.valuesOf(f)
+			if err != nil {
+				return 0, false, err
 			}
-			set = union(set, listDocs(t.n, f.values.lookup(key)))
+			for _, v := range it.Values(path) {
+				s, ok := scalarText(v)
+				if !ok {
+					continue
+				}
+				if key = text.AppendKey(key[:0], []byte(s)); len(key) == 0 {
+					continue
+				}
+				set = union(set, listDocs(t.n, values.lookup(key)))
+			}
 		}
 		if cand == nil {
 			cand = set
@@ -104,7 +115,7 @@ func (t *table) matchFields(matchOn []string, it source.Item) (uint32, bool) {
 			cand = intersect(cand, set)
 		}
 		if cand.count() == 0 {
-			return 0, false
+			return 0, false, nil
 		}
 	}
 	best, found := uint32(0), false
@@ -113,7 +124,7 @@ func (t *table) matchFields(matchOn []string, it source.Item) (uint32, bool) {
 	for {
 		batch = c.fill(batch[:0], cap(batch))
 		if len(batch) == 0 {
-			return best, found
+			return best, found, nil
 		}
 		for _, o := range batch {
 			if !found || bytes.Compare(t.id(o), t.id(best)) < 0 {

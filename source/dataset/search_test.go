@@ -120,6 +120,13 @@ func TestSearch(t *testing.T) {
 		{"star and not", "people", "* AND NOT age:[0 TO *]", []string{"per_06"}},
 		{"or of prefixes and ranges", "properties", "city:round* OR price:[1000000 TO *]", []string{"prop_2", "prop_6"}},
 
+		{"id matches as written", "people", "id:per_03", []string{"per_03"}},
+		{"id is exact", "people", "id:PER_03 OR id:per", []string{}},
+		{"id prefix", "properties", "id:prop_* -id:prop_1", []string{"prop_2", "prop_3", "prop_4", "prop_5", "prop_6", "prop_7"}},
+		{"id range", "people", "id:[per_02 TO per_04}", []string{"per_02", "per_03"}},
+		{"id range, exclusive low", "people", "id:{per_02 TO *]", []string{"per_03", "per_04", "per_05", "per_06"}},
+		{"id exists", "products", "id:*", []string{"prod_1", "prod_2", "prod_3"}},
+
 		{"dotted path into an array of objects", "properties", `brokers.agent:"Ryana Stevson"`, []string{"prop_1", "prop_4", "prop_6"}},
 		{"array matches when any element does", "properties", "brokers.company:keller", []string{"prop_2"}},
 		{"path naming an object reaches inside", "properties", "brokers:stevson", []string{"prop_1", "prop_2", "prop_4", "prop_5", "prop_6"}},

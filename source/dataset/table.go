@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // table is one data type: its file, where each record lies in it, its ids,
@@ -28,8 +29,14 @@ type table struct {
 type field struct {
 	name   string
 	tokens dict    // lowercased words of every value
-	values dict    // every value normalized whole (text.Key): equality and string ranges
 	nums   numDict // numbers, and strings that are plain decimals
+
+	// values holds every value normalized whole (text.Key), for enrichment
+	// and string ranges. Few fields need it, and for most fields it is as
+	// big as the rest of the index, so it is built on first use.
+	valuesMu    sync.Mutex
+	valuesBuilt bool
+	values      dict
 }
 
 func (t *table) id(ord uint32) []byte {
@@ -40,9 +47,14 @@ func (t *table) id(ord uint32) []byte {
 	return t.ids[start:t.idEnd[ord]]
 }
 
+// idLowerBound returns the first index of byID whose id is >= id.
+func (t *table) idLowerBound(id []byte) int {
+	return sort.Search(len(t.byID), func(k int) bool { return bytes.Compare(t.id(t.byID[k]), id) >= 0 })
+}
+
 // lookupID returns the ordinal of the record with this id.
 func (t *table) lookupID(id []byte) (uint32, bool) {
-	i := sort.Search(len(t.byID), func(k int) bool { return bytes.Compare(t.id(t.byID[k]), id) >= 0 })
+	i := t.idLowerBound(id)
 	if i < len(t.byID) && bytes.Equal(t.id(t.byID[i]), id) {
 		return t.byID[i], true
 	}
@@ -80,7 +92,10 @@ func (t *table) indexBytes() int {
 	b := 8*cap(t.off) + 4*cap(t.size) + cap(t.ids) + 4*cap(t.idEnd) + 4*cap(t.byID)
 	for i := range t.fields {
 		f := &t.fields[i]
-		b += len(f.name) + f.tokens.bytes() + f.values.bytes() + f.nums.bytes()
+		b += len(f.name) + f.tokens.bytes() + f.nums.bytes()
+		f.valuesMu.Lock()
+		b += f.values.bytes()
+		f.valuesMu.Unlock()
 	}
 	return b
 }
