@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -145,8 +147,20 @@ func FuzzCheckID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
-		if credit.CheckID("x", id) == nil && strings.ContainsAny(id, "{}: \t\n\r") {
+		err := credit.CheckID("x", id)
+		if err != nil {
+			if !errors.Is(err, credit.ErrInvalidID) {
+				t.Fatalf("%q: untyped error %v", id, err)
+			}
+			return
+		}
+		if id == "" || len(id) > credit.MaxIDLen || !utf8.ValidString(id) {
 			t.Fatalf("%q accepted", id)
+		}
+		for _, r := range id {
+			if r == '{' || r == '}' || r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) {
+				t.Fatalf("%q accepted with %q", id, r)
+			}
 		}
 	})
 }
