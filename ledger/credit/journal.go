@@ -63,7 +63,7 @@ func Replay(entries []Entry) (map[string]Balance, error) {
 		if !ok && e.Type != EntryGrant {
 			return nil, fmt.Errorf("replay: seq %d: %s on pool %q before its grant", e.Seq, e.Type, e.Pool)
 		}
-		b.Counts = b.Counts.Add(e.Delta)
+		b.Counts = b.Add(e.Delta)
 		if e.Type == EntryGrant || e.Type == EntryRefresh {
 			b.PeriodStart, b.PeriodEnd = e.PeriodStart, e.PeriodEnd
 		}

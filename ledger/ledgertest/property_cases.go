@@ -148,13 +148,15 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 			case 1:
 				n := -rng.Int64N(30) - 1
 				_, err := h.L.Adjust(ctx, a, cfg.Name, n, "adjust")
-				if mp.c.Available()+n < 0 {
-					if _, ok := errors.AsType[*credit.InsufficientError](err); !ok {
+				_, short := errors.AsType[*credit.InsufficientError](err)
+				switch {
+				case mp.c.Available()+n < 0:
+					if !short {
 						t.Fatalf("%s adjust %d with %d available: %v", where, n, mp.c.Available(), err)
 					}
-				} else if err != nil {
+				case err != nil:
 					t.Fatalf("%s adjust: %v", where, err)
-				} else {
+				default:
 					mp.c.Allocated += n
 				}
 			default:
