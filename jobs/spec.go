@@ -1,0 +1,183 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/source/query"
+)
+
+// Limits bound what one request may ask for.
+type Limits struct {
+	// MaxSearchRecords caps num_records of a search. Defaults to 1,000.
+	MaxSearchRecords int64
+	// MaxDownloadRecords caps num_records of a download. Defaults to 10,000,000.
+	MaxDownloadRecords int64
+	// MaxEnrichmentItems caps the items of an enrichment. Defaults to 10,000.
+	MaxEnrichmentItems int
+}
+
+// DefaultLimits are the limits of API.md.
+var DefaultLimits = Limits{MaxSearchRecords: 1_000, MaxDownloadRecords: 10_000_000, MaxEnrichmentItems: 10_000}
+
+// Spec is a job as the client asked for it, after decoding. Fields a kind
+// does not use stay zero.
+type Spec struct {
+	Kind     Kind   `json:"kind"`
+	DataType string `json:"data_type"`
+	// Query selects the records of a search or a download; empty selects all.
+	Query string `json:"query,omitempty"`
+	// NumRecords is the most records a search or a download delivers.
+	NumRecords int64 `json:"num_records,omitempty"`
+	// Format of the result files of a download or an enrichment. Defaults to
+	// csv for a download and jsonl for an enrichment.
+	Format Format `json:"format,omitempty"`
+	// OnInsufficient overrides the plan's shortfall policy; empty keeps it.
+	OnInsufficient credit.Policy `json:"on_insufficient,omitempty"`
+	// MatchOn and Items are an enrichment's.
+	MatchOn []string         `json:"match_on,omitempty"`
+	Items   []map[string]any `json:"items,omitempty"`
+}
+
+// ErrInvalidSpec is wrapped by every *FieldError.
+var ErrInvalidSpec = errors.New("invalid request")
+
+// FieldError names the field of a request that is wrong, as a JSON path: a
+// bare name at the top level ("num_records"), a dotted path inside
+// ("items.3.tracking_id").
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Unwrap makes every FieldError an ErrInvalidSpec.
+func (e *FieldError) Unwrap() error { return ErrInvalidSpec }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Normalize fills defaults and checks s against the limits. It returns a
+// *FieldError for the first field that is wrong, in the order of the fields
+// of the request. knownDataType reports whether a data type exists.
+func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
+	switch s.Kind {
+	case Search, Download, Enrichment:
+	default:
+		return fieldErr("kind", "must be search, download or enrichment, got %q", s.Kind)
+	}
+	if s.DataType == "" {
+		return fieldErr("data_type", "is required")
+	}
+	if !knownDataType(s.DataType) {
+		return fieldErr("data_type", "unknown data type %q", s.DataType)
+	}
+	if s.OnInsufficient != "" && !s.OnInsufficient.Valid() {
+		return fieldErr("on_insufficient", "must be reject, partial or overage, got %q", s.OnInsufficient)
+	}
+	if s.Kind == Enrichment {
+		return s.normalizeEnrichment(limits)
+	}
+	if _, err := query.Parse(s.Query); err != nil {
+		return fieldErr("query", "%v", err)
+	}
+	limit := limits.MaxSearchRecords
+	if s.Kind == Download {
+		limit = limits.MaxDownloadRecords
+	}
+	if s.NumRecords < 1 || s.NumRecords > limit {
+		return fieldErr("num_records", "must be an integer from 1 to %d, got %d", limit, s.NumRecords)
+	}
+	switch {
+	case s.Kind == Search:
+		if s.Format != "" {
+			return fieldErr("format", "a search returns its records inline and takes no format")
+		}
+	case s.Format == "":
+		s.Format = CSV
+	case !s.Format.Valid():
+		return fieldErr("format", "must be csv, json or jsonl, got %q", s.Format)
+	}
+	if s.MatchOn != nil || s.Items != nil {
+		return fieldErr("items", "only an enrichment takes items and match_on")
+	}
+	return nil
+}
+
+func (s *Spec) normalizeEnrichment(limits Limits) error {
+	if s.Query != "" || s.NumRecords != 0 {
+		field := "query"
+		if s.Query == "" {
+			field = "num_records"
+		}
+		return fieldErr(field, "an enrichment takes items, not %s", field)
+	}
+	if len(s.MatchOn) == 0 {
+		return fieldErr("match_on", "is required: the item fields to match records on, or [\"id\"]")
+	}
+	seen := map[string]bool{}
+	for i, f := range s.MatchOn {
+		if f == "" {
+			return fieldErr("match_on."+strconv.Itoa(i), "is empty")
+		}
+		if seen[f] {
+			return fieldErr("match_on."+strconv.Itoa(i), "repeats %q", f)
+		}
+		seen[f] = true
+	}
+	if len(s.Items) == 0 {
+		return fieldErr("items", "is required: at least one item")
+	}
+	if len(s.Items) > limits.MaxEnrichmentItems {
+		return fieldErr("items", "at most %d items a request, got %d", limits.MaxEnrichmentItems, len(s.Items))
+	}
+	for i, it := range s.Items {
+		if it == nil {
+			return fieldErr("items."+strconv.Itoa(i), "must be an object")
+		}
+		if v, ok := it["tracking_id"]; ok {
+			if _, ok := v.(string); !ok {
+				return fieldErr("items."+strconv.Itoa(i)+".tracking_id", "must be a string")
+			}
+		}
+	}
+	switch {
+	case s.Format == "":
+		s.Format = JSONL
+	case !s.Format.Valid():
+		return fieldErr("format", "must be csv, json or jsonl, got %q", s.Format)
+	}
+	return nil
+}
+
+// Requested is what the job asks to process: num_records, or the number of
+// items.
+func (s *Spec) Requested() int64 {
+	if s.Kind == Enrichment {
+		return int64(len(s.Items))
+	}
+	return s.NumRecords
+}
+
+// ItemRecordIDs returns, per item of an enrichment, the record id it names
+// when it matches on id, and "" when its record is known only after matching.
+// The ledger uses them to make records charged before free (dedup).
+func (s *Spec) ItemRecordIDs() []string {
+	ids := make([]string, len(s.Items))
+	if len(s.MatchOn) != 1 || s.MatchOn[0] != "id" {
+		return ids
+	}
+	for i, it := range s.Items {
+		switch v := it["id"].(type) {
+		case string:
+			ids[i] = v
+		case float64:
+			ids[i] = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ids
+}

@@ -1,0 +1,115 @@
+package jobs_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/creditrun/creditrun/jobs"
+)
+
+func known(dt string) bool { return dt == "people" || dt == "businesses" }
+
+func TestNormalize(t *testing.T) {
+	items := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"tracking_id": "t", "name": "x"}
+		}
+		return out
+	}
+	ok := []struct {
+		name string
+		spec jobs.Spec
+		want jobs.Spec
+	}{
+		{"search", jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "city:Austin", NumRecords: 10},
+			jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "city:Austin", NumRecords: 10}},
+		{"search of everything", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1000},
+			jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1000}},
+		{"download defaults to csv", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 10_000_000},
+			jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 10_000_000, Format: jobs.CSV}},
+		{"enrichment defaults to jsonl", jobs.Spec{Kind: jobs.Enrichment, DataType: "businesses", MatchOn: []string{"name"}, Items: items(2), OnInsufficient: "partial"},
+			jobs.Spec{Kind: jobs.Enrichment, DataType: "businesses", MatchOn: []string{"name"}, Items: items(2), Format: jobs.JSONL, OnInsufficient: "partial"}},
+	}
+	for _, tt := range ok {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.spec
+			if err := s.Normalize(jobs.DefaultLimits, known); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, s); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	bad := []struct {
+		name  string
+		spec  jobs.Spec
+		field string
+		msg   string
+	}{
+		{"no kind", jobs.Spec{DataType: "people", NumRecords: 1}, "kind", "must be"},
+		{"no data type", jobs.Spec{Kind: jobs.Search, NumRecords: 1}, "data_type", "is required"},
+		{"unknown data type", jobs.Spec{Kind: jobs.Search, DataType: "cars", NumRecords: 1}, "data_type", `"cars"`},
+		{"bad policy", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1, OnInsufficient: "maybe"}, "on_insufficient", "reject, partial or overage"},
+		{"bad query", jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "city:(Austin", NumRecords: 1}, "query", "position"},
+		{"zero records", jobs.Spec{Kind: jobs.Search, DataType: "people"}, "num_records", "from 1 to 1000"},
+		{"negative records", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: -5}, "num_records", "from 1 to 10000000"},
+		{"too many search records", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1001}, "num_records", "from 1 to 1000"},
+		{"huge download", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 1 << 40}, "num_records", "from 1 to 10000000"},
+		{"bad format", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 1, Format: "xml"}, "format", "csv, json or jsonl"},
+		{"search with format", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1, Format: "csv"}, "format", "inline"},
+		{"download with items", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 1, Items: items(1)}, "items", "only an enrichment"},
+		{"enrichment without match_on", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", Items: items(1)}, "match_on", "is required"},
+		{"enrichment with empty match field", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name", ""}, Items: items(1)}, "match_on.1", "is empty"},
+		{"enrichment with repeated match field", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name", "name"}, Items: items(1)}, "match_on.1", "repeats"},
+		{"enrichment without items", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}}, "items", "is required"},
+		{"too many items", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: items(10_001)}, "items", "at most 10000"},
+		{"null item", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: []map[string]any{{"name": "a"}, nil}}, "items.1", "object"},
+		{"numeric tracking id", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: []map[string]any{{"tracking_id": 3.0}}}, "items.0.tracking_id", "string"},
+		{"enrichment with query", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", Query: "x:y", MatchOn: []string{"name"}, Items: items(1)}, "query", "takes items"},
+		{"enrichment with num_records", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", NumRecords: 3, MatchOn: []string{"name"}, Items: items(1)}, "num_records", "takes items"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.spec
+			err := s.Normalize(jobs.DefaultLimits, known)
+			fe, ok := errors.AsType[*jobs.FieldError](err)
+			if !ok || !errors.Is(err, jobs.ErrInvalidSpec) {
+				t.Fatalf("got %v, want a *FieldError", err)
+			}
+			if fe.Field != tt.field || !strings.Contains(fe.Message, tt.msg) {
+				t.Fatalf("got %s: %s; want %s: …%s…", fe.Field, fe.Message, tt.field, tt.msg)
+			}
+		})
+	}
+}
+
+func TestItemRecordIDs(t *testing.T) {
+	s := jobs.Spec{Kind: jobs.Enrichment, MatchOn: []string{"id"}, Items: []map[string]any{{"id": "p1"}, {"name": "x"}, {"id": 42.0}}}
+	if got := s.ItemRecordIDs(); !cmp.Equal(got, []string{"p1", "", "42"}) {
+		t.Fatalf("by id: %q", got)
+	}
+	s.MatchOn = []string{"name"}
+	if got := s.ItemRecordIDs(); !cmp.Equal(got, []string{"", "", ""}) {
+		t.Fatalf("by name: %q", got)
+	}
+}
+
+func TestStatusMoves(t *testing.T) {
+	for _, tt := range []struct {
+		from, to jobs.Status
+		ok       bool
+	}{
+		{jobs.Queued, jobs.Running, true}, {jobs.Queued, jobs.Canceled, true}, {jobs.Queued, jobs.Failed, true},
+		{jobs.Queued, jobs.Succeeded, false}, {jobs.Running, jobs.Succeeded, true}, {jobs.Running, jobs.Queued, false},
+		{jobs.Succeeded, jobs.Canceled, false}, {jobs.Canceled, jobs.Running, false}, {jobs.Failed, jobs.Succeeded, false},
+	} {
+		if got := tt.from.CanMove(tt.to); got != tt.ok {
+			t.Errorf("%s -> %s: %v", tt.from, tt.to, got)
+		}
+	}
+}
