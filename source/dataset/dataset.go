@@ -1,15 +1,26 @@
 // Package dataset is the embedded record source: a directory with one JSONL
 // file per data type (people.jsonl, properties.jsonl, businesses.jsonl,
-// products.jsonl), indexed in memory, searched with the query language of
-// package query, and a deterministic generator of such directories.
+// products.jsonl), indexed in memory and searched with the query language of
+// package query; and a deterministic generator of such directories.
 //
-// The index is inverted: for every field (a dotted path) a sorted dictionary
-// of its words with the records that have each (a posting list), a sorted
-// dictionary of its whole values normalized (for enrichment and string
-// ranges), and its numbers sorted (for numeric ranges). A selective query
-// reads a few posting lists and then only the records it returns, so it does
-// not scan the dataset. The records stay in their files: the index keeps
-// where each one lies, and a search reads the ones it streams.
+// The index is inverted. For every field (a dotted path; arrays are
+// transparent) it keeps a sorted dictionary of the field's words, each with
+// the ascending ordinals of the records that have it (a posting list), and
+// the field's numbers sorted. A selective query intersects a few posting
+// lists, so it never scans the dataset; prefixes and ranges are one slice of
+// a sorted dictionary. The records themselves stay in their files: the index
+// keeps where each one lies, and a search reads only the records it streams.
+// A dictionary of each field's whole values, normalized, which enrichment
+// and string ranges need, is built the first time a field needs it.
+//
+// Query semantics beyond API.md: a field's words are its letters and digits
+// lowercased; a number is one word in its shortest form ("41.5"), and a
+// value that is a plain decimal also matches numbers and decimal strings
+// equal to it; a path that names an object matches any value inside it;
+// string ranges compare values normalized (lower case, letters and digits
+// only), and a range compares numbers when both ends are plain decimals or
+// *; "id" matches exactly as written (id:x, id:x*, id:[a TO b] in byte
+// order). An unknown field matches nothing.
 package dataset
 
 import (
