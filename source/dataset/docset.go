@@ -34,8 +34,6 @@ func (s *docSet) count() int {
 // bytes per member, a bitmap n/8 bytes in all.
 const denseBelow = 32
 
-func (s *docSet) dense() bool { return s.bits != nil }
-
 func newBits(n int) []uint64 { return make([]uint64, (n+63)/64) }
 
 func bitsDocs(n int, b []uint64) *docSet {
@@ -251,17 +249,18 @@ type cursor struct {
 	word uint64
 }
 
-// fill appends up to max ordinals to dst and returns it; fewer means the end.
-func (c *cursor) fill(dst []uint32, max int) []uint32 {
+// fill appends ordinals to dst up to a length of limit and returns it; a
+// shorter dst means the end.
+func (c *cursor) fill(dst []uint32, limit int) []uint32 {
 	s := c.s
 	switch {
 	case s.all:
-		for len(dst) < max && c.next < s.n {
+		for len(dst) < limit && c.next < s.n {
 			dst = append(dst, uint32(c.next))
 			c.next++
 		}
 	case s.bits != nil:
-		for len(dst) < max {
+		for len(dst) < limit {
 			for c.word == 0 {
 				if c.next >= len(s.bits) {
 					return dst
@@ -274,7 +273,7 @@ func (c *cursor) fill(dst []uint32, max int) []uint32 {
 			dst = append(dst, uint32((c.next-1)*64+t))
 		}
 	default:
-		k := min(max-len(dst), len(s.list)-c.next)
+		k := min(limit-len(dst), len(s.list)-c.next)
 		dst = append(dst, s.list[c.next:c.next+k]...)
 		c.next += k
 	}

@@ -420,7 +420,7 @@ func company(r *rng) string {
 
 func website(name string, k int) string {
 	s := strings.ToLower(strings.Join(strings.FieldsFunc(name, func(c rune) bool {
-		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
+		return (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9')
 	}), "-"))
 	if k == 0 {
 		return "https://www." + s + ".com"

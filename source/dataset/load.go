@@ -59,7 +59,7 @@ func loadTable(ctx context.Context, name, path string) (_ *table, err error) {
 	lr := lineReader{r: f, buf: make([]byte, 4<<20)}
 	for {
 		line, off, err := lr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -180,7 +180,7 @@ func (b *tableBuilder) add(line []byte, off int64, lineNo int) error {
 		se, ok := errors.AsType[*jsonscan.SyntaxError](err)
 		switch {
 		case !ok:
-			return fmt.Errorf("%w: %v", ErrBadJSON, err)
+			return fmt.Errorf("%w: %w", ErrBadJSON, err)
 		case se.Msg == "not an object":
 			return fmt.Errorf("%w: the line is not a JSON object", ErrBadJSON)
 		}

@@ -70,13 +70,26 @@ type Or struct {
 	Clauses []Node
 }
 
-func (n *All) Pos() int    { return n.At }
-func (n *Term) Pos() int   { return n.At }
+// Pos returns At.
+func (n *All) Pos() int { return n.At }
+
+// Pos returns At, where the field name starts.
+func (n *Term) Pos() int { return n.At }
+
+// Pos returns At, where the field name starts.
 func (n *Exists) Pos() int { return n.At }
-func (n *Range) Pos() int  { return n.At }
-func (n *Not) Pos() int    { return n.At }
-func (n *And) Pos() int    { return n.At }
-func (n *Or) Pos() int     { return n.At }
+
+// Pos returns At, where the field name starts.
+func (n *Range) Pos() int { return n.At }
+
+// Pos returns At, where NOT or - stands.
+func (n *Not) Pos() int { return n.At }
+
+// Pos returns At, where the first clause starts.
+func (n *And) Pos() int { return n.At }
+
+// Pos returns At, where the first clause starts.
+func (n *Or) Pos() int { return n.At }
 
 func (*All) node()    {}
 func (*Term) node()   {}

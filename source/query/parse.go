@@ -260,11 +260,12 @@ func (p *parser) primary() (Node, error) {
 	case c == ')':
 		return nil, p.errorf(start, "unexpected ')'")
 	case c == '*':
-		if strings.HasPrefix(p.s[p.i:], "*:*") && p.delimited(p.i+3) {
+		switch {
+		case strings.HasPrefix(p.s[p.i:], "*:*") && p.delimited(p.i+3):
 			p.i += 3
-		} else if p.delimited(p.i + 1) {
+		case p.delimited(p.i + 1):
 			p.i++
-		} else {
+		default:
 			return nil, p.errorf(start, "'*' alone matches everything; a wildcard needs a field, as in name:jo*")
 		}
 		if err := p.leaf(start); err != nil {
