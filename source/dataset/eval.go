@@ -311,7 +311,7 @@ func (e *evaluator) rangeSet(n *query.Range) (*docSet, error) {
 		if !n.High.Unbounded {
 			hiKey = text.AppendKey([]byte{}, []byte(n.High.Value))
 		}
-		values, err := e.t.valuesOf(f)
+		values, err := e.t.valuesOf(e.ctx, f)
 		if err != nil {
 			return nil, err
 		}

@@ -45,7 +45,7 @@ func (d *Dataset) Match(ctx context.Context, dataType string, matchOn []string, 
 			)
 			if byID {
 				ord, ok = t.matchID(it)
-			} else if ord, ok, err = t.matchFields(matchOn, it); err != nil {
+			} else if ord, ok, err = t.matchFields(ctx, matchOn, it); err != nil {
 				yield(source.Match{}, err)
 				return
 			}
@@ -81,7 +81,7 @@ func (t *table) matchID(it source.Item) (uint32, bool) {
 
 // matchFields finds the record with the lowest id whose every matchOn field
 // has the item's value there (any of them, for an array), normalized.
-func (t *table) matchFields(matchOn []string, it source.Item) (uint32, bool, error) {
+func (t *table) matchFields(ctx context.Context, matchOn []string, it source.Item) (uint32, bool, error) {
 	var cand *docSet
 	var key []byte
 	for _, path := range matchOn {
@@ -94,7 +94,7 @@ func (t *table) matchFields(matchOn []string, it source.Item) (uint32, bool, err
 		case f == nil:
 			return 0, false, nil
 		default:
-			values, err := t.valuesOf(f)
+			values, err := t.valuesOf(ctx, f)
 			if err != nil {
 				return 0, false, err
 			}

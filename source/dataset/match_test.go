@@ -143,3 +143,19 @@ func TestMatchErrors(t *testing.T) {
 		t.Errorf("canceled while streaming: got %v then %v", got, last)
 	}
 }
+
+func TestValuesBuildStopsOnCancel(t *testing.T) {
+	d := openFixture(t)
+	tb := d.tables["businesses"]
+	f := tb.field("name")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := tb.valuesOf(ctx, f); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled build: %v", err)
+	}
+	// The next use builds it.
+	got := matchIDs(t, d, "businesses", []string{"name"}, []source.Item{{"name": "zilker bikes"}})
+	if !cmp.Equal(got, []string{"biz_010"}) {
+		t.Errorf("after a canceled build: %v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -11,8 +12,9 @@ import (
 
 // valuesOf returns the dictionary of the whole values of f, building it on
 // the first call by reading the table's records once. Calls wait for a build
-// in progress; a failed build is tried again by the next call.
-func (t *table) valuesOf(f *field) (*dict, error) {
+// in progress. A build stops with ctx.Err() when ctx ends; a build that
+// failed or stopped starts over at the next call.
+func (t *table) valuesOf(ctx context.Context, f *field) (*dict, error) {
 	f.valuesMu.Lock()
 	defer f.valuesMu.Unlock()
 	if f.valuesBuilt {
@@ -35,6 +37,9 @@ func (t *table) valuesOf(f *field) (*dict, error) {
 	r := reader{t: t}
 	next := make([]uint32, 0, batchSize)
 	for start := 0; start < t.n; start += batchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		next = next[:0]
 		for o := start; o < min(start+batchSize, t.n); o++ {
 			next = append(next, uint32(o))
