@@ -4,7 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,7 +65,73 @@ func loadScript(name string) *redis.Script {
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(string(common) + "\n" + string(body))
+	return redis.NewScript(withHelpers(string(common), string(body)))
+}
+
+// withHelpers puts in front of body the paragraphs of common that it uses:
+// those that define a name that body names, or that a paragraph it uses
+// names, and every paragraph that defines nothing (comments). Lua runs the
+// whole text on every EVALSHA, so each helper a script carries costs it a
+// closure or a table per call, called or not.
+func withHelpers(common, body string) string {
+	type paragraph struct {
+		text, code string
+		names      []string
+		used       bool
+	}
+	var ps []paragraph
+	for text := range strings.SplitSeq(common, "\n\n") {
+		p := paragraph{text: text, code: luaComment.ReplaceAllString(text, "")}
+		for _, m := range luaLocal.FindAllStringSubmatch(p.code, -1) {
+			p.names = append(p.names, m[1])
+		}
+		p.used = len(p.names) == 0
+		ps = append(ps, p)
+	}
+	need := luaComment.ReplaceAllString(body, "")
+	for grew := true; grew; {
+		grew = false
+		for i, p := range ps {
+			if !p.used && slices.ContainsFunc(p.names, func(n string) bool { return namesWord(need, n) }) {
+				ps[i].used, grew = true, true
+				need += "\n" + p.code
+			}
+		}
+	}
+	var b strings.Builder
+	for _, p := range ps {
+		if p.used {
+			b.WriteString(p.text)
+			b.WriteString("\n\n")
+		}
+	}
+	b.WriteString(body)
+	return b.String()
+}
+
+var (
+	luaComment = regexp.MustCompile(`--[^\n]*`)
+	luaLocal   = regexp.MustCompile(`(?m)^local (?:function )?([A-Za-z_][A-Za-z0-9_]*)`)
+)
+
+// namesWord reports whether code has name as a whole word.
+func namesWord(code, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(code[i:], name)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(name)
+		if (j == 0 || !luaIdent(code[j-1])) && (end == len(code) || !luaIdent(code[end])) {
+			return true
+		}
+		i = end
+	}
+}
+
+func luaIdent(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 func (l *Redis) now() time.Time { return l.nowFunc() }
@@ -88,6 +157,19 @@ func fields(v []any) map[string]string {
 	m := make(map[string]string, len(v)/2)
 	for i := 0; i+1 < len(v); i += 2 {
 		m[str(v[i])] = str(v[i+1])
+	}
+	return m
+}
+
+// mergedFields turns a reply of parts, each a flat field, value, ... list,
+// into one map; a later part's value of a field replaces an earlier one's.
+func mergedFields(parts []any) map[string]string {
+	m := make(map[string]string, 24)
+	for _, p := range parts {
+		list, _ := p.([]any)
+		for i := 0; i+1 < len(list); i += 2 {
+			m[str(list[i])] = str(list[i+1])
+		}
 	}
 	return m
 }

@@ -43,7 +43,9 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	if code != "OK" {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, codeError(code, rest))
 	}
-	r := parseReservation(a, job, fields(rest))
+	// The reply is the hash as the script read it and, once settled, the
+	// fields it wrote over it.
+	r := parseReservation(a, job, mergedFields(rest))
 	// Indexed after every settle call, the first and the repeated ones, so a
 	// crash between the script and the index heals on redelivery.
 	if err := l.indexHold(ctx, r); err != nil {

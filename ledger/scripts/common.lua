@@ -1,5 +1,8 @@
--- common.lua: helpers that every ledger script is built on. The Go side puts
--- this text in front of each script, so each still runs as one atomic EVALSHA.
+-- common.lua: helpers that the ledger scripts are built on. The Go side puts
+-- them in front of each script, so each still runs as one atomic EVALSHA.
+-- Lua runs a script's whole text on every call, so a script gets only the
+-- helpers it names (and those they name): keep one helper, with its comment,
+-- per paragraph, paragraphs apart by a blank line (redis.go, withHelpers).
 --
 -- A pool is a hash with the counts allocated, used, reserved,
 -- overage_reserved and overage_outstanding, its config grant,
@@ -8,7 +11,9 @@
 
 local POOL_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding',
   'grant', 'overage_enabled', 'overage_limit', 'overage_price_cents', 'period_start', 'period_end'}
+
 local COUNT_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding'}
+
 -- the journal's names for the deltas of COUNT_FIELDS
 local DELTA_FIELDS = {'da', 'du', 'dr', 'dor', 'doo'}
 
@@ -77,6 +82,16 @@ local function change(akey, jkey, now, typ, pool, job, amount, p, d, extra)
     for i = 1, #extra do f[#f + 1] = extra[i] end
   end
   redis.call('XADD', jkey, '*', unpack(f))
+end
+
+-- journal appends one entry to the account's journal: its seq, then the
+-- field, value pairs given. The lean form of change for the hot scripts: the
+-- caller applies the deltas and passes every value as a string, since
+-- redis.call formats a Lua number with snprintf("%.17g"), which costs more
+-- than string.format('%d', n).
+local function journal(akey, jkey, ...)
+  local seq = redis.call('HINCRBY', akey, 'seq', '1')
+  redis.call('XADD', jkey, '*', 'seq', string.format('%d', seq), ...)
 end
 
 -- open_hold writes an unpaid hold for overage credits of one job.

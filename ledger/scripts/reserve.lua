@@ -12,29 +12,50 @@
 --    {"INSUFFICIENT", required, available}
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"OVERAGE_DISABLED"}
 --    {"CONFLICT"}                        the job id is reserved with other terms
-local account, pool, job, requested, policy = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local dedup, at_acceptance, now, hold_id = ARGV[6] == '1', ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9]
+--
+-- Written for speed: it runs on every submit. Values go to redis.call as
+-- strings (ARGV as given, computed integers through string.format('%d')),
+-- because redis.call formats a Lua number with snprintf("%.17g"); only the
+-- pool fields this call needs are read.
+local account, pool, job, requested_s, policy = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local dedup, at_acceptance, now_s, hold_id = ARGV[6] == '1', ARGV[7] == '1', ARGV[8], ARGV[9]
 local has_items = ARGV[10] == '1'
+local requested = tonumber(requested_s)
 local FIRST_ITEM = 11
 
-local old = redis.call('HMGET', KEYS[3], 'pool', 'requested')
-if old[1] then
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local old = redis.call('HMGET', KEYS[3], 'pool', 'requested')
   if old[1] ~= pool or tonumber(old[2]) ~= requested then return {'CONFLICT'} end
   return reply(KEYS[3])
 end
-local p = read_pool(KEYS[2])
-if not p then return missing(KEYS[1]) end
-if policy == 'overage' and p.overage_enabled ~= 1 then return {'OVERAGE_DISABLED'} end
+local v
+if policy == 'overage' then
+  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'overage_enabled',
+    'overage_limit', 'overage_outstanding', 'overage_reserved', 'overage_price_cents')
+else
+  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant')
+end
+if not v[4] then return missing(KEYS[1]) end -- every pool has a grant
+local allocated, used, reserved = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+local room = 0
+if policy == 'overage' then
+  if tonumber(v[5]) ~= 1 then return {'OVERAGE_DISABLED'} end
+  room = (tonumber(v[6]) or 0) - (tonumber(v[7]) or 0) - (tonumber(v[8]) or 0)
+  if room < 0 then room = 0 end
+end
 
 -- charged answers, once per id, whether the pool charged it before.
-local known = {}
-local function charged(id)
-  local v = known[id]
-  if v == nil then
-    v = redis.call('SISMEMBER', KEYS[6], id) == 1
-    known[id] = v
+local charged
+if has_items and dedup then
+  local known = {}
+  charged = function(id)
+    local c = known[id]
+    if c == nil then
+      c = redis.call('SISMEMBER', KEYS[6], id) == 1
+      known[id] = c
+    end
+    return c
   end
-  return v
 end
 
 local need = requested
@@ -52,7 +73,7 @@ if has_items and dedup then
   end
 end
 
-local avail, room = available(p), headroom(p)
+local avail = allocated - used - reserved
 if avail < 0 then avail = 0 end
 local prepaid, overage = 0, 0
 if need <= 0 then
@@ -89,16 +110,23 @@ if has_items then
   kept = table.concat(mask)
 end
 
+-- The numbers as strings; on the usual path each is the requested amount.
+local prepaid_s, overage_s, processed_s = requested_s, '0', requested_s
+if prepaid ~= requested then prepaid_s = string.format('%d', prepaid) end
+if overage ~= 0 then overage_s = string.format('%d', overage) end
+if processed ~= requested then processed_s = string.format('%d', processed) end
+
+-- res is the reply, and from res[2] on the fields of the reservation hash.
 -- Fields that are zero or empty are left out; the account and job are in the key.
-local res = {'pool', pool, 'requested', ARGV[4], 'processed', processed, 'prepaid', prepaid,
-  'created_at', ARGV[8]}
+local res = {'OK', 'pool', pool, 'requested', requested_s, 'processed', processed_s,
+  'prepaid', prepaid_s, 'created_at', now_s}
 if need ~= requested then
   res[#res + 1] = 'skipped'
-  res[#res + 1] = requested - need
+  res[#res + 1] = string.format('%d', requested - need)
 end
 if overage ~= 0 then
   res[#res + 1] = 'overage'
-  res[#res + 1] = overage
+  res[#res + 1] = overage_s
 end
 if dedup then
   res[#res + 1] = 'dedup'
@@ -113,14 +141,24 @@ if kept ~= '' then
   res[#res + 1] = kept
 end
 
+-- The journal entries and the pool: each entry says the available credits
+-- after it; only the counts that change are written.
+local avail_s
 if at_acceptance then
   if prepaid > 0 then
-    change(KEYS[1], KEYS[5], now, 'post', pool, job, prepaid, p, {used = prepaid})
+    used = used + prepaid
+    avail_s = string.format('%d', allocated - used - reserved)
+    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', prepaid_s,
+      'du', prepaid_s, 'avail', avail_s, 'job', job)
+    redis.call('HSET', KEYS[2], 'used', string.format('%d', used))
   end
   if overage > 0 then
-    change(KEYS[1], KEYS[5], now, 'overage', pool, job, overage, p, {overage_outstanding = overage},
-      {'hold', hold_id})
-    open_hold(KEYS[7], KEYS[8], hold_id, account, job, pool, overage, p.overage_price_cents, now)
+    avail_s = avail_s or string.format('%d', allocated - used - reserved)
+    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'overage', 'pool', pool, 'amount', overage_s,
+      'doo', overage_s, 'avail', avail_s, 'job', job, 'hold', hold_id)
+    redis.call('HSET', KEYS[2], 'overage_outstanding',
+      string.format('%d', (tonumber(v[7]) or 0) + overage))
+    open_hold(KEYS[7], KEYS[8], hold_id, account, job, pool, overage, tonumber(v[9]) or 0, now_s)
     res[#res + 1] = 'hold'
     res[#res + 1] = hold_id
   end
@@ -137,19 +175,34 @@ if at_acceptance then
     end
     if #ids > 0 then redis.call('SADD', KEYS[6], unpack(ids)) end
   end
-  for _, v in ipairs({'state', 'settled', 'total_cost', prepaid + overage, 'released', 0,
-    'prepaid_posted', prepaid, 'overage_posted', overage, 'ended_at', now}) do res[#res + 1] = v end
+  local total_s = processed_s
+  if prepaid + overage ~= processed then total_s = string.format('%d', prepaid + overage) end
+  for _, x in ipairs({'state', 'settled', 'total_cost', total_s, 'released', '0',
+    'prepaid_posted', prepaid_s, 'overage_posted', overage_s, 'ended_at', now_s}) do
+    res[#res + 1] = x
+  end
 else
   if prepaid + overage > 0 then
-    change(KEYS[1], KEYS[5], now, 'reserve', pool, job, prepaid + overage, p,
-      {reserved = prepaid, overage_reserved = overage})
+    reserved = reserved + prepaid
+    avail_s = string.format('%d', allocated - used - reserved)
+    local amount_s = processed_s
+    if prepaid + overage ~= processed then amount_s = string.format('%d', prepaid + overage) end
+    if overage == 0 then
+      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'reserve', 'pool', pool, 'amount', amount_s,
+        'dr', prepaid_s, 'avail', avail_s, 'job', job)
+      redis.call('HSET', KEYS[2], 'reserved', string.format('%d', reserved))
+    else
+      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'reserve', 'pool', pool, 'amount', amount_s,
+        'dr', prepaid_s, 'dor', overage_s, 'avail', avail_s, 'job', job)
+      redis.call('HSET', KEYS[2], 'reserved', string.format('%d', reserved), 'overage_reserved',
+        string.format('%d', (tonumber(v[8]) or 0) + overage))
+    end
   end
-  redis.call('ZADD', KEYS[4], ARGV[8], job)
+  redis.call('ZADD', KEYS[4], now_s, job)
   res[#res + 1] = 'state'
   res[#res + 1] = 'reserved'
 end
-save_counts(KEYS[2], p)
 res[#res + 1] = 'remaining'
-res[#res + 1] = available(p)
-redis.call('HSET', KEYS[3], unpack(res))
-return reply_fields(res)
+res[#res + 1] = avail_s or string.format('%d', allocated - used - reserved)
+redis.call('HSET', KEYS[3], unpack(res, 2))
+return res
