@@ -1,0 +1,116 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/creditrun/creditrun/ledger/credit"
+)
+
+// Ledger is what jobs need of the credit ledger; *ledger.Redis implements it.
+// Its methods return the typed errors of package credit.
+type Ledger interface {
+	Reserve(ctx context.Context, req credit.ReserveRequest) (credit.Reservation, error)
+	Settle(ctx context.Context, req credit.SettleRequest) (credit.Reservation, error)
+	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
+	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
+	Hold(ctx context.Context, id string) (credit.Hold, error)
+}
+
+// Queue runs jobs on workers; the asynq queue implements it.
+type Queue interface {
+	// Enqueue queues the job's task with the job id as its task id. A task of
+	// that id that is already queued counts as success.
+	Enqueue(ctx context.Context, j Job) error
+	// Cancel deletes the job's task while it waits, and stops it while it
+	// runs. A task that is gone already counts as success.
+	Cancel(ctx context.Context, j Job) error
+}
+
+// Store keeps job records. Jobs of one account are listed newest first.
+type Store interface {
+	// Create writes a new job with its enrichment items, if any. Returns
+	// ErrJobExists when the id is taken.
+	Create(ctx context.Context, j Job, items []map[string]any) error
+	// Get returns a job with its current progress. Returns ErrNotFound for an
+	// unknown id or an id of another account.
+	Get(ctx context.Context, account, id string) (Job, error)
+	// Items returns an enrichment job's items, as submitted.
+	Items(ctx context.Context, account, id string) ([]map[string]any, error)
+	// Update applies fn to the job and writes it back atomically, provided
+	// the job's status is one of from when read and has not changed since.
+	// Returns ErrNotFound, or a *StatusError when the status is not in from.
+	Update(ctx context.Context, account, id string, from []Status, fn func(*Job)) (Job, error)
+	// SetProgress records how far a running job is, cheaply.
+	SetProgress(ctx context.Context, account, id string, p Progress) error
+	// List returns a page of an account's jobs, newest first, and the cursor
+	// of the next page (empty on the last).
+	List(ctx context.Context, account string, f ListFilter) ([]Job, string, error)
+}
+
+// ListFilter selects a page of jobs.
+type ListFilter struct {
+	// Status and Kind select; empty selects all.
+	Status Status
+	Kind   Kind
+	// Limit is the page size. Defaults to 50, at most 500.
+	Limit int
+	// Cursor is the previous page's next cursor.
+	Cursor string
+}
+
+// Account is a customer: a team or workspace with plans and API keys.
+type Account struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	PlanIDs   []string  `json:"plan_ids"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Accounts keeps account records.
+type Accounts interface {
+	// CreateAccount writes a new account. Returns ErrAccountExists when the
+	// id is taken.
+	CreateAccount(ctx context.Context, a Account) error
+	// Account returns an account. Returns ErrNotFound for an unknown id.
+	Account(ctx context.Context, id string) (Account, error)
+}
+
+// Errors of the jobs service.
+var (
+	// ErrNotFound is returned for an unknown job or account, and for one of
+	// another account: the API never reveals that it exists.
+	ErrNotFound = errors.New("not found")
+	// ErrJobExists is returned by Store.Create for a job id that is taken.
+	ErrJobExists = errors.New("job exists")
+	// ErrAccountExists is returned by CreateAccount for an id that is taken.
+	ErrAccountExists = errors.New("account exists")
+	// ErrEnded is returned when a job that has ended is started, canceled or
+	// completed again.
+	ErrEnded = errors.New("job has ended")
+	// ErrNotInPlan is returned when none of the account's plans covers the
+	// job's data type and operation.
+	ErrNotInPlan = errors.New("no plan of the account covers this job")
+	// ErrInvalidCursor is returned for a page cursor that is not one.
+	ErrInvalidCursor = errors.New("invalid cursor")
+)
+
+// StatusError is returned when a job is not in a state that allows a change.
+type StatusError struct {
+	ID     string
+	Status Status
+}
+
+func (e *StatusError) Error() string { return "job " + e.ID + " is " + string(e.Status) }
+
+// Unwrap makes a StatusError of an ended job an ErrEnded.
+func (e *StatusError) Unwrap() error {
+	if e.Status.Terminal() {
+		return ErrEnded
+	}
+	return nil
+}
+
+// Clock returns the time; tests inject one.
+type Clock func() time.Time
