@@ -10,8 +10,10 @@ import (
 // Settle posts a job's true cost against its reservation, exactly once: the
 // prepaid part first, the part beyond it as overage debt with a hold on the
 // job's results, and the rest released. For a dedup reservation,
-// req.RecordIDs name the charged records, one per credit of cost; records that
-// the pool charged before are free, so the posted cost may be lower.
+// req.RecordIDs name the records delivered or matched, one per credit of
+// cost; only those the pool never charged before are posted, so the posted
+// cost may be lower, and cost itself may exceed the reservation as long as
+// the records not charged before do not.
 //
 // Settling a settled reservation returns it unchanged, whatever the cost.
 // Returns credit.ErrAlreadyVoided for a voided one;

@@ -102,6 +102,8 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 			cost := rng.Int64N(r.Reserved() + 2) // one past the reservation now and then
 			var ids []string
 			if r.Dedup {
+				// Free items match records too: more ids than credits reserved.
+				cost = rng.Int64N(r.Reserved() + 4)
 				ids = make([]string, cost)
 				for i := range ids {
 					ids[i] = recordUniverse[rng.IntN(len(recordUniverse))]
@@ -318,17 +320,23 @@ func (m *model) settle(key string, req credit.SettleRequest, now time.Time) (cre
 	}
 	mp := m.pools[r.Account+"/"+r.Pool]
 	cost := req.Cost
-	if cost > r.Reserved() {
-		return credit.Reservation{}, credit.ErrCostExceedsReserved
-	}
 	if r.Dedup {
-		cost = 0
+		// Only records the pool has not charged cost anything.
+		fresh := map[string]bool{}
 		for _, id := range req.RecordIDs {
 			if !mp.charged[id] {
-				mp.charged[id] = true
-				cost++
+				fresh[id] = true
 			}
 		}
+		if int64(len(fresh)) > r.Reserved() {
+			return credit.Reservation{}, credit.ErrCostExceedsReserved
+		}
+		for id := range fresh {
+			mp.charged[id] = true
+		}
+		cost = int64(len(fresh))
+	} else if cost > r.Reserved() {
+		return credit.Reservation{}, credit.ErrCostExceedsReserved
 	}
 	s, err := credit.Settle(r.Prepaid, r.Overage, cost)
 	if err != nil {

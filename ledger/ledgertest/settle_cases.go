@@ -217,6 +217,22 @@ func testDedup(t *testing.T, h *Harness) {
 	if r3.Skipped != 2 || r3.Reserved() != 2 || r3.Processed != 4 {
 		t.Fatalf("e3 %+v", r3)
 	}
+	// Free items match records too: ids past the reservation are fine while
+	// the records not charged before are not.
+	r4 := h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "businesses", JobID: "e4", Requested: 2, ItemIDs: []string{"b1", ""}, Policy: credit.Reject, Dedup: true})
+	if r4.Reserved() != 1 {
+		t.Fatalf("e4 %+v", r4)
+	}
+	snap := h.Snapshot(t)
+	if _, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "businesses", JobID: "e4", Cost: 3, RecordIDs: []string{"b1", "b7", "b8"}}); !errors.Is(err, credit.ErrCostExceedsReserved) {
+		t.Fatalf("two new records on one credit: %v", err)
+	}
+	if after := h.Snapshot(t); after != snap {
+		t.Fatalf("a refused settle changed Redis:\n%s", cmp.Diff(snap, after))
+	}
+	if r, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "businesses", JobID: "e4", Cost: 2, RecordIDs: []string{"b1", "b6"}}); err != nil || r.TotalCost != 1 || r.Released != 0 {
+		t.Fatalf("e4 settle %+v, %v", r, err)
+	}
 	// A dedup settlement names one record per credit.
 	if _, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "businesses", JobID: "e3", Cost: 2, RecordIDs: []string{"b5"}}); !errors.Is(err, credit.ErrInvalidAmount) {
 		t.Fatalf("ids short: %v", err)
@@ -226,11 +242,11 @@ func testDedup(t *testing.T, h *Harness) {
 	}
 	// I7: every record charged once: the credits posted equal the ids charged.
 	n, err := h.L.ChargedRecords(ctx, a, "businesses")
-	if err != nil || n != 4 {
+	if err != nil || n != 5 {
 		t.Fatalf("dedup set has %d ids, %v", n, err)
 	}
-	if p := h.MustPool(t, a, "businesses"); p.Used != 4 {
-		t.Fatalf("used %d, want 4", p.Used)
+	if p := h.MustPool(t, a, "businesses"); p.Used != 5 {
+		t.Fatalf("used %d, want 5", p.Used)
 	}
 	h.CheckInvariants(t, a)
 }

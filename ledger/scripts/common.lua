@@ -139,19 +139,21 @@ local function table_fields(t)
   return list
 end
 
--- add_charged records record ids as charged in the dedup set and returns how
--- many were new. ids are ARGV[from..].
-local function add_charged(dkey, from)
-  local added = 0
-  local i = from
-  while i <= #ARGV do
-    local j = math.min(i + 999, #ARGV)
-    local batch = {}
-    for k = i, j do
-      if ARGV[k] ~= '' then batch[#batch + 1] = ARGV[k] end
+-- charge_new records as charged the record ids ARGV[from..] that the dedup
+-- set does not hold yet, and returns how many they were; the others are free.
+-- When more than limit would be new it records nothing and returns nil.
+local function charge_new(dkey, from, limit)
+  local new, seen = {}, {}
+  for i = from, #ARGV do
+    local id = ARGV[i]
+    if id ~= '' and not seen[id] then
+      seen[id] = true
+      if redis.call('SISMEMBER', dkey, id) == 0 then new[#new + 1] = id end
     end
-    if #batch > 0 then added = added + redis.call('SADD', dkey, unpack(batch)) end
-    i = j + 1
   end
-  return added
+  if #new > limit then return nil end
+  for i = 1, #new, 1000 do
+    redis.call('SADD', dkey, unpack(new, i, math.min(i + 999, #new)))
+  end
+  return #new
 end

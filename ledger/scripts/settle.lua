@@ -7,7 +7,9 @@
 -- KEYS[7] hold hash      KEYS[8] holds zset
 -- ARGV[1] cost  ARGV[2] now (unix ms)  ARGV[3] hold id  ARGV[4] pool
 -- ARGV[5] account  ARGV[6] job
--- ARGV[7..] the charged records' ids, one per credit of cost (dedup reservations)
+-- ARGV[7..] the charged records' ids, one per credit of cost (dedup reservations;
+--            only those the pool has not charged before are posted, so cost may
+--            exceed the reservation as long as those do not)
 -- -> {"OK", {field, value, ...}, {field, value, ...}}   the reservation hash as
 --                                  it was, and the fields this call wrote over it
 --    {"NOT_FOUND"} | {"POOL", reserved pool} | {"VOIDED"} | {"COST", reserved}
@@ -38,13 +40,16 @@ if pool ~= ARGV[4] then return {'POOL', pool} end
 if state == 'settled' then return {'OK', r} end
 if state == 'voided' then return {'VOIDED'} end
 prepaid, overage = tonumber(prepaid) or 0, tonumber(overage) or 0
-if cost < 0 or cost > prepaid + overage then return {'COST', prepaid + overage} end
 if dedup then
   local n = #ARGV - FIRST_ID + 1
   if n ~= cost then return {'IDS', n, cost} end
-  -- a record charged since the reservation is free now
-  cost = add_charged(KEYS[6], FIRST_ID)
+  -- records charged before (by free items, or by another job since the
+  -- reservation) are free
+  cost = charge_new(KEYS[6], FIRST_ID, prepaid + overage)
+  if not cost then return {'COST', prepaid + overage} end
   cost_s = string.format('%d', cost)
+elseif cost < 0 or cost > prepaid + overage then
+  return {'COST', prepaid + overage}
 end
 
 local prepaid_posted = math.min(cost, prepaid)
