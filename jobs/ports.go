@@ -11,11 +11,14 @@ import (
 // Ledger is what jobs need of the credit ledger; *ledger.Redis implements it.
 // Its methods return the typed errors of package credit.
 type Ledger interface {
+	OpenPool(ctx context.Context, account string, cfg credit.PoolConfig, periodStart, periodEnd time.Time) (credit.Pool, bool, error)
 	Reserve(ctx context.Context, req credit.ReserveRequest) (credit.Reservation, error)
 	Settle(ctx context.Context, req credit.SettleRequest) (credit.Reservation, error)
 	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
 	Hold(ctx context.Context, id string) (credit.Hold, error)
+	Adjust(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
+	WaiveHold(ctx context.Context, id, reason string) (credit.Hold, error)
 }
 
 // Queue runs jobs on workers; the asynq queue implements it.

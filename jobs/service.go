@@ -1,0 +1,376 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/ledger/plan"
+)
+
+// Config is what a Service is built from.
+type Config struct {
+	Ledger   Ledger
+	Store    Store
+	Queue    Queue
+	Accounts Accounts
+	Catalog  *plan.Catalog
+	// Limits bound requests. Defaults to DefaultLimits.
+	Limits Limits
+	// DataTypes reports which data types the source serves.
+	DataTypes func(string) bool
+	// NowFunc is the clock. Defaults to time.Now.
+	NowFunc func() time.Time
+	// NewIDFunc makes job ids. Defaults to "job_" and a ULID, so that ids
+	// sort by creation time.
+	NewIDFunc func() string
+}
+
+// Service submits jobs, runs their life, and ties each to its credits: it
+// reserves at submit, settles exactly once at completion, and voids on
+// failure or cancel. The API calls its client side; workers call Start,
+// Items, Progress, Complete and Fail.
+type Service struct {
+	cfg Config
+}
+
+// NewService returns a service on cfg.
+func NewService(cfg Config) *Service {
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.NewIDFunc == nil {
+		cfg.NewIDFunc = func() string { return "job_" + strings.ToLower(ulid.Make().String()) }
+	}
+	if cfg.DataTypes == nil {
+		cfg.DataTypes = func(string) bool { return true }
+	}
+	return &Service{cfg: cfg}
+}
+
+func (s *Service) now() time.Time { return s.cfg.NowFunc().UTC() }
+
+var accountIDPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// CreateAccount creates an account with its plans and opens the pools they
+// fill, each with its first period starting now. An empty id generates one.
+// Returns a *FieldError for a bad id ("id") or plan list ("plans"), and
+// ErrAccountExists when the id is taken.
+func (s *Service) CreateAccount(ctx context.Context, id, name string, planIDs []string) (Account, error) {
+	if id == "" {
+		id = "acct_" + strings.ToLower(ulid.Make().String())
+	}
+	if !accountIDPattern.MatchString(id) {
+		return Account{}, fieldErr("id", "must match [a-z0-9_-]{1,64}, got %q", id)
+	}
+	if len(planIDs) == 0 {
+		return Account{}, fieldErr("plans", "is required: at least one plan")
+	}
+	sub, err := s.cfg.Catalog.Subscribe(planIDs)
+	if err != nil {
+		return Account{}, fieldErr("plans", "%v", err)
+	}
+	a := Account{ID: id, Name: name, PlanIDs: planIDs, CreatedAt: s.now()}
+	// Claim the id first; opening pools is idempotent.
+	if err := s.cfg.Accounts.CreateAccount(ctx, a); err != nil {
+		return Account{}, err
+	}
+	for _, p := range sub.Plans() {
+		start, end := p.FirstPeriod(a.CreatedAt)
+		if _, _, err := s.cfg.Ledger.OpenPool(ctx, id, p.PoolConfig(), start, end); err != nil {
+			return Account{}, fmt.Errorf("open pool %s of %s: %w", p.Pool, id, err)
+		}
+	}
+	return a, nil
+}
+
+// Account returns an account. Returns ErrNotFound for an unknown id.
+func (s *Service) Account(ctx context.Context, id string) (Account, error) {
+	return s.cfg.Accounts.Account(ctx, id)
+}
+
+// Submit validates a job, reserves its credits under the shortfall policy,
+// records it and queues it. The job it returns is queued, with Meta set.
+//
+// Returns a *FieldError for a bad spec; ErrNotFound for an unknown account;
+// an error wrapping ErrNotInPlan when no plan of the account covers the job;
+// a *credit.InsufficientError or credit.ErrOverageDisabled when the credits
+// refuse it. Any other error is a failure of the infrastructure, after which
+// nothing stays reserved.
+func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, error) {
+	if err := spec.Normalize(s.cfg.Limits, s.cfg.DataTypes); err != nil {
+		return Job{}, err
+	}
+	a, err := s.cfg.Accounts.Account(ctx, account)
+	if err != nil {
+		return Job{}, err
+	}
+	sub, err := s.cfg.Catalog.Subscribe(a.PlanIDs)
+	if err != nil {
+		return Job{}, fmt.Errorf("plans of account %s: %w", account, err)
+	}
+	op := plan.Operation(spec.Kind)
+	p, ok := sub.PoolFor(plan.DataType(spec.DataType), op)
+	if !ok {
+		return Job{}, fmt.Errorf("%w: %s of %s", ErrNotInPlan, spec.Kind, spec.DataType)
+	}
+	policy := spec.OnInsufficient
+	if policy == "" {
+		policy = p.OnInsufficient
+	}
+	id := s.cfg.NewIDFunc()
+	req := credit.ReserveRequest{
+		Account: account, Pool: p.Pool, JobID: id, Requested: spec.Requested(), Policy: policy,
+		Dedup: p.Dedups(op), ChargeAtAcceptance: p.ChargesAtAcceptance(op),
+	}
+	if spec.Kind == Enrichment {
+		req.ItemIDs = spec.ItemRecordIDs()
+	}
+	r, err := s.cfg.Ledger.Reserve(ctx, req)
+	if err != nil {
+		return Job{}, err
+	}
+
+	j := Job{
+		ID: id, Account: account, Kind: spec.Kind, DataType: spec.DataType, Query: spec.Query,
+		Format: spec.Format, MatchOn: spec.MatchOn, Pool: p.Pool, Status: Queued,
+		NumRecords: r.Processed, CreditsReserved: r.Reserved(), Meta: MetaOf(r),
+		Dedup: req.Dedup, ChargeAtAcceptance: req.ChargeAtAcceptance,
+		Progress: Progress{Total: r.Processed}, CreatedAt: s.now(),
+	}
+	if r.State == credit.Settled { // posted at acceptance
+		j.TotalCost, j.Overage, j.HoldID = r.TotalCost, r.OveragePosted, r.HoldID
+	}
+	var items []map[string]any
+	if spec.Kind == Enrichment {
+		j.Meta.TrackingIDToJobID = map[string]string{}
+		for i, it := range spec.Items {
+			if i < len(r.Kept) && !r.Kept[i] {
+				continue
+			}
+			items = append(items, it)
+			if tid, ok := it["tracking_id"].(string); ok {
+				j.Meta.TrackingIDToJobID[tid] = id
+			}
+		}
+	}
+	if err := s.cfg.Store.Create(ctx, j, items); err != nil {
+		s.release(ctx, r, "the job could not be recorded")
+		return Job{}, fmt.Errorf("record job %s: %w", id, err)
+	}
+	if err := s.cfg.Queue.Enqueue(ctx, j); err != nil {
+		s.release(ctx, r, "the job could not be queued")
+		_, _ = s.cfg.Store.Update(ctx, account, id, []Status{Queued}, func(j *Job) {
+			s.finish(j, Failed)
+			j.Error = "The job could not be queued; nothing was charged."
+		})
+		return Job{}, fmt.Errorf("queue job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// release gives back what a submit took when the job could not be recorded or
+// queued. A reservation is voided. A charge posted at acceptance cannot be
+// voided, so it is refunded: its prepaid part by an adjustment and its
+// overage part by waiving its hold, both journaled with the reason.
+func (s *Service) release(ctx context.Context, r credit.Reservation, reason string) {
+	ctx = context.WithoutCancel(ctx)
+	if r.State != credit.Settled {
+		_, _ = s.cfg.Ledger.Void(ctx, r.Account, r.Pool, r.JobID, reason)
+		return
+	}
+	if r.PrepaidPosted > 0 {
+		_, _ = s.cfg.Ledger.Adjust(ctx, r.Account, r.Pool, r.PrepaidPosted, "refund of "+r.JobID+": "+reason)
+	}
+	if r.HoldID != "" {
+		_, _ = s.cfg.Ledger.WaiveHold(ctx, r.HoldID, reason)
+	}
+}
+
+func (s *Service) finish(j *Job, st Status) {
+	now := s.now()
+	j.Status = st
+	j.FinishedAt = &now
+}
+
+// Get returns a job. Returns ErrNotFound for an unknown id, or one of
+// another account.
+func (s *Service) Get(ctx context.Context, account, id string) (Job, error) {
+	return s.cfg.Store.Get(ctx, account, id)
+}
+
+// List returns a page of an account's jobs, newest first, and the next
+// page's cursor. Returns ErrInvalidCursor for a bad cursor.
+func (s *Service) List(ctx context.Context, account string, f ListFilter) ([]Job, string, error) {
+	return s.cfg.Store.List(ctx, account, f)
+}
+
+// Hold returns the job's overage hold, or nil when it has none.
+func (s *Service) Hold(ctx context.Context, j Job) (*credit.Hold, error) {
+	if j.HoldID == "" {
+		return nil, nil
+	}
+	h, err := s.cfg.Ledger.Hold(ctx, j.HoldID)
+	if err != nil {
+		return nil, fmt.Errorf("hold of job %s: %w", j.ID, err)
+	}
+	return &h, nil
+}
+
+// Cancel cancels a queued or running job: it voids the reservation, marks the
+// job canceled, and takes its task off the queue or stops it. The ledger
+// arbitrates a race with a worker that completes the job: whichever of void
+// and settle comes first wins. Returns an error wrapping ErrEnded when the
+// job has ended or is completing, and ErrNotFound.
+func (s *Service) Cancel(ctx context.Context, account, id string) (Job, error) {
+	j, err := s.cfg.Store.Get(ctx, account, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Status.Terminal() {
+		return Job{}, &StatusError{ID: id, Status: j.Status}
+	}
+	var released int64
+	if !j.ChargeAtAcceptance {
+		r, err := s.cfg.Ledger.Void(ctx, account, j.Pool, id, "canceled by the client")
+		if errors.Is(err, credit.ErrAlreadySettled) {
+			return Job{}, fmt.Errorf("job %s is completing: %w", id, ErrEnded)
+		}
+		if err != nil {
+			return Job{}, fmt.Errorf("cancel %s: %w", id, err)
+		}
+		released = r.Released
+	}
+	j, err = s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+		s.finish(j, Canceled)
+		j.CreditsReleased = released
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	// The task may be left behind if this fails: a worker that starts it
+	// finds the job ended and drops it.
+	_ = s.cfg.Queue.Cancel(context.WithoutCancel(ctx), j)
+	return j, nil
+}
+
+// Start marks a job running for a worker, again on a redelivery, and counts
+// the attempt. Returns an error wrapping ErrEnded when the job has ended:
+// the task has nothing left to do.
+func (s *Service) Start(ctx context.Context, account, id string) (Job, error) {
+	return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+		if j.StartedAt == nil {
+			now := s.now()
+			j.StartedAt = &now
+		}
+		j.Status = Running
+		j.Attempts++
+	})
+}
+
+// Items returns the items of an enrichment that run, in request order.
+func (s *Service) Items(ctx context.Context, account, id string) ([]map[string]any, error) {
+	return s.cfg.Store.Items(ctx, account, id)
+}
+
+// Progress records how far a running job is.
+func (s *Service) Progress(ctx context.Context, account, id string, p Progress) error {
+	return s.cfg.Store.SetProgress(ctx, account, id, p)
+}
+
+// Outcome is what a worker reports when a job's work is done.
+type Outcome struct {
+	// Found is num_found: the records the query matched, or the items that
+	// matched a record.
+	Found int64
+	// Delivered is the records written (search, download) or the items
+	// matched (enrichment).
+	Delivered int64
+	// RecordIDs are the ids of the records delivered or matched; a dedup job
+	// is charged by them.
+	RecordIDs []string
+	// Results are the result files of a download or an enrichment.
+	Results []ResultFile
+	// Records are a search's records, one JSON array.
+	Records json.RawMessage
+}
+
+// Cost is what a job's outcome costs: the records delivered, or the items
+// matched. A plan that charges enrichment per submitted item posted its
+// charge at acceptance, so this is not used for it.
+func (o Outcome) Cost() int64 { return o.Delivered }
+
+// Complete settles a job's true cost exactly once and marks it succeeded with
+// its results. On a redelivery it settles nothing twice: the ledger answers
+// the first settlement. Returns an error wrapping ErrEnded when the job was
+// canceled or failed meanwhile; its results should then be dropped.
+func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (Job, error) {
+	j, err := s.cfg.Store.Get(ctx, account, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Status.Terminal() {
+		return Job{}, &StatusError{ID: id, Status: j.Status}
+	}
+	var r credit.Reservation
+	if j.ChargeAtAcceptance {
+		r, err = s.cfg.Ledger.Reservation(ctx, account, id)
+	} else {
+		req := credit.SettleRequest{Account: account, Pool: j.Pool, JobID: id, Cost: o.Cost()}
+		if j.Dedup {
+			req.RecordIDs = o.RecordIDs
+			req.Cost = int64(len(o.RecordIDs))
+		}
+		r, err = s.cfg.Ledger.Settle(ctx, req)
+		if errors.Is(err, credit.ErrAlreadyVoided) {
+			return Job{}, fmt.Errorf("job %s was voided: %w", id, ErrEnded)
+		}
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("complete %s: %w", id, err)
+	}
+	return s.cfg.Store.Update(ctx, account, id, []Status{Running}, func(j *Job) {
+		s.finish(j, Succeeded)
+		j.NumFound = o.Found
+		j.TotalCost, j.CreditsReleased, j.Overage, j.HoldID = r.TotalCost, r.Released, r.OveragePosted, r.HoldID
+		j.Results, j.Records = o.Results, o.Records
+		j.Progress = Progress{Done: j.NumRecords, Total: j.NumRecords}
+	})
+}
+
+// Fail voids a job's reservation and marks it failed with reason, a sentence
+// for the client. Returns an error wrapping ErrEnded when the job has ended.
+func (s *Service) Fail(ctx context.Context, account, id, reason string) (Job, error) {
+	j, err := s.cfg.Store.Get(ctx, account, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Status.Terminal() {
+		return Job{}, &StatusError{ID: id, Status: j.Status}
+	}
+	var released int64
+	if !j.ChargeAtAcceptance {
+		r, err := s.cfg.Ledger.Void(ctx, account, j.Pool, id, reason)
+		if err != nil {
+			// Settled already: the job's work was done and a redelivery
+			// completes it; it is not failed.
+			return Job{}, fmt.Errorf("fail %s: %w", id, err)
+		}
+		released = r.Released
+	}
+	return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+		s.finish(j, Failed)
+		j.Error = reason
+		j.CreditsReleased = released
+	})
+}
