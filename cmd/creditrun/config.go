@@ -1,0 +1,136 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// config is creditrun's configuration: each field a flag with an environment
+// variable, the flag winning (API.md, "The binary").
+type config struct {
+	// HTTPAddr is the listen address. Defaults to 127.0.0.1:8080.
+	HTTPAddr string
+	// RedisURL is the Redis to use; empty runs an embedded one (dev only).
+	RedisURL string
+	// AdminKey is the bootstrap admin API key. Defaults to a random key,
+	// printed at start.
+	AdminKey string
+	// PlansFile is the plans file; empty uses the built-in catalog.
+	PlansFile string
+	// Dataset is the dataset directory. Defaults to a generated sample in
+	// the data dir.
+	Dataset string
+	// DataDir holds local state: the embedded mode's and local storage's.
+	// Defaults to ./.creditrun.
+	DataDir string
+	// S3Bucket, S3Endpoint and S3Region configure result storage in S3;
+	// an empty bucket keeps results in the data dir.
+	S3Bucket   string
+	S3Endpoint string
+	S3Region   string
+	// WorkerConcurrency is the tasks at once per worker process. Defaults to 20.
+	WorkerConcurrency int
+	// ResultTTL is how long result files are kept. Defaults to 168h.
+	ResultTTL time.Duration
+	// RateLimit is requests per second per key, with an equal burst; 0 turns
+	// it off. Defaults to 50.
+	RateLimit int
+	// LinkTTL is how long a result link stays valid. Defaults to 15m.
+	LinkTTL time.Duration
+}
+
+// parseConfig reads args into a config, each flag defaulting to its
+// environment variable, and that to the documented default.
+func parseConfig(name string, args []string, getenv func(string) string) (config, *flag.FlagSet, error) {
+	var c config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	str := func(p *string, flagName, env, def, usage string) {
+		v := def
+		if e := getenv(env); e != "" {
+			v = e
+		}
+		fs.StringVar(p, flagName, v, usage+" (env "+env+")")
+	}
+	var concurrency, rate, resultTTL, linkTTL string
+	str(&c.HTTPAddr, "http-addr", "CREDITRUN_HTTP_ADDR", "127.0.0.1:8080", "listen address")
+	str(&c.RedisURL, "redis-url", "CREDITRUN_REDIS_URL", "", "redis://host:port/db, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:p1/master; empty: embedded (dev only)")
+	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key; empty: random, printed at start")
+	str(&c.PlansFile, "plans", "CREDITRUN_PLANS", "", "plans file (YAML); empty: the built-in catalog")
+	str(&c.Dataset, "dataset", "CREDITRUN_DATASET", "", "dataset directory; empty: a generated sample in the data dir")
+	str(&c.DataDir, "data-dir", "CREDITRUN_DATA_DIR", "./.creditrun", "local state for the embedded mode and local storage")
+	str(&c.S3Bucket, "s3-bucket", "CREDITRUN_S3_BUCKET", "", "bucket for result files; empty: the data dir")
+	str(&c.S3Endpoint, "s3-endpoint", "CREDITRUN_S3_ENDPOINT", "", "S3-compatible endpoint (path-style when set)")
+	str(&c.S3Region, "s3-region", "CREDITRUN_S3_REGION", "us-east-1", "S3 region")
+	str(&concurrency, "worker-concurrency", "CREDITRUN_WORKER_CONCURRENCY", "20", "tasks at once per worker process")
+	str(&resultTTL, "result-ttl", "CREDITRUN_RESULT_TTL", "168h", "how long result files are kept")
+	str(&rate, "rate-limit", "CREDITRUN_RATE_LIMIT", "50", "requests per second per key, with an equal burst; 0 turns it off")
+	str(&linkTTL, "link-ttl", "CREDITRUN_LINK_TTL", "15m", "how long a result link stays valid")
+	if err := fs.Parse(args); err != nil {
+		return config{}, fs, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fs, fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	var errs []error
+	atoi := func(what, s string, p *int) {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", what, s))
+		}
+		*p = n
+	}
+	dur := func(what, s string, p *time.Duration) {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 15m or 168h", what, s))
+		}
+		*p = d
+	}
+	atoi("worker-concurrency", concurrency, &c.WorkerConcurrency)
+	atoi("rate-limit", rate, &c.RateLimit)
+	dur("result-ttl", resultTTL, &c.ResultTTL)
+	dur("link-ttl", linkTTL, &c.LinkTTL)
+	if err := errors.Join(errs...); err != nil {
+		return config{}, fs, err
+	}
+	return c, fs, c.validate()
+}
+
+// validate checks the config at start-up.
+func (c config) validate() error {
+	var errs []error
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("http-addr is empty"))
+	}
+	if c.WorkerConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("worker-concurrency must be 1 or more, got %d", c.WorkerConcurrency))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("rate-limit must be 0 or more, got %d", c.RateLimit))
+	}
+	if c.ResultTTL <= 0 {
+		errs = append(errs, fmt.Errorf("result-ttl must be positive, got %s", c.ResultTTL))
+	}
+	if c.LinkTTL <= 0 {
+		errs = append(errs, fmt.Errorf("link-ttl must be positive, got %s", c.LinkTTL))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir is empty"))
+	}
+	return errors.Join(errs...)
+}
+
+func envConfig(name string, args []string) (config, error) {
+	c, _, err := parseConfig(name, args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return c, err
+	}
+	if err != nil {
+		return c, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
