@@ -149,6 +149,11 @@ type tableBuilder struct {
 	t      *table
 	lines  []uint32 // line of each record, to name both lines of a duplicate
 	fields map[string]*fieldBuilder
+	nulls  map[string]shape // shapes of paths seen holding null
+
+	// exemplars are the records that first showed a path in a shape, in
+	// order: together they have every column of the data type (see Fields).
+	exemplars []uint32
 
 	// per-record scratch
 	id      []byte
@@ -162,6 +167,31 @@ type tableBuilder struct {
 type fieldBuilder struct {
 	tokens dictBuilder
 	nums   numBuilder
+	shapes shape
+}
+
+// shape is how a path holds leaves: outside arrays, inside one, or both.
+type shape uint8
+
+const (
+	plainLeaf shape = 1 << iota
+	arrayLeaf
+)
+
+// noteShape records that the current record shows a path in shape s, and
+// keeps the record as an exemplar when no record did before.
+func (b *tableBuilder) noteShape(seen *shape, inArray bool) {
+	s := plainLeaf
+	if inArray {
+		s = arrayLeaf
+	}
+	if *seen&s != 0 {
+		return
+	}
+	*seen |= s
+	if n := len(b.exemplars); n == 0 || b.exemplars[n-1] != b.ord {
+		b.exemplars = append(b.exemplars, b.ord)
+	}
 }
 
 func newTableBuilder(name string) *tableBuilder {
@@ -220,12 +250,21 @@ func (b *tableBuilder) leaf(path []byte, kind jsonscan.Kind, val []byte, escaped
 		return
 	}
 	if kind == jsonscan.Null {
+		seen := b.nulls[string(path)]
+		b.noteShape(&seen, inArray)
+		if b.nulls == nil {
+			b.nulls = make(map[string]shape)
+		}
+		b.nulls[string(path)] = seen
 		return
 	}
 	fb := b.fields[string(path)]
 	if fb == nil {
 		fb = new(fieldBuilder)
 		b.fields[string(path)] = fb
+	}
+	if fb.shapes != plainLeaf|arrayLeaf {
+		b.noteShape(&fb.shapes, inArray)
 	}
 	ord := b.ord
 	switch kind {
@@ -274,6 +313,7 @@ func (b *tableBuilder) build() (*table, *LineError) {
 		}
 	}
 	b.lines = nil
+	t.exemplars, b.exemplars, b.nulls = slices.Clip(b.exemplars), nil, nil
 	names := make([]string, 0, len(b.fields))
 	for name := range b.fields {
 		names = append(names, name)

@@ -23,6 +23,13 @@ type table struct {
 	byID  []uint32 // ordinals in id order
 
 	fields []field // sorted by name
+
+	// exemplars are records that together show every column (see Fields);
+	// columns are computed from them on first use.
+	exemplars   []uint32
+	columnsOnce sync.Once
+	columns     []string
+	columnsErr  error
 }
 
 // field is the index of one dotted path.
