@@ -1,0 +1,169 @@
+package jobstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/jobs"
+)
+
+// Create writes a new job and, when items is not nil, its items. A job
+// without a CreatedAt gets the store's now. It indexes the job by CreatedAt
+// for List. A job created in an ended state gets its TTL at once.
+//
+// Returns an error wrapping jobs.ErrJobExists when the id is taken, and one
+// wrapping credit.ErrInvalidID when the account or job id cannot be part of a
+// key.
+func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) error {
+	if err := checkJobID(j.Account, j.ID); err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	if !j.Status.Valid() {
+		return fmt.Errorf("create job %s: unknown status %q", j.ID, j.Status)
+	}
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = r.nowFunc()
+	}
+	data, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("create job %s: encode: %w", j.ID, err)
+	}
+	var itemsData []byte
+	if items != nil {
+		if itemsData, err = json.Marshal(items); err != nil {
+			return fmt.Errorf("create job %s: encode items: %w", j.ID, err)
+		}
+	}
+	var ttl int64
+	if j.Status.Terminal() {
+		ttl = r.retainMS()
+	}
+	k := r.keys
+	n, err := reply(ctx, r.client, createScript,
+		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account)},
+		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl)
+	if err != nil {
+		return fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create job %s: %w", j.ID, jobs.ErrJobExists)
+	}
+	return nil
+}
+
+// Get returns a job with its latest progress.
+//
+// Returns an error wrapping jobs.ErrNotFound for an unknown id, an id of
+// another account or an expired job; for a malformed id the error wraps
+// credit.ErrInvalidID as well.
+func (r *Redis) Get(ctx context.Context, account, id string) (jobs.Job, error) {
+	if err := checkJobID(account, id); err != nil {
+		return jobs.Job{}, fmt.Errorf("get %w", unknownJob(id, err))
+	}
+	raw, p, err := r.read(ctx, account, id)
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("get %w", err)
+	}
+	j, err := decodeJob(raw, p)
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// Items returns an enrichment's items as submitted, with numbers as
+// json.Number (their text exactly). A job created without items has none:
+// the slice is empty, not nil.
+//
+// Returns an error wrapping jobs.ErrNotFound as Get does.
+func (r *Redis) Items(ctx context.Context, account, id string) ([]map[string]any, error) {
+	if err := checkJobID(account, id); err != nil {
+		return nil, fmt.Errorf("items of %w", unknownJob(id, err))
+	}
+	var items *redis.StringCmd
+	var exists *redis.IntCmd
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		items = p.Get(ctx, r.keys.items(account, id))
+		exists = p.Exists(ctx, r.keys.job(account, id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("items of job %s: %w", id, err)
+	}
+	if exists.Val() == 0 {
+		return nil, fmt.Errorf("items of %w", notFound(id))
+	}
+	data, err := items.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return []map[string]any{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("items of job %s: %w", id, err)
+	}
+	out := []map[string]any{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("items of job %s: decode: %w", id, err)
+	}
+	return out, nil
+}
+
+// read returns a job's stored JSON and its progress hash, nil when the job
+// has none, in one transaction. It returns an error wrapping jobs.ErrNotFound
+// when the job is not there.
+func (r *Redis) read(ctx context.Context, account, id string) (string, *jobs.Progress, error) {
+	var job *redis.StringCmd
+	var prog *redis.SliceCmd
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		job = p.Get(ctx, r.keys.job(account, id))
+		prog = p.HMGet(ctx, r.keys.progress(account, id), "done", "total")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	raw, err := job.Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil, notFound(id)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	p, err := progressOf(prog.Val())
+	if err != nil {
+		return "", nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	return raw, p, nil
+}
+
+// progressOf reads the reply of HMGET done total; nil when the hash is absent.
+func progressOf(v []any) (*jobs.Progress, error) {
+	if len(v) != 2 || v[0] == nil || v[1] == nil {
+		return nil, nil
+	}
+	done, err1 := strconv.ParseInt(fmt.Sprint(v[0]), 10, 64)
+	total, err2 := strconv.ParseInt(fmt.Sprint(v[1]), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("progress: %w", err)
+	}
+	return &jobs.Progress{Done: done, Total: total}, nil
+}
+
+// decodeJob decodes a stored job and lays its progress hash, if any, over it.
+func decodeJob(raw string, p *jobs.Progress) (jobs.Job, error) {
+	var j jobs.Job
+	if err := json.Unmarshal([]byte(raw), &j); err != nil {
+		return jobs.Job{}, fmt.Errorf("decode job: %w", err)
+	}
+	if p != nil {
+		j.Progress = *p
+	}
+	return j, nil
+}

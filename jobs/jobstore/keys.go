@@ -1,0 +1,25 @@
+package jobstore
+
+// keys builds every Redis key of the store. Each key of an account carries the
+// hash tag {a:<account>}, so that every script and transaction on one
+// account's keys runs on one cluster slot.
+type keys struct {
+	prefix string
+}
+
+func (k keys) tag(account string) string { return k.prefix + ":{a:" + account + "}" }
+
+// job is a string: the job as JSON.
+func (k keys) job(account, id string) string { return k.tag(account) + ":job:" + id }
+
+// items is a string: an enrichment's items as one JSON array, written once.
+func (k keys) items(account, id string) string { return k.job(account, id) + ":items" }
+
+// progress is a hash of a running job's progress: done and total.
+func (k keys) progress(account, id string) string { return k.job(account, id) + ":progress" }
+
+// jobs is a sorted set of the account's job ids by creation time (unix ms).
+func (k keys) jobs(account string) string { return k.tag(account) + ":jobs" }
+
+// profile is a string: the account as JSON.
+func (k keys) profile(account string) string { return k.tag(account) + ":profile" }

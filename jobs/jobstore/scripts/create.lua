@@ -1,0 +1,21 @@
+-- create.lua: write a new job, its items and its place in the account's index,
+-- unless the job's id is taken.
+-- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash   KEYS[4] jobs zset
+-- ARGV[1] job JSON   ARGV[2] items JSON ('' for none)   ARGV[3] created (unix ms)
+-- ARGV[4] job id     ARGV[5] TTL in ms when the job has ended already, else 0
+-- -> 1 created | 0 the id is taken
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3])
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[2])
+else
+  redis.call('DEL', KEYS[2])
+end
+local ttl = tonumber(ARGV[5])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+return 1

@@ -1,0 +1,28 @@
+-- update.lua: compare and set one job. The new record is written only if the
+-- stored one is, byte for byte, the one the caller read. A job that ends gets
+-- its TTL (kept, not renewed, if it had ended before), and its progress hash
+-- goes: the record carries the final progress. A job that runs loses any TTL.
+-- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash
+-- ARGV[1] the job JSON as read   ARGV[2] the new job JSON
+-- ARGV[3] TTL in ms when the new job has ended, 0 while it has not
+-- ARGV[4] progress done, ARGV[5] progress total: written to the hash while the
+--         job has not ended; '' leaves the hash alone
+-- -> 1 written | 0 the job changed since it was read | -1 no such job
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if cur ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2])
+if ttl > 0 then
+  if left > 0 then ttl = left end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('PERSIST', KEYS[2])
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[3], 'done', ARGV[4], 'total', ARGV[5])
+  end
+end
+return 1

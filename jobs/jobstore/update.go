@@ -1,0 +1,84 @@
+package jobstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/creditrun/creditrun/jobs"
+)
+
+// maxUpdateAttempts bounds the reads of one Update. A lost race means another
+// writer won, so the attempts run out only when the job changes this many
+// times in a row while staying in a status that from allows.
+const maxUpdateAttempts = 32
+
+// Update applies fn to the job and writes it back, provided that the job's
+// status is in from when read and that the job has not changed between the
+// read and the write (a compare-and-set on the whole record). When it has, it
+// reads again, checks from again, and calls fn again: fn may run more than
+// once and must change nothing but the job. fn sees the job's latest
+// progress. fn must not change the job's ID or Account.
+//
+// When the new status has ended, the job's record and items get a TTL of
+// Options.RetainEnded (an ended job updated again keeps the TTL it has), and
+// the progress the job holds becomes final. While the job has not ended, a
+// progress that fn changes is written to the progress hash too.
+//
+// Returns an error wrapping jobs.ErrNotFound as Get does, a *jobs.StatusError
+// when the status is not in from (it wraps jobs.ErrEnded when the job has
+// ended), and an error when the job kept changing under maxUpdateAttempts
+// attempts.
+func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Status, fn func(*jobs.Job)) (jobs.Job, error) {
+	if err := checkJobID(account, id); err != nil {
+		return jobs.Job{}, fmt.Errorf("update %w", unknownJob(id, err))
+	}
+	k := r.keys
+	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id)}
+	for range maxUpdateAttempts {
+		raw, p, err := r.read(ctx, account, id)
+		if err != nil {
+			return jobs.Job{}, fmt.Errorf("update %w", err)
+		}
+		j, err := decodeJob(raw, p)
+		if err != nil {
+			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
+		}
+		if !slices.Contains(from, j.Status) {
+			return jobs.Job{}, &jobs.StatusError{ID: id, Status: j.Status}
+		}
+		before := j.Progress
+		fn(&j)
+		if j.ID != id || j.Account != account {
+			return jobs.Job{}, fmt.Errorf("update job %s: the update changed its id or account to %s/%s", id, j.Account, j.ID)
+		}
+		if !j.Status.Valid() {
+			return jobs.Job{}, fmt.Errorf("update job %s: unknown status %q", id, j.Status)
+		}
+		data, err := json.Marshal(j)
+		if err != nil {
+			return jobs.Job{}, fmt.Errorf("update job %s: encode: %w", id, err)
+		}
+		var ttl int64
+		var done, total string
+		switch {
+		case j.Status.Terminal():
+			ttl = r.retainMS()
+		case j.Progress != before:
+			done, total = strconv.FormatInt(j.Progress.Done, 10), strconv.FormatInt(j.Progress.Total, 10)
+		}
+		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total)
+		if err != nil {
+			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
+		}
+		switch n {
+		case 1:
+			return j, nil
+		case -1:
+			return jobs.Job{}, fmt.Errorf("update %w", notFound(id))
+		}
+	}
+	return jobs.Job{}, fmt.Errorf("update job %s: it changed under every one of %d attempts", id, maxUpdateAttempts)
+}
