@@ -1,69 +1,117 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
-// newRedisClient connects to CREDITRUN_REDIS_URL's forms:
+// redisTarget is CREDITRUN_REDIS_URL parsed. Its forms:
 //
-//	redis://[user:pass@]host:port/db        a single server (rediss:// for TLS)
-//	redis+cluster://[user:pass@]h1:p1,h2:p2  Redis Cluster, from any of its nodes
-//	redis+sentinel://[user:pass@]h1:p1,h2:p2/master[/db]  Sentinel
-func newRedisClient(raw string) (redis.UniversalClient, error) {
+//	redis://[user:pass@]host:port/db          a single server (rediss:// for TLS)
+//	redis+cluster://[user:pass@]h1:p1,h2:p2    Redis Cluster, from any of its nodes
+//	redis+sentinel://[user:pass@]h1:p1,h2:p2/master[/db]   Sentinel
+type redisTarget struct {
+	mode     string // "single", "cluster" or "sentinel"
+	addrs    []string
+	user     string
+	password string
+	db       int
+	master   string
+	tls      *tls.Config
+}
+
+func parseRedisURL(raw string) (redisTarget, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, fmt.Errorf("redis url %q: no scheme", raw)
+		return redisTarget{}, fmt.Errorf("redis url %q: no scheme", raw)
 	}
 	switch scheme {
 	case "redis", "rediss":
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("redis url: %w", err)
+			return redisTarget{}, fmt.Errorf("redis url: %w", err)
 		}
-		return redis.NewClient(opts), nil
+		return redisTarget{mode: "single", addrs: []string{opts.Addr}, user: opts.Username,
+			password: opts.Password, db: opts.DB, tls: opts.TLSConfig}, nil
 	case "redis+cluster", "redis+sentinel":
 	default:
-		return nil, fmt.Errorf("redis url %q: scheme must be redis, rediss, redis+cluster or redis+sentinel", raw)
+		return redisTarget{}, fmt.Errorf("redis url %q: scheme must be redis, rediss, redis+cluster or redis+sentinel", raw)
 	}
-	// host lists do not parse as one URL host, so the user part and the path
-	// are cut by hand.
-	var user, pass string
+	var t redisTarget
+	// A host list does not parse as one URL host, so the user part and the
+	// path are cut by hand.
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		u, err := url.Parse("x://" + rest[:at] + "@h")
 		if err != nil {
-			return nil, fmt.Errorf("redis url: %w", err)
+			return redisTarget{}, fmt.Errorf("redis url: %w", err)
 		}
-		user = u.User.Username()
-		pass, _ = u.User.Password()
+		t.user = u.User.Username()
+		t.password, _ = u.User.Password()
 		rest = rest[at+1:]
 	}
 	hosts, path, _ := strings.Cut(rest, "/")
-	addrs := strings.Split(hosts, ",")
-	for _, a := range addrs {
+	t.addrs = strings.Split(hosts, ",")
+	for _, a := range t.addrs {
 		if !strings.Contains(a, ":") {
-			return nil, fmt.Errorf("redis url %q: address %q has no port", raw, a)
+			return redisTarget{}, fmt.Errorf("redis url %q: address %q has no port", raw, a)
 		}
 	}
 	if scheme == "redis+cluster" {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Username: user, Password: pass}), nil
+		t.mode = "cluster"
+		return t, nil
 	}
+	t.mode = "sentinel"
 	master, dbPart, _ := strings.Cut(path, "/")
 	if master == "" {
-		return nil, fmt.Errorf("redis url %q: sentinel needs a master name: redis+sentinel://h:p/master", raw)
+		return redisTarget{}, fmt.Errorf("redis url %q: sentinel needs a master name: redis+sentinel://h:p/master", raw)
 	}
-	db := 0
+	t.master = master
 	if dbPart != "" {
 		n, err := strconv.Atoi(dbPart)
 		if err != nil {
-			return nil, fmt.Errorf("redis url %q: db %q: %w", raw, dbPart, err)
+			return redisTarget{}, fmt.Errorf("redis url %q: db %q: %w", raw, dbPart, err)
 		}
-		db = n
+		t.db = n
 	}
-	return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: addrs,
-		Username: user, Password: pass, DB: db}), nil
+	return t, nil
+}
+
+// client returns a go-redis client for the target.
+func (t redisTarget) client(poolSize int) redis.UniversalClient {
+	switch t.mode {
+	case "cluster":
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: t.addrs, Username: t.user, Password: t.password, PoolSize: poolSize})
+	case "sentinel":
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: t.master, SentinelAddrs: t.addrs,
+			Username: t.user, Password: t.password, DB: t.db, PoolSize: poolSize})
+	}
+	return redis.NewClient(&redis.Options{Addr: t.addrs[0], Username: t.user, Password: t.password, DB: t.db,
+		TLSConfig: t.tls, PoolSize: poolSize})
+}
+
+// asynq returns asynq's connection to the target.
+func (t redisTarget) asynq() asynq.RedisConnOpt {
+	switch t.mode {
+	case "cluster":
+		return asynq.RedisClusterClientOpt{Addrs: t.addrs, Username: t.user, Password: t.password}
+	case "sentinel":
+		return asynq.RedisFailoverClientOpt{MasterName: t.master, SentinelAddrs: t.addrs,
+			Username: t.user, Password: t.password, DB: t.db}
+	}
+	return asynq.RedisClientOpt{Addr: t.addrs[0], Username: t.user, Password: t.password, DB: t.db, TLSConfig: t.tls}
+}
+
+// newRedisClient connects to a CREDITRUN_REDIS_URL.
+func newRedisClient(raw string) (redis.UniversalClient, error) {
+	t, err := parseRedisURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	return t.client(0), nil
 }
