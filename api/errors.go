@@ -1,0 +1,124 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/ledger/credit"
+)
+
+// The error codes of API.md.
+const (
+	codeInvalidRequest      = "invalid_request"
+	codeUnauthorized        = "unauthorized"
+	codeForbidden           = "forbidden"
+	codeNotFound            = "not_found"
+	codeConflict            = "conflict"
+	codeIdempotencyConflict = "idempotency_conflict"
+	codePayloadTooLarge     = "payload_too_large"
+	codeInsufficientCredits = "insufficient_credits"
+	codeOverageUnpaid       = "overage_unpaid"
+	codeRateLimited         = "rate_limited"
+	codeUnavailable         = "unavailable"
+)
+
+// Errors of the API itself; each has its row in the table below.
+var (
+	// errUnauthorized is returned for a request without a key or with an
+	// unknown one.
+	errUnauthorized = errors.New("unauthorized")
+	// errForbidden is returned when the key's role may not call the endpoint.
+	errForbidden = errors.New("forbidden")
+	// errRouteNotFound is returned for a path no route serves.
+	errRouteNotFound = errors.New("no such endpoint")
+	// errIdempotencyConflict is returned when an Idempotency-Key comes back
+	// with another body, or while its first request is still running.
+	errIdempotencyConflict = errors.New("idempotency conflict")
+	// errRateLimited is returned when the key is over its rate.
+	errRateLimited = errors.New("rate limited")
+	// errNotSucceeded is returned by GET /v1/jobs/{id}/results for a job that
+	// has not succeeded (yet).
+	errNotSucceeded = errors.New("job has not succeeded")
+)
+
+// unpaidError is returned for the results of a job whose overage hold is
+// unpaid.
+type unpaidError struct{ hold credit.Hold }
+
+func (e *unpaidError) Error() string { return "overage hold " + e.hold.ID + " is unpaid" }
+
+// apiError is an error as the client reads it.
+type apiError struct {
+	Status  int            `json:"-"`
+	Code    string         `json:"error"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+// codes is THE table from domain errors to status, code and message: the
+// first row whose error matches (errors.Is) answers. Handlers never choose a
+// status for an error themselves. Field names the request field a 400 is
+// about (details.field). Errors that carry their own data (*jobs.FieldError,
+// *credit.InsufficientError, *http.MaxBytesError, *unpaidError) are mapped by
+// toAPIError before this table.
+var codes = []struct {
+	err     error
+	status  int
+	code    string
+	field   string
+	message string
+}{
+	{errUnauthorized, http.StatusUnauthorized, codeUnauthorized, "", "A valid API key is required: Authorization: Bearer <key>."},
+	{errForbidden, http.StatusForbidden, codeForbidden, "", "This key's role may not do this."},
+	{errRouteNotFound, http.StatusNotFound, codeNotFound, "", "No such endpoint."},
+	{jobs.ErrNotFound, http.StatusNotFound, codeNotFound, "", "Not found."},
+	{credit.ErrUnknownAccount, http.StatusNotFound, codeNotFound, "", "Not found."},
+	{credit.ErrInvalidID, http.StatusNotFound, codeNotFound, "", "Not found."},
+	{jobs.ErrEnded, http.StatusConflict, codeConflict, "", "The job has ended already."},
+	{errNotSucceeded, http.StatusConflict, codeConflict, "", "The job has no results: it has not succeeded."},
+	{jobs.ErrAccountExists, http.StatusConflict, codeConflict, "id", "An account with this id exists already."},
+	{errIdempotencyConflict, http.StatusConflict, codeIdempotencyConflict, "", "This Idempotency-Key was used with a different request, or its first request is still running."},
+	{jobs.ErrNotInPlan, http.StatusBadRequest, codeInvalidRequest, "data_type", "None of the account's plans covers this data type and operation."},
+	{credit.ErrOverageDisabled, http.StatusBadRequest, codeInvalidRequest, "on_insufficient", "Overage is not enabled on this pool."},
+	{credit.ErrInvalidPolicy, http.StatusBadRequest, codeInvalidRequest, "on_insufficient", "on_insufficient must be reject, partial or overage."},
+	{jobs.ErrInvalidCursor, http.StatusBadRequest, codeInvalidRequest, "cursor", "cursor is not a cursor of this listing."},
+	{credit.ErrInvalidCursor, http.StatusBadRequest, codeInvalidRequest, "cursor", "cursor is not a cursor of this listing."},
+	{credit.ErrUnknownPool, http.StatusBadRequest, codeInvalidRequest, "pool", "The account has no such pool."},
+	{credit.ErrInvalidAmount, http.StatusBadRequest, codeInvalidRequest, "amount", "amount is out of range."},
+	{errRateLimited, http.StatusTooManyRequests, codeRateLimited, "", "Too many requests for this key: slow down and retry after Retry-After seconds."},
+}
+
+// toAPIError maps any error to what the client reads. An error the table does
+// not know is an infrastructure failure: 503, and nothing was reserved.
+func toAPIError(err error) *apiError {
+	if fe, ok := errors.AsType[*jobs.FieldError](err); ok {
+		return &apiError{http.StatusBadRequest, codeInvalidRequest, fe.Field + " " + fe.Message,
+			map[string]any{"field": fe.Field}}
+	}
+	if ie, ok := errors.AsType[*credit.InsufficientError](err); ok {
+		return &apiError{http.StatusPaymentRequired, codeInsufficientCredits, ie.Error(),
+			map[string]any{"pool": ie.Pool, "required": ie.Required, "available": ie.Available}}
+	}
+	if ue, ok := errors.AsType[*unpaidError](err); ok {
+		return &apiError{http.StatusPaymentRequired, codeOverageUnpaid,
+			fmt.Sprintf("The results are held until overage hold %s is paid: %d credits, %d cents due.", ue.hold.ID, ue.hold.OverageCredits, ue.hold.AmountDueCents),
+			map[string]any{"hold_id": ue.hold.ID, "overage_credits": ue.hold.OverageCredits, "amount_due_cents": ue.hold.AmountDueCents}}
+	}
+	if me, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return &apiError{http.StatusRequestEntityTooLarge, codePayloadTooLarge,
+			fmt.Sprintf("The request body is over the limit of %d bytes.", me.Limit), map[string]any{}}
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			d := map[string]any{}
+			if c.field != "" {
+				d["field"] = c.field
+			}
+			return &apiError{c.status, c.code, c.message, d}
+		}
+	}
+	return &apiError{http.StatusServiceUnavailable, codeUnavailable,
+		"A backing service (Redis or storage) is unreachable; nothing was reserved. Retry later.", map[string]any{}}
+}

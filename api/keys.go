@@ -1,0 +1,32 @@
+package api
+
+// keys builds every Redis key name the API uses. Keys of one account carry
+// the hash tag {a:<account>} like the ledger's, so that they live in the
+// account's slot on Redis Cluster.
+type keys struct{ prefix string }
+
+// apiKey is the record of one API key, by the SHA-256 of the key: a hash
+// {role, account}.
+func (k keys) apiKey(hash string) string { return k.prefix + ":apikey:" + hash }
+
+// accountScope is the idempotency scope of a user key: its account.
+func (k keys) accountScope(account string) string { return "{a:" + account + "}" }
+
+// holderScope is the idempotency scope of a finance or admin key: the key
+// itself, by its hash.
+func (k keys) holderScope(keyHash string) string { return "{k:" + keyHash + "}" }
+
+// idempotency is the record of one Idempotency-Key in a scope, by the key's
+// SHA-256.
+func (k keys) idempotency(scope, keyHash string) string {
+	return k.prefix + ":" + scope + ":idem:" + keyHash
+}
+
+// usage holds an account's request counters of one UTC day, one field per
+// hour and counter ("07:searches").
+func (k keys) usage(account, day string) string {
+	return k.prefix + ":{a:" + account + "}:usage:" + day
+}
+
+// rate names a rate-limit bucket for redis_rate, which puts "rate:" in front.
+func (k keys) rate(subject string) string { return k.prefix + ":" + subject }

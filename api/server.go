@@ -1,0 +1,422 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/ledger"
+	"github.com/creditrun/creditrun/ledger/credit"
+)
+
+// Jobs is what the API needs of the jobs service; *jobs.Service implements
+// it.
+type Jobs interface {
+	// CreateAccount creates an account with its plans' pools; id "" makes
+	// one up. Returns a *jobs.FieldError (field "id" or "plans") for bad
+	// input and jobs.ErrAccountExists for a taken id.
+	CreateAccount(ctx context.Context, id, name string, planIDs []string) (jobs.Account, error)
+	// Account returns an account. Returns jobs.ErrNotFound for an unknown id.
+	Account(ctx context.Context, id string) (jobs.Account, error)
+	// Submit validates, reserves and queues a job. Returns a
+	// *jobs.FieldError, jobs.ErrNotInPlan, a *credit.InsufficientError,
+	// credit.ErrOverageDisabled or jobs.ErrNotFound; any other error is an
+	// infrastructure failure with nothing reserved.
+	Submit(ctx context.Context, account string, spec jobs.Spec) (jobs.Job, error)
+	// Get returns a job of the account. Returns jobs.ErrNotFound for an
+	// unknown id and for another account's job.
+	Get(ctx context.Context, account, id string) (jobs.Job, error)
+	// List returns a page of the account's jobs, newest first, and the next
+	// cursor. Returns jobs.ErrInvalidCursor for a bad cursor.
+	List(ctx context.Context, account string, f jobs.ListFilter) ([]jobs.Job, string, error)
+	// Cancel cancels a queued or running job and voids its reservation.
+	// Returns jobs.ErrNotFound, or jobs.ErrEnded when the job had ended.
+	Cancel(ctx context.Context, account, id string) (jobs.Job, error)
+	// Hold returns the job's overage hold, nil when it has none.
+	Hold(ctx context.Context, j jobs.Job) (*credit.Hold, error)
+}
+
+// Ledger is what the API reads and changes of the credit ledger directly;
+// *ledger.Redis implements it.
+type Ledger interface {
+	// Pools returns every pool of an account. Returns
+	// credit.ErrUnknownAccount when it has none.
+	Pools(ctx context.Context, account string) ([]credit.Pool, error)
+	// Pool returns one pool. Returns credit.ErrUnknownAccount or
+	// credit.ErrUnknownPool.
+	Pool(ctx context.Context, account, pool string) (credit.Pool, error)
+	// Journal returns a page of an account's journal, oldest first, and the
+	// next cursor. Returns an error wrapping credit.ErrInvalidCursor.
+	Journal(ctx context.Context, account string, q ledger.JournalQuery) ([]credit.Entry, string, error)
+	// TopUp adds credits to a pool. Returns credit.ErrInvalidAmount,
+	// credit.ErrUnknownAccount or credit.ErrUnknownPool.
+	TopUp(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
+	// Adjust changes a pool's allocation either way. Returns a
+	// *credit.InsufficientError when it would take more than is available,
+	// and the errors of TopUp.
+	Adjust(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
+}
+
+// Storage hands out links to result files; package storage implements it.
+type Storage interface {
+	// URL returns an absolute URL that fetches the object at key with a plain
+	// GET, without Authorization, until expires. Returns an error when the
+	// link cannot be made (storage unreachable).
+	URL(ctx context.Context, key string, ttl time.Duration) (url string, expires time.Time, err error)
+	// Check returns an error when storage is unreachable.
+	Check(ctx context.Context) error
+}
+
+// The defaults of Config.
+const (
+	DefaultLinkTTL   = 15 * time.Minute
+	DefaultRateLimit = 50
+	DefaultBodyLimit = 10 << 20
+	DefaultKeyPrefix = "cr"
+	// RateLimitOff as Config.RateLimit turns rate limiting off
+	// (CREDITRUN_RATE_LIMIT=0).
+	RateLimitOff = -1
+)
+
+// Config configures a Server. Jobs, Ledger, Redis and Storage are required.
+type Config struct {
+	// Jobs is the jobs service.
+	Jobs Jobs
+	// Ledger is the credit ledger.
+	Ledger Ledger
+	// Redis keeps API keys, idempotency records, rate limits and usage
+	// counters.
+	Redis redis.UniversalClient
+	// Storage makes result links and is checked by /readyz.
+	Storage Storage
+	// Files serves the links of the local storage backend, mounted at
+	// GET /v1/files/{key...} with no key. Nil answers 404 there.
+	Files http.Handler
+	// LinkTTL is how long a result link stays valid. Defaults to 15 minutes.
+	LinkTTL time.Duration
+	// RateLimit is requests per second per key, with an equal burst.
+	// Defaults to 50; RateLimitOff turns it off.
+	RateLimit int
+	// BodyLimit caps a request body, in bytes. Defaults to 10 MiB.
+	BodyLimit int64
+	// KeyPrefix starts every Redis key the API writes. Defaults to "cr".
+	KeyPrefix string
+	// NowFunc is the clock. Defaults to time.Now.
+	NowFunc func() time.Time
+	// Logger logs failures. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry takes the API's metrics and is what /metrics serves.
+	// Defaults to a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+func (c *Config) setDefaults() {
+	if c.LinkTTL == 0 {
+		c.LinkTTL = DefaultLinkTTL
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.BodyLimit == 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = DefaultKeyPrefix
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Jobs == nil:
+		return errors.New("api: Config.Jobs is required")
+	case c.Ledger == nil:
+		return errors.New("api: Config.Ledger is required")
+	case c.Redis == nil:
+		return errors.New("api: Config.Redis is required")
+	case c.Storage == nil:
+		return errors.New("api: Config.Storage is required")
+	case c.LinkTTL < 0:
+		return fmt.Errorf("api: LinkTTL %s is negative", c.LinkTTL)
+	case c.RateLimit < RateLimitOff:
+		return fmt.Errorf("api: RateLimit %d is negative", c.RateLimit)
+	case c.BodyLimit < 0:
+		return fmt.Errorf("api: BodyLimit %d is negative", c.BodyLimit)
+	}
+	return nil
+}
+
+// Server is the HTTP API, an http.Handler.
+type Server struct {
+	cfg     Config
+	jobs    Jobs
+	ledger  Ledger
+	client  redis.UniversalClient
+	keys    keys
+	limiter *redis_rate.Limiter
+	mux     *http.ServeMux
+	metrics *metrics
+	log     *slog.Logger
+	openapi []byte
+}
+
+// New returns the API server for cfg.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	doc, err := openAPIJSON()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		jobs:    cfg.Jobs,
+		ledger:  cfg.Ledger,
+		client:  cfg.Redis,
+		keys:    keys{prefix: cfg.KeyPrefix},
+		limiter: redis_rate.NewLimiter(cfg.Redis),
+		mux:     http.NewServeMux(),
+		log:     cfg.Logger,
+		openapi: doc,
+	}
+	s.metrics, err = newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	for _, rt := range s.routes() {
+		h := rt.raw
+		if h == nil {
+			h = s.serve(rt)
+		}
+		s.mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, h))
+	}
+	s.mux.Handle("/", s.metrics.instrument("unmatched", s.serve(route{h: func(*call) (int, any, error) {
+		return 0, nil, errRouteNotFound
+	}})))
+	return s, nil
+}
+
+// ServeHTTP answers one request. Every response carries X-Request-Id.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Request-Id", requestID(r))
+	s.mux.ServeHTTP(w, r)
+}
+
+// handler is an endpoint: it returns the status and the value to answer as
+// JSON, or an error for the table in errors.go to map.
+type handler func(c *call) (status int, v any, err error)
+
+// route is one endpoint. Routes under /v1 take a key; roles says which may
+// call (empty: any role). raw routes (operations) take no key and write
+// their own response.
+type route struct {
+	method  string
+	pattern string
+	roles   []Role
+	h       handler
+	raw     http.HandlerFunc
+}
+
+// routes is every endpoint of the API, the one list that the mux and the
+// OpenAPI test walk.
+func (s *Server) routes() []route {
+	user := []Role{RoleUser}
+	admin := []Role{RoleAdmin}
+	return []route{
+		{method: "POST", pattern: "/v1/accounts", roles: admin, h: s.createAccount},
+		{method: "POST", pattern: "/v1/accounts/{id}/keys", roles: admin, h: s.createAccountKey},
+		{method: "POST", pattern: "/v1/keys", roles: admin, h: s.createStaffKey},
+		{method: "POST", pattern: "/v1/accounts/{id}/credits", roles: admin, h: s.changeCredits},
+		{method: "GET", pattern: "/v1/account", roles: user, h: s.getAccount},
+		{method: "GET", pattern: "/v1/account/ledger", roles: user, h: s.getLedger},
+		{method: "POST", pattern: "/v1/searches", roles: user, h: s.submit(jobs.Search)},
+		{method: "POST", pattern: "/v1/downloads", roles: user, h: s.submit(jobs.Download)},
+		{method: "POST", pattern: "/v1/enrichments", roles: user, h: s.submit(jobs.Enrichment)},
+		{method: "GET", pattern: "/v1/jobs", roles: user, h: s.listJobs},
+		{method: "GET", pattern: "/v1/jobs/{id}", roles: user, h: s.getJob},
+		{method: "GET", pattern: "/v1/jobs/{id}/results", roles: user, h: s.getResults},
+		{method: "DELETE", pattern: "/v1/jobs/{id}", roles: user, h: s.cancelJob},
+		{method: "GET", pattern: "/healthz", raw: s.healthz},
+		{method: "GET", pattern: "/readyz", raw: s.readyz},
+		{method: "GET", pattern: "/metrics", raw: s.metrics.handler().ServeHTTP},
+		{method: "GET", pattern: "/openapi.json", raw: s.serveOpenAPI},
+		{method: "GET", pattern: "/v1/files/{key...}", raw: s.files},
+	}
+}
+
+// call is one request on its way through serve.
+type call struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	p    principal
+	body []byte
+	// pool is the pool the request concerns, for X-Credits-Remaining;
+	// credits is the exact count when the handler knows it.
+	pool    string
+	credits *int64
+}
+
+// response is a rendered answer, as the idempotency record keeps it.
+type response struct {
+	Status  int    `json:"status"`
+	Body    []byte `json:"body"`
+	Credits string `json:"credits,omitempty"`
+}
+
+// serve runs a /v1 endpoint: authenticate, rate-limit, count, authorize,
+// read the body, run it at most once per Idempotency-Key, and answer.
+func (s *Server) serve(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := &call{w: w, r: r}
+		s.write(c, s.answer(c, rt))
+	}
+}
+
+func (s *Server) answer(c *call, rt route) response {
+	ctx := c.r.Context()
+	p, authErr := s.authenticate(ctx, c.r)
+	if authErr != nil && !errors.Is(authErr, errUnauthorized) {
+		return s.render(c, 0, nil, authErr)
+	}
+	subject := "ip:" + clientIP(c.r)
+	if authErr == nil {
+		subject = "key:" + p.KeyHash
+	}
+	if err := s.limit(c, subject); err != nil {
+		if authErr == nil {
+			c.p = p
+		}
+		return s.render(c, 0, nil, err)
+	}
+	if authErr != nil {
+		return s.render(c, 0, nil, authErr)
+	}
+	c.p = p
+	if p.Role == RoleUser {
+		s.countUsage(ctx, p.Account, counterRequests)
+	}
+	if len(rt.roles) > 0 && !slices.Contains(rt.roles, p.Role) {
+		return s.render(c, 0, nil, errForbidden)
+	}
+	if c.r.Method != http.MethodPost {
+		return s.run(c, rt.h)
+	}
+	key, err := idempotencyKey(c.r)
+	if err != nil {
+		return s.render(c, 0, nil, err)
+	}
+	if c.body, err = readBody(c.w, c.r, s.cfg.BodyLimit); err != nil {
+		return s.render(c, 0, nil, err)
+	}
+	if key == "" {
+		return s.run(c, rt.h)
+	}
+	return s.idempotent(c, key, func() response { return s.run(c, rt.h) })
+}
+
+// run calls h and renders what it returns. A panic becomes a logged 503,
+// so that one bad request never takes the process down.
+func (s *Server) run(c *call, h handler) response {
+	status, v, err := func() (status int, v any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("api: panic", "method", c.r.Method, "path", c.r.URL.Path, "panic", p)
+				status, v, err = 0, nil, fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return h(c)
+	}()
+	return s.render(c, status, v, err)
+}
+
+// render turns what a handler returned into a response, with the credits
+// header of a user key.
+func (s *Server) render(c *call, status int, v any, err error) response {
+	if err != nil {
+		ae := toAPIError(err)
+		if ae.Status >= 500 {
+			s.log.Error("api: request failed", "method", c.r.Method, "path", c.r.URL.Path,
+				"request_id", c.w.Header().Get("X-Request-Id"), "err", err)
+		}
+		if ie, ok := errors.AsType[*credit.InsufficientError](err); ok && ie.Pool != "" {
+			c.pool = ie.Pool
+		}
+		status, v = ae.Status, ae
+	}
+	body, merr := json.Marshal(v)
+	if merr != nil {
+		s.log.Error("api: encode response", "err", merr)
+		status, body = http.StatusServiceUnavailable, []byte(`{"error":"unavailable","message":"The response could not be encoded.","details":{}}`)
+	}
+	return response{Status: status, Body: body, Credits: s.creditsHeader(c)}
+}
+
+// creditsHeader is X-Credits-Remaining for a user key: the exact count the
+// handler knows, else the available credits of the request's pool, else the
+// sum over the account's pools. Empty for other keys, and when the count
+// cannot be read (the response goes out without it rather than fail).
+func (s *Server) creditsHeader(c *call) string {
+	if c.p.Role != RoleUser {
+		return ""
+	}
+	if c.credits != nil {
+		return strconv.FormatInt(*c.credits, 10)
+	}
+	ctx := c.r.Context()
+	if c.pool != "" {
+		p, err := s.ledger.Pool(ctx, c.p.Account, c.pool)
+		if err == nil {
+			return strconv.FormatInt(max(p.Available(), 0), 10)
+		}
+	}
+	pools, err := s.ledger.Pools(ctx, c.p.Account)
+	if err != nil {
+		if !errors.Is(err, credit.ErrUnknownAccount) {
+			s.log.Warn("api: read credits for header", "account", c.p.Account, "err", err)
+		}
+		return ""
+	}
+	var sum int64
+	for _, p := range pools {
+		sum += max(p.Available(), 0)
+	}
+	return strconv.FormatInt(sum, 10)
+}
+
+// write sends a response.
+func (s *Server) write(c *call, resp response) {
+	h := c.w.Header()
+	if resp.Credits != "" {
+		h.Set("X-Credits-Remaining", resp.Credits)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(resp.Body)+1))
+	c.w.WriteHeader(resp.Status)
+	_, _ = c.w.Write(append(resp.Body, '\n'))
+}
+
+// writeJSON answers v with status, for the operations endpoints.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
