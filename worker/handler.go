@@ -1,0 +1,241 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/source"
+	"github.com/creditrun/creditrun/source/query"
+	"github.com/creditrun/creditrun/storage"
+)
+
+// Service is what a worker needs of the jobs service; *jobs.Service
+// implements it.
+type Service interface {
+	// Get returns a job. Returns jobs.ErrNotFound.
+	Get(ctx context.Context, account, id string) (jobs.Job, error)
+	// Start marks a job running and counts the attempt. Returns an error
+	// wrapping jobs.ErrEnded when the job has ended, and jobs.ErrNotFound.
+	Start(ctx context.Context, account, id string) (jobs.Job, error)
+	// Items returns an enrichment's items that run, in request order.
+	// Returns jobs.ErrNotFound.
+	Items(ctx context.Context, account, id string) ([]map[string]any, error)
+	// Progress records how far a running job is.
+	Progress(ctx context.Context, account, id string, p jobs.Progress) error
+	// Complete settles a job exactly once and marks it succeeded. Returns an
+	// error wrapping jobs.ErrEnded when it was canceled or failed meanwhile.
+	Complete(ctx context.Context, account, id string, o jobs.Outcome) (jobs.Job, error)
+	// Fail voids a job's reservation and marks it failed. Returns an error
+	// wrapping jobs.ErrEnded when it has ended.
+	Fail(ctx context.Context, account, id, reason string) (jobs.Job, error)
+}
+
+var _ Service = (*jobs.Service)(nil)
+
+// HandlerConfig is what a Handler is built from.
+type HandlerConfig struct {
+	Service Service
+	// Source is where records come from. When it also implements
+	// FieldSource, CSV headers come from it.
+	Source  source.Source
+	Storage storage.Backend
+	// PartSize is the most records of one result file of a download.
+	// Defaults to 1,000,000.
+	PartSize int64
+	// ProgressEvery is the records between two progress updates. Defaults to
+	// 10,000.
+	ProgressEvery int64
+	// MaxAttempts caps the runs of one job, counting those cut short by a
+	// worker that died (which asynq does not count as retries). Defaults to
+	// 10.
+	MaxAttempts int
+	// Logger logs what the handler cannot report through the task's error.
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler runs job:run tasks. It implements asynq.Handler.
+type Handler struct {
+	cfg HandlerConfig
+}
+
+var _ asynq.Handler = (*Handler)(nil)
+
+// NewHandler returns a handler on cfg.
+func NewHandler(cfg HandlerConfig) *Handler {
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = 1_000_000
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 10_000
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg}
+}
+
+// endTimeout bounds the calls that record a job's end after its task's ctx
+// is done.
+const endTimeout = 10 * time.Second
+
+// ProcessTask runs a job:run task: it starts the job, runs it by kind,
+// writes its results and completes it, settling its cost exactly once.
+//
+// It returns nil when the job is done or has ended (canceled, or run by an
+// earlier delivery). It returns an error wrapping asynq.SkipRetry for a task
+// of another type, a bad payload, an unknown job, and a job that cannot
+// succeed (an unknown data type, a bad query or match_on), which it fails
+// first. It returns ctx's error when ctx ends (a cancel, or a shutdown), and
+// any other error as it is, for asynq to retry, except on the last retry,
+// when it fails the job first and wraps asynq.SkipRetry.
+func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	if t.Type() != TypeRun {
+		return fmt.Errorf("unknown task type %q: %w", t.Type(), asynq.SkipRetry)
+	}
+	p, err := decodePayload(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	j, err := h.cfg.Service.Start(ctx, p.Account, p.Job)
+	switch {
+	case errors.Is(err, jobs.ErrEnded):
+		return nil
+	case errors.Is(err, jobs.ErrNotFound):
+		return fmt.Errorf("start %s: %w: %w", p.Job, err, asynq.SkipRetry)
+	case err != nil:
+		return h.retryOrFail(ctx, p, nil, fmt.Errorf("start %s: %w", p.Job, err), "starting")
+	}
+	if j.Attempts > h.cfg.MaxAttempts {
+		reason := fmt.Sprintf("The job was started %d times without finishing; nothing was charged.", j.Attempts-1)
+		h.fail(ctx, j, nil, reason)
+		return fmt.Errorf("job %s: %d attempts: %w", j.ID, j.Attempts-1, asynq.SkipRetry)
+	}
+
+	r := run{h: h, job: j}
+	o, err := r.run(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if permanent(err) {
+			h.fail(ctx, j, r.written, failReason(err))
+			return fmt.Errorf("run %s: %w: %w", j.ID, err, asynq.SkipRetry)
+		}
+		return h.retryOrFail(ctx, p, r.written, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
+	}
+
+	done, err := h.cfg.Service.Complete(ctx, j.Account, j.ID, o)
+	if errors.Is(err, jobs.ErrEnded) {
+		return h.ended(ctx, j, r)
+	}
+	if err != nil {
+		return h.retryOrFail(ctx, p, r.written, fmt.Errorf("complete %s: %w", j.ID, err), "settling")
+	}
+	h.tagResults(ctx, done, r.written, r.tag)
+	return nil
+}
+
+// ended handles a job that ended while this run ran. Canceled or failed: its
+// results go. Succeeded: another delivery of the task ran it at the same
+// time (asynq redelivers a task whose worker seems dead) and wrote the same
+// keys; they stay, tagged as that job says.
+func (h *Handler) ended(ctx context.Context, j jobs.Job, r run) error {
+	cur, err := h.cfg.Service.Get(ctx, j.Account, j.ID)
+	if err != nil {
+		return fmt.Errorf("job %s ended: %w", j.ID, err)
+	}
+	if cur.Status == jobs.Succeeded {
+		h.tagResults(ctx, cur, r.written, r.tag)
+		return nil
+	}
+	h.deleteObjects(ctx, r.written)
+	return nil
+}
+
+// retryOrFail returns err for asynq to retry, or, on the last retry, fails
+// the job with a sentence saying why and returns err wrapping SkipRetry.
+func (h *Handler) retryOrFail(ctx context.Context, p payload, written []string, err error, stage string) error {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	limit, ok2 := asynq.GetMaxRetry(ctx)
+	if !ok1 || !ok2 || n < limit {
+		return err
+	}
+	reason := fmt.Sprintf("The job failed on each of its %d attempts, the last while %s; nothing was charged.", n+1, stage)
+	h.fail(ctx, jobs.Job{Account: p.Account, ID: p.Job}, written, reason)
+	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+}
+
+// fail fails a job and drops its results, even once ctx is done. A job that
+// succeeded meanwhile, through another delivery, keeps them. A failure to
+// fail is logged: the reaper voids what is left.
+func (h *Handler) fail(ctx context.Context, j jobs.Job, written []string, reason string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	_, err := h.cfg.Service.Fail(ctx, j.Account, j.ID, reason)
+	if errors.Is(err, jobs.ErrEnded) {
+		var cur jobs.Job
+		if cur, err = h.cfg.Service.Get(ctx, j.Account, j.ID); err == nil && cur.Status == jobs.Succeeded {
+			return
+		}
+	}
+	if err != nil {
+		h.cfg.Logger.Error("fail job", "job", j.ID, "account", j.Account, "err", err)
+		return
+	}
+	h.deleteObjects(ctx, written)
+}
+
+func (h *Handler) deleteObjects(ctx context.Context, keys []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	for _, k := range keys {
+		if err := h.cfg.Storage.Delete(ctx, k); err != nil {
+			h.cfg.Logger.Error("delete result", "key", k, "err", err)
+		}
+	}
+}
+
+// tagResults sets the hold tag of a succeeded job's results when it is not
+// the one they were written with: they are written "unpaid" when the job
+// reserved overage, since whether it owes any is known only at settlement.
+func (h *Handler) tagResults(ctx context.Context, j jobs.Job, keys []string, written string) {
+	want := storage.HoldNone
+	if j.HoldID != "" {
+		want = storage.HoldUnpaid
+	}
+	if want == written {
+		return
+	}
+	for _, k := range keys {
+		if err := h.cfg.Storage.SetTags(ctx, k, map[string]string{storage.HoldTag: want}); err != nil {
+			h.cfg.Logger.Error("tag result", "key", k, "tag", want, "err", err)
+		}
+	}
+}
+
+// permanent reports whether an error of a run will recur on every retry.
+func permanent(err error) bool {
+	_, syntax := errors.AsType[*query.SyntaxError](err)
+	return syntax || errors.Is(err, source.ErrUnknownDataType) || errors.Is(err, source.ErrInvalidMatchOn)
+}
+
+// failReason is the sentence of a job that cannot succeed.
+func failReason(err error) string {
+	switch {
+	case errors.Is(err, source.ErrUnknownDataType):
+		return "The data type is not served by this source; nothing was charged."
+	case errors.Is(err, source.ErrInvalidMatchOn):
+		return "The match_on fields cannot be matched; nothing was charged."
+	}
+	return "The query is not valid; nothing was charged."
+}
