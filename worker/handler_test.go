@@ -595,3 +595,22 @@ func TestFailPermanently(t *testing.T) {
 		}
 	}
 }
+
+func TestAttemptsCapped(t *testing.T) {
+	f := newFixture(t, nil, worker.HandlerConfig{MaxAttempts: 2})
+	j := f.submit(t, jobs.Spec{Kind: jobs.Search, DataType: source.People, NumRecords: 5})
+	// Two runs that died without a word (asynq counts no retry for them).
+	for range 2 {
+		if _, err := f.svc.Start(t.Context(), f.account, j.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.process(t, t.Context(), j); !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("the third run: %v, want SkipRetry", err)
+	}
+	done := f.job(t, j.ID)
+	if done.Status != jobs.Failed || done.Error != "The job was started 2 times without finishing; nothing was charged." || done.CreditsReleased != 5 {
+		t.Fatalf("job: %s %q, released %d", done.Status, done.Error, done.CreditsReleased)
+	}
+	f.checkLedger(t, done)
+}
