@@ -95,7 +95,7 @@ type apiConfig = api.Config
 
 type option func(*apiConfig)
 
-func newEnv(t *testing.T, opts ...option) *env {
+func newEnv(t testing.TB, opts ...option) *env {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 64})
 	t.Cleanup(func() { c.Close() })
@@ -136,7 +136,7 @@ type reply struct {
 	body   []byte
 }
 
-func (r reply) json(t *testing.T) map[string]any {
+func (r reply) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -147,7 +147,7 @@ func (r reply) json(t *testing.T) map[string]any {
 
 // errorCode checks that r is an error of API.md's shape with status and
 // code, and returns its details.
-func (r reply) error(t *testing.T, status int, code string) map[string]any {
+func (r reply) error(t testing.TB, status int, code string) map[string]any {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
@@ -170,7 +170,7 @@ type req struct {
 	header            map[string]string
 }
 
-func (e *env) do(t *testing.T, rq req) reply {
+func (e *env) do(t testing.TB, rq req) reply {
 	t.Helper()
 	var body io.Reader
 	switch b := rq.body.(type) {
@@ -216,7 +216,7 @@ func (e *env) do(t *testing.T, rq req) reply {
 }
 
 // account creates an account over the API and returns its id and user key.
-func (e *env) account(t *testing.T, plans ...string) (string, string) {
+func (e *env) account(t testing.TB, plans ...string) (string, string) {
 	t.Helper()
 	r := e.do(t, req{method: "POST", path: "/v1/accounts", key: e.admin, body: map[string]any{"name": "Acme", "plans": plans}})
 	if r.status != http.StatusCreated {
@@ -233,7 +233,7 @@ func (e *env) account(t *testing.T, plans ...string) (string, string) {
 }
 
 // setAvailable adjusts a pool so that exactly n credits are available.
-func (e *env) setAvailable(t *testing.T, account, pool string, n int64) {
+func (e *env) setAvailable(t testing.TB, account, pool string, n int64) {
 	t.Helper()
 	p, err := e.ledger.Pool(ctx, account, pool)
 	if err != nil {
@@ -246,7 +246,7 @@ func (e *env) setAvailable(t *testing.T, account, pool string, n int64) {
 	}
 }
 
-func (e *env) available(t *testing.T, account, pool string) int64 {
+func (e *env) available(t testing.TB, account, pool string) int64 {
 	t.Helper()
 	p, err := e.ledger.Pool(ctx, account, pool)
 	if err != nil {
@@ -256,7 +256,7 @@ func (e *env) available(t *testing.T, account, pool string) int64 {
 }
 
 // checkInvariants asserts I1 and that the journal replays to the pools (I4).
-func (e *env) checkInvariants(t *testing.T, account string) {
+func (e *env) checkInvariants(t testing.TB, account string) {
 	t.Helper()
 	pools, err := e.ledger.Pools(ctx, account)
 	if err != nil {
@@ -286,7 +286,7 @@ type submitted struct {
 	Meta map[string]any `json:"meta"`
 }
 
-func (e *env) submit(t *testing.T, key, path string, body any) submitted {
+func (e *env) submit(t testing.TB, key, path string, body any) submitted {
 	t.Helper()
 	r := e.do(t, req{method: "POST", path: path, key: key, body: body})
 	if r.status != http.StatusAccepted {

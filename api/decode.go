@@ -84,7 +84,9 @@ func jsonError(err error) *jobs.FieldError {
 		return fieldError(field, "must be %s, got %s", describe(te.Type), te.Value)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
+		if name, _ = strconv.Unquote(name); name == "" {
+			return fieldError(bodyField, "holds a field with an empty name")
+		}
 		return fieldError(name, "is not a field of this request")
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
