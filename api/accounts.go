@@ -140,6 +140,7 @@ func (s *Server) getAccount(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	counts[counterRequests]++ // this request, which is counted once answered
 	usage := map[string]any{"period_start": since.UTC()}
 	for k, v := range counts {
 		usage[k] = v

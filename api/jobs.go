@@ -21,7 +21,7 @@ func (s *Server) submit(kind jobs.Kind) handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		s.countUsage(ctx, c.p.Account, counter)
+		c.counters = append(c.counters, counter)
 		remaining := j.Meta.CreditsRemaining
 		c.credits = &remaining
 		v, _, err := s.viewJob(ctx, j, jobOptions{})

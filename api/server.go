@@ -272,6 +272,8 @@ type call struct {
 	// credits is the exact count when the handler knows it.
 	pool    string
 	credits *int64
+	// counters are usage counters to add to besides api_requests.
+	counters []string
 }
 
 // response is a rendered answer, as the idempotency record keeps it.
@@ -311,7 +313,9 @@ func (s *Server) answer(c *call, rt route) response {
 	}
 	c.p = p
 	if p.Role == RoleUser {
-		s.countUsage(ctx, p.Account, counterRequests)
+		// Counted after the answer is made, in one round trip with the
+		// counter of a submitted job.
+		defer func() { s.countUsage(ctx, p.Account, append(c.counters, counterRequests)...) }()
 	}
 	if len(rt.roles) > 0 && !slices.Contains(rt.roles, p.Role) {
 		return s.render(c, 0, nil, errForbidden)

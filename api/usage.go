@@ -23,16 +23,18 @@ const usageTTL = 400 * 24 * time.Hour
 // maxUsageDays bounds how many days GET /v1/account adds up.
 const maxUsageDays = 400
 
-// countUsage adds one to an account's counter in the current hour. Usage is
-// best effort: a failure is logged and the request goes on.
-func (s *Server) countUsage(ctx context.Context, account, counter string) {
+// countUsage adds one to each of an account's counters in the current hour.
+// Usage is best effort: a failure is logged and the request goes on.
+func (s *Server) countUsage(ctx context.Context, account string, counters ...string) {
 	now := s.cfg.NowFunc().UTC()
 	key := s.keys.usage(account, now.Format("20060102"))
 	pipe := s.client.Pipeline()
-	pipe.HIncrBy(ctx, key, now.Format("15")+":"+counter, 1)
+	for _, counter := range counters {
+		pipe.HIncrBy(ctx, key, now.Format("15")+":"+counter, 1)
+	}
 	pipe.Expire(ctx, key, usageTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("api: count usage", "account", account, "counter", counter, "err", err)
+	if _, err := pipe.Exec(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("api: count usage", "account", account, "counters", counters, "err", err)
 	}
 }
 

@@ -1,0 +1,93 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/api"
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
+	"github.com/creditrun/creditrun/ledger"
+	"github.com/creditrun/creditrun/ledger/plan"
+)
+
+// brokenStorage is storage that cannot be reached.
+type brokenStorage struct{}
+
+func (brokenStorage) URL(context.Context, string, time.Duration) (string, time.Time, error) {
+	return "", time.Time{}, errors.New("storage down")
+}
+func (brokenStorage) Check(context.Context) error { return errors.New("storage down") }
+
+// TestUnavailable answers 503 unavailable when Redis or storage cannot be
+// reached, from /readyz and from the API, while /healthz stays up.
+func TestUnavailable(t *testing.T) {
+	// A port where nothing listens.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer c.Close()
+	led := ledger.New(c, ledger.Options{})
+	js := jobstore.New(c, jobstore.Options{})
+	svc := jobs.NewService(jobs.Config{Ledger: led, Store: js, Queue: &recordingQueue{}, Accounts: js, Catalog: plan.Builtin()})
+	a, err := api.New(api.Config{Jobs: svc, Ledger: led, Redis: c, Storage: brokenStorage{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/healthz", 200},
+		{"GET", "/readyz", 503},
+		{"GET", "/v1/account", 503},
+		{"POST", "/v1/searches", 503},
+	} {
+		r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{"data_type":"people","num_records":1}`))
+		r.Header.Set("Authorization", "Bearer cr_live_00000000000000000000000000000000")
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, r)
+		if w.Code != tt.status {
+			t.Errorf("%s %s: %d %s, want %d", tt.method, tt.path, w.Code, w.Body, tt.status)
+		}
+		if tt.status == 503 && !strings.Contains(w.Body.String(), `"error":"unavailable"`) {
+			t.Errorf("%s %s: %s", tt.method, tt.path, w.Body)
+		}
+	}
+}
+
+// TestMetrics counts requests by route and status.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.account(t, "people-1k-99")
+	e.do(t, req{method: "GET", path: "/v1/jobs/job_x", key: key})
+	r := e.do(t, req{method: "GET", path: "/metrics"})
+	if r.status != http.StatusOK {
+		t.Fatalf("%d", r.status)
+	}
+	for _, want := range []string{
+		`creditrun_http_requests_total{method="GET",route="/v1/jobs/{id}",status="404"} 1`,
+		`creditrun_http_requests_total{method="POST",route="/v1/accounts",status="201"} 1`,
+		`creditrun_http_request_duration_seconds_bucket{method="GET",route="/v1/jobs/{id}",status="404"`,
+	} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
