@@ -19,11 +19,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"dev":       {"API, worker and scheduler in one process on embedded defaults", notYet("issue 4")},
-	"all":       {"API, worker and scheduler in one process against the configured Redis", notYet("issue 4")},
-	"api":       {"the HTTP API", notYet("issue 4")},
-	"worker":    {"an asynq worker", notYet("issue 4")},
-	"scheduler": {"the cron scheduler", notYet("issue 6")},
+	"dev":       {"API, worker and scheduler in one process on embedded defaults", runDev},
+	"all":       {"API, worker and scheduler in one process against the configured Redis", runAll},
+	"api":       {"the HTTP API", runAPIRole},
+	"worker":    {"an asynq worker", runWorkerRole},
+	"scheduler": {"the cron scheduler (health endpoints only until issue 6)", runSchedulerRole},
 	"dataset":   {"dataset generate: a deterministic synthetic dataset", runDataset},
 	"holds":     {"finance: list, pay and waive overage holds", notYet("issue 5")},
 	"bench":     {"the benchmark suite", runBench},

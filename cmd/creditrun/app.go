@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/api"
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
+	"github.com/creditrun/creditrun/ledger"
+	"github.com/creditrun/creditrun/ledger/plan"
+	"github.com/creditrun/creditrun/source"
+	"github.com/creditrun/creditrun/source/dataset"
+	"github.com/creditrun/creditrun/storage"
+	"github.com/creditrun/creditrun/worker"
+)
+
+// app is one creditrun process: the parts its roles share, built from the
+// config and wired here, and only here.
+type app struct {
+	cfg      config
+	log      *slog.Logger
+	redis    redis.UniversalClient
+	asynqOpt asynq.RedisConnOpt
+	ledger   *ledger.Redis
+	store    *jobstore.Redis
+	catalog  *plan.Catalog
+	local    *storage.Local
+	queue    *worker.Queue
+	svc      *jobs.Service
+	registry *prometheus.Registry
+	closers  []func()
+}
+
+// newApp connects to Redis (the URL given, whatever the config says) and
+// builds the parts every role uses.
+func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) (*app, error) {
+	if cfg.S3Bucket != "" {
+		return nil, errors.New("result files in S3 arrive with issue 5: leave CREDITRUN_S3_BUCKET empty for now")
+	}
+	target, err := parseRedisURL(redisURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, asynqOpt: target.asynq(), registry: prometheus.NewRegistry()}
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.redis = target.client(4 * cfg.WorkerConcurrency)
+	a.closers = append(a.closers, func() { a.redis.Close() })
+	if err := a.redis.Ping(ctx).Err(); err != nil {
+		a.close()
+		return nil, fmt.Errorf("redis at %s: %w", redisURL, err)
+	}
+	if a.catalog, err = loadCatalog(cfg.PlansFile); err != nil {
+		a.close()
+		return nil, err
+	}
+	secret, err := linkSecret(ctx, a.redis)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.local = storage.NewLocal(filepath.Join(cfg.DataDir, "results"), publicURL(cfg.HTTPAddr), secret, nil)
+	a.ledger = ledger.New(a.redis, ledger.Options{})
+	a.store = jobstore.New(a.redis, jobstore.Options{})
+	client := asynq.NewClient(a.asynqOpt)
+	inspector := asynq.NewInspector(a.asynqOpt)
+	a.closers = append(a.closers, func() { client.Close(); inspector.Close() })
+	a.queue = worker.NewQueue(client, inspector)
+	a.svc = jobs.NewService(jobs.Config{
+		Ledger: a.ledger, Store: a.store, Queue: a.queue, Accounts: a.store, Catalog: a.catalog,
+		DataTypes: func(dt string) bool {
+			for _, k := range source.DataTypes() {
+				if k == dt {
+					return true
+				}
+			}
+			return false
+		},
+	})
+	return a, nil
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+func loadCatalog(path string) (*plan.Catalog, error) {
+	if path == "" {
+		return plan.Builtin(), nil
+	}
+	return plan.Load(path)
+}
+
+// linkSecret is the HMAC secret of local result links, made once and kept in
+// Redis so that every API process signs and checks the same links.
+func linkSecret(ctx context.Context, c redis.UniversalClient) ([]byte, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	const key = "cr:secret:links"
+	if err := c.SetNX(ctx, key, hex.EncodeToString(b), 0).Err(); err != nil {
+		return nil, fmt.Errorf("link secret: %w", err)
+	}
+	s, err := c.Get(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("link secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// publicURL is the base of the links the API hands out for local files: the
+// listen address, with a wildcard host read as loopback.
+func publicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// apiHandler builds the HTTP API and registers the admin key.
+func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, error) {
+	rate := a.cfg.RateLimit
+	if rate == 0 {
+		rate = api.RateLimitOff
+	}
+	srv, err := api.New(api.Config{
+		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.local, Files: a.local.Handler(),
+		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.RegisterKey(ctx, adminKey, api.RoleAdmin, ""); err != nil {
+		return nil, fmt.Errorf("register the admin key: %w", err)
+	}
+	return srv, nil
+}
+
+// runWorker runs asynq workers on the jobs queue until ctx ends.
+func (a *app) runWorker(ctx context.Context) error {
+	dir := a.cfg.Dataset
+	ds, err := dataset.Open(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("open the dataset %s: %w", dir, err)
+	}
+	defer ds.Close()
+	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: ds, Storage: a.local, Logger: a.log})
+	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
+}
+
+// opsHandler serves what every process serves: /healthz, /readyz and
+// /metrics. The API serves its own.
+func (a *app) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := a.redis.Ping(r.Context()).Err(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"status":"unavailable","redis":%q}`, err.Error())
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
+// ready, if not nil, receives the address once listening.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, ready chan<- string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// newAdminKey returns the configured admin key, or a fresh one.
+func newAdminKey(configured string) (key string, generated bool) {
+	if configured != "" {
+		return configured, false
+	}
+	return api.NewKey(), true
+}
+
+func newLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
