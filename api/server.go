@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -365,7 +366,7 @@ func (s *Server) render(c *call, status int, v any, err error) response {
 		}
 		status, v = ae.Status, ae
 	}
-	body, merr := json.Marshal(v)
+	body, merr := marshal(v)
 	if merr != nil {
 		s.log.Error("api: encode response", "err", merr)
 		status, body = http.StatusServiceUnavailable, []byte(`{"error":"unavailable","message":"The response could not be encoded.","details":{}}`)
@@ -419,8 +420,20 @@ func (s *Server) write(c *call, resp response) {
 
 // writeJSON answers v with status, for the operations endpoints.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, _ := json.Marshal(v)
+	body, _ := marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// marshal encodes v as JSON without escaping <, > and &, so that result URLs
+// read in a terminal as they are.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
