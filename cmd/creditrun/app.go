@@ -192,7 +192,8 @@ func (a *app) opsHandler() http.Handler {
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
 // ready, if not nil, receives the address once listening.
 func serveHTTP(ctx context.Context, addr string, h http.Handler, ready chan<- string) error {
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
