@@ -349,7 +349,8 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 }
 
 // Fail voids a job's reservation and marks it failed with reason, a sentence
-// for the client. Returns an error wrapping ErrEnded when the job has ended.
+// for the client, to which it adds what became of the credits. Returns an
+// error wrapping ErrEnded when the job has ended.
 func (s *Service) Fail(ctx context.Context, account, id, reason string) (Job, error) {
 	j, err := s.cfg.Store.Get(ctx, account, id)
 	if err != nil {
@@ -359,6 +360,7 @@ func (s *Service) Fail(ctx context.Context, account, id, reason string) (Job, er
 		return Job{}, &StatusError{ID: id, Status: j.Status}
 	}
 	var released int64
+	note := " Its charge at acceptance stands."
 	if !j.ChargeAtAcceptance {
 		r, err := s.cfg.Ledger.Void(ctx, account, j.Pool, id, reason)
 		if err != nil {
@@ -366,11 +368,11 @@ func (s *Service) Fail(ctx context.Context, account, id, reason string) (Job, er
 			// completes it; it is not failed.
 			return Job{}, fmt.Errorf("fail %s: %w", id, err)
 		}
-		released = r.Released
+		released, note = r.Released, " Nothing was charged."
 	}
 	return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
 		s.finish(j, Failed)
-		j.Error = reason
+		j.Error = reason + note
 		j.CreditsReleased = released
 	})
 }

@@ -303,7 +303,7 @@ func TestChargeAtAcceptance(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed, err := f.svc.Fail(ctx, a, j.ID, "The source was unavailable.")
-	if err != nil || failed.Status != jobs.Failed || f.available(t, a, "enhancement") != 2 {
+	if err != nil || failed.Status != jobs.Failed || failed.Error != "The source was unavailable. Its charge at acceptance stands." || f.available(t, a, "enhancement") != 2 {
 		t.Fatalf("fail %+v, %v", failed, err)
 	}
 	// A submit whose queueing fails is refunded, even posted at acceptance.
@@ -390,7 +390,7 @@ func TestFail(t *testing.T) {
 	j, _ := f.svc.Submit(ctx, a, search(6))
 	_, _ = f.svc.Start(ctx, a, j.ID)
 	failed, err := f.svc.Fail(ctx, a, j.ID, "The query could not run.")
-	if err != nil || failed.Status != jobs.Failed || failed.Error != "The query could not run." || failed.CreditsReleased != 6 {
+	if err != nil || failed.Status != jobs.Failed || failed.Error != "The query could not run. Nothing was charged." || failed.CreditsReleased != 6 {
 		t.Fatalf("fail %+v, %v", failed, err)
 	}
 	if _, err := f.svc.Fail(ctx, a, j.ID, "again"); !errors.Is(err, jobs.ErrEnded) {

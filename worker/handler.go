@@ -116,7 +116,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return h.retryOrFail(ctx, p, nil, fmt.Errorf("start %s: %w", p.Job, err), "starting")
 	}
 	if j.Attempts > h.cfg.MaxAttempts {
-		reason := fmt.Sprintf("The job was started %d times without finishing; nothing was charged.", j.Attempts-1)
+		reason := fmt.Sprintf("The job was started %d times without finishing.", j.Attempts-1)
 		h.fail(ctx, j, nil, reason)
 		return fmt.Errorf("job %s: %d attempts: %w", j.ID, j.Attempts-1, asynq.SkipRetry)
 	}
@@ -170,7 +170,7 @@ func (h *Handler) retryOrFail(ctx context.Context, p payload, written []string, 
 	if !ok1 || !ok2 || n < limit {
 		return err
 	}
-	reason := fmt.Sprintf("The job failed on each of its %d attempts, the last while %s; nothing was charged.", n+1, stage)
+	reason := fmt.Sprintf("The job failed on each of its %d attempts, the last while %s.", n+1, stage)
 	h.fail(ctx, jobs.Job{Account: p.Account, ID: p.Job}, written, reason)
 	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 }
@@ -233,9 +233,9 @@ func permanent(err error) bool {
 func failReason(err error) string {
 	switch {
 	case errors.Is(err, source.ErrUnknownDataType):
-		return "The data type is not served by this source; nothing was charged."
+		return "The data type is not served by this source."
 	case errors.Is(err, source.ErrInvalidMatchOn):
-		return "The match_on fields cannot be matched; nothing was charged."
+		return "The match_on fields cannot be matched."
 	}
-	return "The query is not valid; nothing was charged."
+	return "The query is not valid."
 }

@@ -554,7 +554,7 @@ func TestFailAtRetryCap(t *testing.T) {
 		t.Fatalf("the last run returned %v, want SkipRetry", err)
 	}
 	done := f.job(t, j.ID)
-	if done.Status != jobs.Failed || done.Error != "The job failed on each of its 2 attempts, the last while searching; nothing was charged." {
+	if done.Status != jobs.Failed || done.Error != "The job failed on each of its 2 attempts, the last while searching. Nothing was charged." {
 		t.Fatalf("job: %s %q", done.Status, done.Error)
 	}
 	f.checkLedger(t, done)
@@ -609,7 +609,7 @@ func TestAttemptsCapped(t *testing.T) {
 		t.Fatalf("the third run: %v, want SkipRetry", err)
 	}
 	done := f.job(t, j.ID)
-	if done.Status != jobs.Failed || done.Error != "The job was started 2 times without finishing; nothing was charged." || done.CreditsReleased != 5 {
+	if done.Status != jobs.Failed || done.Error != "The job was started 2 times without finishing. Nothing was charged." || done.CreditsReleased != 5 {
 		t.Fatalf("job: %s %q, released %d", done.Status, done.Error, done.CreditsReleased)
 	}
 	f.checkLedger(t, done)
