@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -15,29 +14,64 @@ import (
 	"github.com/creditrun/creditrun/internal/redisserver"
 )
 
+// benchOptions are the flags of `creditrun bench`.
+type benchOptions struct {
+	asJSON            bool
+	duration          time.Duration
+	goroutines        int
+	redisURL          string
+	e2eJobs           int
+	workerConcurrency int
+	downloadRecords   int64
+	skipMemory        bool
+}
+
 // runBench runs `creditrun bench`: each of creditrun's paths against the bare
 // tool beneath it, measured in the same run against the same servers, and
 // reported as rates and ratios.
 func runBench(ctx context.Context, args []string) error {
+	var o benchOptions
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print one JSON object with every figure at the top level")
-	duration := fs.Duration("duration", 3*time.Second, "how long each measurement runs")
-	goroutines := fs.Int("goroutines", 32, "concurrent clients")
-	redisURL := fs.String("redis-url", os.Getenv("CREDITRUN_REDIS_URL"), "Redis to measure against (env CREDITRUN_REDIS_URL); empty starts a redis-server")
+	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object with every figure at the top level")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each timed measurement runs")
+	fs.IntVar(&o.goroutines, "goroutines", 32, "concurrent clients")
+	fs.StringVar(&o.redisURL, "redis-url", os.Getenv("CREDITRUN_REDIS_URL"),
+		"Redis to measure against (env CREDITRUN_REDIS_URL); empty starts a redis-server. "+
+			"Its asynq queue \"default\" must have no other workers or tasks: the bench runs its own workers on it")
+	fs.IntVar(&o.e2eJobs, "e2e-jobs", 10_000, "search jobs (and bare tasks) of the end-to-end measurement")
+	fs.IntVar(&o.workerConcurrency, "worker-concurrency", 20, "tasks at once of the end-to-end workers, creditrun's and bare asynq's")
+	fs.Int64Var(&o.downloadRecords, "download-records", 1_000_000, "records of the large download whose worker memory is measured (against 10,000)")
+	fs.BoolVar(&o.skipMemory, "skip-memory", false, "skip the worker memory measurement (it generates and loads a dataset of --download-records people)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	client, stop, err := benchRedis(*redisURL)
+	if o.duration <= 0 || o.goroutines < 1 || o.e2eJobs < 1 || o.workerConcurrency < 1 || o.downloadRecords < 1 {
+		return fmt.Errorf("bench: --duration, --goroutines, --e2e-jobs, --worker-concurrency and --download-records must be positive")
+	}
+	client, url, stop, err := benchRedis(o.redisURL)
 	if err != nil {
 		return err
 	}
 	defer stop()
 
-	out := os.Stdout
 	progress := io.Writer(os.Stderr)
-	figures := map[string]any{"goroutines": *goroutines, "duration_s": duration.Seconds()}
-	prefix := fmt.Sprintf("crbench%d", time.Now().UnixNano())
+	fig := benchmark.Figures{Goroutines: o.goroutines, DurationS: o.duration.Seconds()}
+	if err := benchLedgerPair(ctx, client, o, &fig, progress); err != nil {
+		return err
+	}
+	if err := benchJobs(ctx, client, url, o, &fig, progress); err != nil {
+		return err
+	}
+	if o.asJSON {
+		return fig.WriteJSON(os.Stdout)
+	}
+	return fig.WriteText(os.Stdout)
+}
 
+// benchLedgerPair measures a reserve and its settle against two trivial
+// scripts (issue 2).
+func benchLedgerPair(ctx context.Context, client redis.UniversalClient, o benchOptions, fig *benchmark.Figures, progress io.Writer) error {
+	prefix := fmt.Sprintf("crbench%d", time.Now().UnixNano())
 	pair, err := benchmark.NewLedgerPair(ctx, client, prefix)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -47,46 +81,37 @@ func runBench(ctx context.Context, args []string) error {
 	var ledgerRate, trivialRate float64
 	for round := range 2 {
 		fmt.Fprintf(progress, "bench: ledger pair, round %d\n", round+1)
-		r, err := benchmark.Rate(ctx, *goroutines, *duration/2, pair.Run)
+		r, err := benchmark.Rate(ctx, o.goroutines, o.duration/2, pair.Run)
 		if err != nil {
 			return fmt.Errorf("bench ledger pair: %w", err)
 		}
 		ledgerRate += r / 2
 		fmt.Fprintf(progress, "bench: trivial pair, round %d\n", round+1)
-		if r, err = benchmark.Rate(ctx, *goroutines, *duration/2, trivial.Run); err != nil {
+		if r, err = benchmark.Rate(ctx, o.goroutines, o.duration/2, trivial.Run); err != nil {
 			return fmt.Errorf("bench trivial pair: %w", err)
 		}
 		trivialRate += r / 2
 	}
-	figures["ledger_pairs_per_s"] = round0(ledgerRate)
-	figures["trivial_pairs_per_s"] = round0(trivialRate)
-	figures["ledger_pair_ratio"] = round2(ledgerRate / trivialRate)
-
-	if *asJSON {
-		return json.NewEncoder(out).Encode(figures)
-	}
-	fmt.Fprintf(out, "ledger_pairs_per_s: %.0f\n", ledgerRate)
-	fmt.Fprintf(out, "trivial_pairs_per_s: %.0f\n", trivialRate)
-	fmt.Fprintf(out, "ledger_pair_ratio: %.2f\n", ledgerRate/trivialRate)
+	fig.LedgerPairsPerS = benchmark.Round(ledgerRate, 0)
+	fig.TrivialPairsPerS = benchmark.Round(trivialRate, 0)
+	fig.LedgerPairRatio = benchmark.Ratio(ledgerRate, trivialRate)
 	return nil
 }
 
-// benchRedis connects to url, or starts a redis-server of its own.
-func benchRedis(url string) (redis.UniversalClient, func(), error) {
+// benchRedis connects to url, or starts a redis-server of its own, and
+// returns the client and the URL it connects to.
+func benchRedis(url string) (redis.UniversalClient, string, func(), error) {
 	if url != "" {
 		c, err := newRedisClient(url)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
-		return c, func() { c.Close() }, nil
+		return c, url, func() { c.Close() }, nil
 	}
 	srv, err := redisserver.Start(redisserver.Options{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("bench: %w", err)
+		return nil, "", nil, fmt.Errorf("bench: %w", err)
 	}
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 128})
-	return c, func() { c.Close(); srv.Close() }, nil
+	return c, srv.URL(), func() { c.Close(); srv.Close() }, nil
 }
-
-func round0(f float64) float64 { return float64(int64(f + 0.5)) }
-func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/internal/benchmark"
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/source/dataset"
+)
+
+// benchSearchDataset is the dataset the end-to-end searches run on, in process:
+// small, so that it loads in a moment.
+var benchSearchDataset = dataset.GenerateConfig{People: 20_000, Seed: 1}
+
+// smallDownload is the download whose worker memory the large one is
+// compared with.
+const smallDownload = 10_000
+
+// benchJobs measures issue 4's figures: submits over HTTP against bare
+// asynq enqueues, their latency at half the peak rate, jobs end to end
+// against bare asynq with a no-op handler, and the peak memory of a worker
+// process streaming a large download against a small one.
+func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o benchOptions, fig *benchmark.Figures, progress io.Writer) (err error) {
+	target, err := parseRedisURL(url)
+	if err != nil {
+		return err
+	}
+	redisOpt := target.asynq()
+	tmp, err := os.MkdirTemp("", "creditrun-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	log := slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	stack, err := benchmark.NewStack(ctx, benchmark.StackConfig{
+		Redis: client, Asynq: redisOpt, Account: fmt.Sprintf("bench%d", time.Now().UnixNano()),
+		ResultsDir: filepath.Join(tmp, "results"), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	sub := benchmark.NewSubmitter(stack, 4*o.goroutines)
+	defer sub.Close()
+	bare := benchmark.NewBareQueue(redisOpt, stack.Account)
+	defer bare.Close()
+	defer func() { err = errors.Join(err, bare.Clear()) }()
+	// Tasks that a measurement queued and no worker is to run.
+	dropQueued := func() error {
+		return stack.DeleteTasks(ctx, sub.IDs.Take(), o.goroutines)
+	}
+
+	fmt.Fprintln(progress, "bench: submits and bare enqueues")
+	if err := submitThroughput(ctx, o, fig, sub, bare, dropQueued); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "bench: submit latency at %.0f/s\n", fig.SubmitPerS/2)
+	if err := submitLatency(ctx, o, fig, sub, dropQueued); err != nil {
+		return err
+	}
+	fmt.Fprintln(progress, "bench: end to end")
+	if err := endToEnd(ctx, o, fig, stack, sub, bare, redisOpt, tmp); err != nil {
+		return err
+	}
+	if o.skipMemory {
+		return nil
+	}
+	return workerMemory(ctx, o, fig, stack, url, tmp, progress)
+}
+
+// submitThroughput measures submits against bare enqueues, alternating
+// them, after a short warm-up of each.
+func submitThroughput(ctx context.Context, o benchOptions, fig *benchmark.Figures, sub *benchmark.Submitter, bare *benchmark.BareQueue, dropQueued func() error) error {
+	var submitRate, bareRate float64
+	for round := range 3 {
+		d := o.duration / 2
+		if round == 0 {
+			d = o.duration / 10 // warm-up: connections, scripts loaded
+		}
+		r, err := benchmark.Rate(ctx, o.goroutines, d, sub.Submit)
+		if err != nil {
+			return fmt.Errorf("bench submit: %w", err)
+		}
+		if err := dropQueued(); err != nil {
+			return fmt.Errorf("bench submit: %w", err)
+		}
+		b, err := benchmark.Rate(ctx, o.goroutines, d, bare.Enqueue)
+		if err != nil {
+			return fmt.Errorf("bench asynq enqueue: %w", err)
+		}
+		if err := bare.Clear(); err != nil {
+			return fmt.Errorf("bench asynq enqueue: %w", err)
+		}
+		if round > 0 {
+			submitRate += r / 2
+			bareRate += b / 2
+		}
+	}
+	fig.SubmitPerS = benchmark.Round(submitRate, 0)
+	fig.AsynqEnqueuePerS = benchmark.Round(bareRate, 0)
+	fig.SubmitRatio = benchmark.Ratio(submitRate, bareRate)
+	return nil
+}
+
+// submitLatency measures submits at half the peak rate, paced open-loop.
+func submitLatency(ctx context.Context, o benchOptions, fig *benchmark.Figures, sub *benchmark.Submitter, dropQueued func() error) error {
+	rate := fig.SubmitPerS / 2
+	lat, err := benchmark.OpenLoop(ctx, rate, o.duration, sub.Submit)
+	if err != nil {
+		return fmt.Errorf("bench submit latency: %w", err)
+	}
+	if err := dropQueued(); err != nil {
+		return fmt.Errorf("bench submit latency: %w", err)
+	}
+	for _, p := range []struct {
+		pct float64
+		to  *float64
+	}{{50, &fig.SubmitP50Ms}, {99, &fig.SubmitP99Ms}, {99.9, &fig.SubmitP999Ms}, {100, &fig.SubmitMaxMs}} {
+		v, err := benchmark.Percentile(lat, p.pct)
+		if err != nil {
+			return fmt.Errorf("bench submit latency: %w", err)
+		}
+		*p.to = benchmark.Millis(v)
+	}
+	fig.LatencyRatePerS = benchmark.Round(rate, 0)
+	fig.LatencyRequests = len(lat)
+	return nil
+}
+
+// endToEnd measures search jobs submitted and run to the end by a creditrun
+// worker in this process, against bare enqueues run by a no-op handler, the
+// same count of each, with the same concurrency.
+func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, sub *benchmark.Submitter,
+	bare *benchmark.BareQueue, redisOpt asynq.RedisConnOpt, tmp string) error {
+	cfg := benchSearchDataset
+	cfg.Dir = filepath.Join(tmp, "e2e-dataset")
+	if _, err := dataset.Generate(ctx, cfg); err != nil {
+		return fmt.Errorf("bench e2e: %w", err)
+	}
+	ds, err := dataset.Open(ctx, cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("bench e2e: %w", err)
+	}
+	defer ds.Close()
+
+	done := benchmark.NewCounter(o.e2eJobs)
+	srv, h := stack.Worker(ds, o.workerConcurrency)
+	counting := asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		if err := h.ProcessTask(ctx, t); err != nil {
+			done.Fail(fmt.Errorf("job:run: %w", err))
+			return err
+		}
+		done.Add()
+		return nil
+	})
+	rate, err := drain(ctx, o, sub.Submit, srv, counting, done)
+	sub.IDs.Take() // run, not to delete
+	if err != nil {
+		return fmt.Errorf("bench e2e: %w", err)
+	}
+
+	bareDone := benchmark.NewCounter(o.e2eJobs)
+	bsrv, bh := bare.Server(redisOpt, o.workerConcurrency, bareDone)
+	bareRate, err := drain(ctx, o, bare.Enqueue, bsrv, bh, bareDone)
+	if err != nil {
+		return fmt.Errorf("bench asynq e2e: %w", err)
+	}
+	fig.E2EJobs = o.e2eJobs
+	fig.WorkerConcurrency = o.workerConcurrency
+	fig.E2EPerS = benchmark.Round(rate, 0)
+	fig.AsynqE2EPerS = benchmark.Round(bareRate, 0)
+	fig.E2ERatio = benchmark.Ratio(rate, bareRate)
+	return nil
+}
+
+// drain runs benchmark.Drain with srv as the consumer, and shuts srv down.
+func drain(ctx context.Context, o benchOptions, produce func(context.Context) error, srv *asynq.Server, h asynq.Handler, done *benchmark.Counter) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	started := false
+	rate, err := benchmark.Drain(ctx, o.e2eJobs, o.goroutines, produce, func() error {
+		started = true
+		return srv.Start(h)
+	}, done)
+	if started {
+		srv.Shutdown()
+	}
+	return rate, err
+}
+
+// workerMemory measures the peak resident memory of a `creditrun worker`
+// process (this binary) streaming a download of o.downloadRecords people to
+// the local backend, against one of smallDownload, each in a process of
+// its own on the same generated dataset.
+func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, url, tmp string, progress io.Writer) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench worker memory: %w", err)
+	}
+	dir := filepath.Join(tmp, "download-dataset")
+	fmt.Fprintf(progress, "bench: generating %d people\n", o.downloadRecords)
+	if _, err := dataset.Generate(ctx, dataset.GenerateConfig{Dir: dir, People: int(o.downloadRecords), Seed: 1}); err != nil {
+		return fmt.Errorf("bench worker memory: %w", err)
+	}
+	for _, run := range []struct {
+		records int64
+		rssMB   *float64
+	}{{smallDownload, &fig.DownloadRSSMB10k}, {o.downloadRecords, &fig.DownloadRSSMB1M}} {
+		fmt.Fprintf(progress, "bench: worker process downloading %d records\n", run.records)
+		dataDir := filepath.Join(tmp, fmt.Sprintf("worker-%d", run.records))
+		rss, j, err := benchmark.DownloadPeakRSS(ctx, benchmark.WorkerProcess{
+			Command: []string{exe, "worker"}, RedisURL: url, Dataset: dir, DataDir: dataDir,
+		}, stack, run.records)
+		if rmErr := os.RemoveAll(dataDir); err == nil {
+			err = rmErr
+		}
+		if err != nil {
+			return fmt.Errorf("bench worker memory: %w", err)
+		}
+		*run.rssMB = benchmark.Round(float64(rss)/(1<<20), 1)
+		if run.records == o.downloadRecords {
+			fig.DownloadRecords = run.records
+			fig.DownloadMB, fig.DownloadSeconds = downloadSize(j)
+		}
+	}
+	return nil
+}
+
+// downloadSize returns the megabytes a download wrote and the seconds it ran.
+func downloadSize(j jobs.Job) (mb, seconds float64) {
+	var n int64
+	for _, f := range j.Results {
+		n += f.Bytes
+	}
+	if j.StartedAt != nil && j.FinishedAt != nil {
+		seconds = benchmark.Round(j.FinishedAt.Sub(*j.StartedAt).Seconds(), 2)
+	}
+	return benchmark.Round(float64(n)/(1<<20), 1), seconds
+}

@@ -1,0 +1,84 @@
+package benchmark
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Figures is what `creditrun bench` reports: each of creditrun's paths, the
+// bare tool beneath it measured in the same run, and their ratio. The JSON
+// names are the contract of `creditrun bench --json` (issues 2 and 4); the
+// figures after the download ones say how the run was made.
+type Figures struct {
+	LedgerPairsPerS  float64 `json:"ledger_pairs_per_s"`
+	TrivialPairsPerS float64 `json:"trivial_pairs_per_s"`
+	LedgerPairRatio  float64 `json:"ledger_pair_ratio"`
+
+	SubmitPerS       float64 `json:"submit_per_s"`
+	AsynqEnqueuePerS float64 `json:"asynq_enqueue_per_s"`
+	SubmitRatio      float64 `json:"submit_ratio"`
+
+	E2EPerS      float64 `json:"e2e_per_s"`
+	AsynqE2EPerS float64 `json:"asynq_e2e_per_s"`
+	E2ERatio     float64 `json:"e2e_ratio"`
+
+	SubmitP50Ms float64 `json:"submit_p50_ms"`
+	SubmitP99Ms float64 `json:"submit_p99_ms"`
+
+	DownloadRSSMB1M  float64 `json:"download_rss_mb_1m"`
+	DownloadRSSMB10k float64 `json:"download_rss_mb_10k"`
+
+	Goroutines        int     `json:"goroutines"`
+	DurationS         float64 `json:"duration_s"`
+	E2EJobs           int     `json:"e2e_jobs"`
+	WorkerConcurrency int     `json:"worker_concurrency"`
+	LatencyRatePerS   float64 `json:"latency_rate_per_s"`
+	LatencyRequests   int     `json:"latency_requests"`
+	SubmitP999Ms      float64 `json:"submit_p999_ms"`
+	SubmitMaxMs       float64 `json:"submit_max_ms"`
+	DownloadRecords   int64   `json:"download_records"`
+	DownloadMB        float64 `json:"download_mb"`
+	DownloadSeconds   float64 `json:"download_s"`
+}
+
+// WriteJSON writes the figures as one JSON object, on one line.
+func (f Figures) WriteJSON(w io.Writer) error {
+	return json.NewEncoder(w).Encode(f)
+}
+
+// WriteText writes one "name: value" line per figure, named as in JSON.
+func (f Figures) WriteText(w io.Writer) error {
+	v := reflect.ValueOf(f)
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		val := fmt.Sprint(v.Field(i).Interface())
+		if v.Field(i).Kind() == reflect.Float64 {
+			val = strconv.FormatFloat(v.Field(i).Float(), 'f', -1, 64) // never 1.2e+06
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s\n", name, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ratio is a/b to two decimals, 0 when b is 0.
+func Ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return Round(a/b, 2)
+}
+
+// Round rounds x to digits decimals.
+func Round(x float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	return float64(int64(x*p+0.5)) / p
+}

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package benchmark
+
+import (
+	"errors"
+	"syscall"
+)
+
+func procAttr() *syscall.SysProcAttr { return nil }
+
+// peakRSS needs Linux's /proc.
+func peakRSS(int) (int64, error) {
+	return 0, errors.New("peak rss: measured from /proc/<pid>/status, which only Linux has")
+}
