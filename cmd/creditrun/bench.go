@@ -24,6 +24,7 @@ type benchOptions struct {
 	workerConcurrency int
 	downloadRecords   int64
 	skipMemory        bool
+	cpuProfile        string
 }
 
 // runBench runs `creditrun bench`: each of creditrun's paths against the bare
@@ -42,6 +43,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.workerConcurrency, "worker-concurrency", 20, "tasks at once of the end-to-end workers, creditrun's and bare asynq's")
 	fs.Int64Var(&o.downloadRecords, "download-records", 1_000_000, "records of the large download whose worker memory is measured (against 10,000)")
 	fs.BoolVar(&o.skipMemory, "skip-memory", false, "skip the worker memory measurement (it generates and loads a dataset of --download-records people)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of this process to `PREFIX`-submit.pprof (the last round of submits) and PREFIX-e2e.pprof (creditrun's end-to-end run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -60,8 +61,9 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 		return stack.DeleteTasks(ctx, sub.IDs.Take(), o.goroutines)
 	}
 
+	meter := benchmark.NewCPUMeter(client)
 	fmt.Fprintln(progress, "bench: submits and bare enqueues")
-	if err := submitThroughput(ctx, o, fig, sub, bare, dropQueued); err != nil {
+	if err := submitThroughput(ctx, o, fig, meter, sub, bare, dropQueued); err != nil {
 		return err
 	}
 	fmt.Fprintf(progress, "bench: submit latency at %.0f/s\n", fig.SubmitPerS/2)
@@ -69,7 +71,7 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 		return err
 	}
 	fmt.Fprintln(progress, "bench: end to end")
-	if err := endToEnd(ctx, o, fig, stack, sub, bare, redisOpt, tmp); err != nil {
+	if err := endToEnd(ctx, o, fig, meter, stack, sub, bare, redisOpt, tmp); err != nil {
 		return err
 	}
 	if o.skipMemory {
@@ -79,37 +81,105 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 }
 
 // submitThroughput measures submits against bare enqueues, alternating
-// them, after a short warm-up of each.
-func submitThroughput(ctx context.Context, o benchOptions, fig *benchmark.Figures, sub *benchmark.Submitter, bare *benchmark.BareQueue, dropQueued func() error) error {
-	var submitRate, bareRate float64
+// them, after a short warm-up of each, with the CPU time each takes.
+func submitThroughput(ctx context.Context, o benchOptions, fig *benchmark.Figures, m benchmark.CPUMeter, sub *benchmark.Submitter, bare *benchmark.BareQueue, dropQueued func() error) error {
+	var creditrun, asynqOnly measured
 	for round := range 3 {
 		d := o.duration / 2
 		if round == 0 {
 			d = o.duration / 10 // warm-up: connections, scripts loaded
 		}
-		r, err := benchmark.Rate(ctx, o.goroutines, d, sub.Submit)
+		warm := round > 0
+		err := creditrun.measure(ctx, m, warm, func() (int64, time.Duration, error) {
+			var (
+				n       int64
+				elapsed time.Duration
+				err     error
+			)
+			perr := profile(o, "submit", round == 2, func() {
+				n, elapsed, err = benchmark.Run(ctx, o.goroutines, d, sub.Submit)
+			})
+			return n, elapsed, errors.Join(err, perr)
+		})
+		if err == nil {
+			err = dropQueued()
+		}
 		if err != nil {
 			return fmt.Errorf("bench submit: %w", err)
 		}
-		if err := dropQueued(); err != nil {
-			return fmt.Errorf("bench submit: %w", err)
+		err = asynqOnly.measure(ctx, m, warm, func() (int64, time.Duration, error) {
+			return benchmark.Run(ctx, o.goroutines, d, bare.Enqueue)
+		})
+		if err == nil {
+			err = bare.Clear()
 		}
-		b, err := benchmark.Rate(ctx, o.goroutines, d, bare.Enqueue)
 		if err != nil {
 			return fmt.Errorf("bench asynq enqueue: %w", err)
-		}
-		if err := bare.Clear(); err != nil {
-			return fmt.Errorf("bench asynq enqueue: %w", err)
-		}
-		if round > 0 {
-			submitRate += r / 2
-			bareRate += b / 2
 		}
 	}
-	fig.SubmitPerS = benchmark.Round(submitRate, 0)
-	fig.AsynqEnqueuePerS = benchmark.Round(bareRate, 0)
-	fig.SubmitRatio = benchmark.Ratio(submitRate, bareRate)
+	fig.SubmitPerS = benchmark.Round(creditrun.rate(), 0)
+	fig.AsynqEnqueuePerS = benchmark.Round(asynqOnly.rate(), 0)
+	fig.SubmitRatio = benchmark.Ratio(creditrun.rate(), asynqOnly.rate())
+	fig.SubmitCPUUS, fig.SubmitRedisCPUUS = creditrun.cpu.PerOp(creditrun.n)
+	fig.AsynqEnqueueCPUUS, fig.AsynqEnqueueRedisCPUUS = asynqOnly.cpu.PerOp(asynqOnly.n)
 	return nil
+}
+
+// measured adds up the operations, time and CPU time of measurements.
+type measured struct {
+	n       int64
+	elapsed time.Duration
+	cpu     benchmark.CPUTime
+}
+
+// measure runs fn, which returns the operations it made and the time they
+// took, and adds them up when count is set.
+func (m *measured) measure(ctx context.Context, meter benchmark.CPUMeter, count bool, fn func() (int64, time.Duration, error)) error {
+	before, err := meter.Now(ctx)
+	if err != nil {
+		return err
+	}
+	n, elapsed, err := fn()
+	if err != nil {
+		return err
+	}
+	after, err := meter.Now(ctx)
+	if err != nil || !count {
+		return err
+	}
+	m.n += n
+	m.elapsed += elapsed
+	used := after.Sub(before)
+	m.cpu.Self += used.Self
+	m.cpu.Redis += used.Redis
+	return nil
+}
+
+func (m *measured) rate() float64 {
+	if m.elapsed <= 0 {
+		return 0
+	}
+	return float64(m.n) / m.elapsed.Seconds()
+}
+
+// profile runs fn, under the CPU profiler when --cpuprofile is set and on
+// is true, writing the profile to <prefix>-<name>.pprof.
+func profile(o benchOptions, name string, on bool, fn func()) error {
+	if o.cpuProfile == "" || !on {
+		fn()
+		return nil
+	}
+	f, err := os.Create(o.cpuProfile + "-" + name + ".pprof")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	fn()
+	pprof.StopCPUProfile()
+	return f.Close()
 }
 
 // submitLatency measures submits at half the peak rate, paced open-loop.
@@ -140,7 +210,7 @@ func submitLatency(ctx context.Context, o benchOptions, fig *benchmark.Figures, 
 // endToEnd measures search jobs submitted and run to the end by a creditrun
 // worker in this process, against bare enqueues run by a no-op handler, the
 // same count of each, with the same concurrency.
-func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, sub *benchmark.Submitter,
+func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, m benchmark.CPUMeter, stack *benchmark.Stack, sub *benchmark.Submitter,
 	bare *benchmark.BareQueue, redisOpt asynq.RedisConnOpt, tmp string) error {
 	cfg := benchSearchDataset
 	cfg.Dir = filepath.Join(tmp, "e2e-dataset")
@@ -163,7 +233,17 @@ func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack
 		done.Add()
 		return nil
 	})
-	rate, err := drain(ctx, o, sub.Submit, srv, counting, done)
+	var creditrun, asynqOnly measured
+	err = creditrun.measure(ctx, m, true, func() (int64, time.Duration, error) {
+		var (
+			elapsed time.Duration
+			err     error
+		)
+		perr := profile(o, "e2e", true, func() {
+			elapsed, err = drain(ctx, o, sub.Submit, srv, counting, done)
+		})
+		return int64(o.e2eJobs), elapsed, errors.Join(err, perr)
+	})
 	sub.IDs.Take() // run, not to delete
 	if err != nil {
 		return fmt.Errorf("bench e2e: %w", err)
@@ -171,31 +251,37 @@ func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack
 
 	bareDone := benchmark.NewCounter(o.e2eJobs)
 	bsrv, bh := bare.Server(redisOpt, o.workerConcurrency, bareDone)
-	bareRate, err := drain(ctx, o, bare.Enqueue, bsrv, bh, bareDone)
+	err = asynqOnly.measure(ctx, m, true, func() (int64, time.Duration, error) {
+		elapsed, err := drain(ctx, o, bare.Enqueue, bsrv, bh, bareDone)
+		return int64(o.e2eJobs), elapsed, err
+	})
 	if err != nil {
 		return fmt.Errorf("bench asynq e2e: %w", err)
 	}
 	fig.E2EJobs = o.e2eJobs
 	fig.WorkerConcurrency = o.workerConcurrency
-	fig.E2EPerS = benchmark.Round(rate, 0)
-	fig.AsynqE2EPerS = benchmark.Round(bareRate, 0)
-	fig.E2ERatio = benchmark.Ratio(rate, bareRate)
+	fig.E2EPerS = benchmark.Round(creditrun.rate(), 0)
+	fig.AsynqE2EPerS = benchmark.Round(asynqOnly.rate(), 0)
+	fig.E2ERatio = benchmark.Ratio(creditrun.rate(), asynqOnly.rate())
+	fig.E2ECPUUS, fig.E2ERedisCPUUS = creditrun.cpu.PerOp(creditrun.n)
+	fig.AsynqE2ECPUUS, fig.AsynqE2ERedisCPUUS = asynqOnly.cpu.PerOp(asynqOnly.n)
 	return nil
 }
 
-// drain runs benchmark.Drain with srv as the consumer, and shuts srv down.
-func drain(ctx context.Context, o benchOptions, produce func(context.Context) error, srv *asynq.Server, h asynq.Handler, done *benchmark.Counter) (float64, error) {
+// drain runs benchmark.Drain with srv as the consumer, shuts srv down, and
+// returns the time from the first task produced to the last done.
+func drain(ctx context.Context, o benchOptions, produce func(context.Context) error, srv *asynq.Server, h asynq.Handler, done *benchmark.Counter) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	started := false
-	rate, err := benchmark.Drain(ctx, o.e2eJobs, o.goroutines, produce, func() error {
+	elapsed, err := benchmark.Drain(ctx, o.e2eJobs, o.goroutines, produce, func() error {
 		started = true
 		return srv.Start(h)
 	}, done)
 	if started {
 		srv.Shutdown()
 	}
-	return rate, err
+	return elapsed, err
 }
 
 // workerMemory measures the peak resident memory of a `creditrun worker`
@@ -213,12 +299,12 @@ func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, s
 		return fmt.Errorf("bench worker memory: %w", err)
 	}
 	for _, run := range []struct {
-		records int64
-		rssMB   *float64
-	}{{smallDownload, &fig.DownloadRSSMB10k}, {o.downloadRecords, &fig.DownloadRSSMB1M}} {
+		records       int64
+		rssMB, loaded *float64
+	}{{smallDownload, &fig.DownloadRSSMB10k, &fig.DownloadLoadedRSSMB10k}, {o.downloadRecords, &fig.DownloadRSSMB1M, &fig.DownloadLoadedRSSMB1M}} {
 		fmt.Fprintf(progress, "bench: worker process downloading %d records\n", run.records)
 		dataDir := filepath.Join(tmp, fmt.Sprintf("worker-%d", run.records))
-		rss, j, err := benchmark.DownloadPeakRSS(ctx, benchmark.WorkerProcess{
+		mem, err := benchmark.DownloadPeakRSS(ctx, benchmark.WorkerProcess{
 			Command: []string{exe, "worker"}, RedisURL: url, Dataset: dir, DataDir: dataDir,
 		}, stack, run.records)
 		if rmErr := os.RemoveAll(dataDir); err == nil {
@@ -227,10 +313,11 @@ func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, s
 		if err != nil {
 			return fmt.Errorf("bench worker memory: %w", err)
 		}
-		*run.rssMB = benchmark.Round(float64(rss)/(1<<20), 1)
+		*run.rssMB = benchmark.Round(float64(mem.PeakRSS)/(1<<20), 1)
+		*run.loaded = benchmark.Round(float64(mem.LoadedRSS)/(1<<20), 1)
 		if run.records == o.downloadRecords {
 			fig.DownloadRecords = run.records
-			fig.DownloadMB, fig.DownloadSeconds = downloadSize(j)
+			fig.DownloadMB, fig.DownloadSeconds = downloadSize(mem.Job)
 		}
 	}
 	return nil

@@ -47,11 +47,10 @@ func (c *Counter) Wait(ctx context.Context) error {
 // Drain measures a producer and a consumer together: it makes count calls
 // of produce from goroutines goroutines, calls start (which starts the
 // consumer) once the first call has returned, and waits until done reaches
-// count. It returns the tasks per second from the first call to the last
-// task done. The consumer starts after the first task exists because an
+// count. It returns the time from the first call to the last task done. The consumer starts after the first task exists because an
 // asynq server whose poll finds its queues empty sleeps 0.5 to 1.5 s before
 // the next one.
-func Drain(ctx context.Context, count, goroutines int, produce func(context.Context) error, start func() error, done *Counter) (float64, error) {
+func Drain(ctx context.Context, count, goroutines int, produce func(context.Context) error, start func() error, done *Counter) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -83,7 +82,7 @@ func Drain(ctx context.Context, count, goroutines int, produce func(context.Cont
 	if err != nil {
 		return 0, err
 	}
-	return float64(count) / elapsed.Seconds(), nil
+	return elapsed, nil
 }
 
 // forEach calls fn for each of items from goroutines goroutines and returns

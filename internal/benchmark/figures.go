@@ -41,8 +41,24 @@ type Figures struct {
 	SubmitP999Ms      float64 `json:"submit_p999_ms"`
 	SubmitMaxMs       float64 `json:"submit_max_ms"`
 	DownloadRecords   int64   `json:"download_records"`
-	DownloadMB        float64 `json:"download_mb"`
-	DownloadSeconds   float64 `json:"download_s"`
+	// The peak resident memory of each worker process once it had loaded
+	// the dataset, before its download.
+	DownloadLoadedRSSMB1M  float64 `json:"download_loaded_rss_mb_1m"`
+	DownloadLoadedRSSMB10k float64 `json:"download_loaded_rss_mb_10k"`
+	DownloadMB             float64 `json:"download_mb"`
+	DownloadSeconds        float64 `json:"download_s"`
+
+	// CPU time per submit, enqueue, job or task, in microseconds: of this
+	// process (clients, and the API and workers run in process) and of the
+	// Redis server.
+	SubmitCPUUS            float64 `json:"submit_cpu_us"`
+	SubmitRedisCPUUS       float64 `json:"submit_redis_cpu_us"`
+	AsynqEnqueueCPUUS      float64 `json:"asynq_enqueue_cpu_us"`
+	AsynqEnqueueRedisCPUUS float64 `json:"asynq_enqueue_redis_cpu_us"`
+	E2ECPUUS               float64 `json:"e2e_cpu_us"`
+	E2ERedisCPUUS          float64 `json:"e2e_redis_cpu_us"`
+	AsynqE2ECPUUS          float64 `json:"asynq_e2e_cpu_us"`
+	AsynqE2ERedisCPUUS     float64 `json:"asynq_e2e_redis_cpu_us"`
 }
 
 // WriteJSON writes the figures as one JSON object, on one line.

@@ -78,6 +78,16 @@ func Parallelism(goroutines int) int {
 // Rate runs fn from goroutines goroutines for about d and returns the calls
 // per second.
 func Rate(ctx context.Context, goroutines int, d time.Duration, fn func(context.Context) error) (float64, error) {
+	n, elapsed, err := Run(ctx, goroutines, d, fn)
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// Run runs fn from goroutines goroutines for about d and returns the calls
+// made and the time they took, or the first error of a call.
+func Run(ctx context.Context, goroutines int, d time.Duration, fn func(context.Context) error) (int64, time.Duration, error) {
 	var (
 		n        atomic.Int64
 		firstErr error
@@ -101,7 +111,7 @@ func Rate(ctx context.Context, goroutines int, d time.Duration, fn func(context.
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return 0, firstErr
+		return 0, 0, firstErr
 	}
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	return n.Load(), time.Since(start), nil
 }

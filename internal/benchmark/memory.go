@@ -7,9 +7,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/source"
@@ -29,12 +34,24 @@ type WorkerProcess struct {
 	Timeout time.Duration
 }
 
-// DownloadPeakRSS starts a worker process, submits through the stack a CSV
-// download of records people (of every record, no query), waits until the
-// job has succeeded, and returns the process's peak resident memory
-// (VmHWM) in bytes, and the job. It stops the process (SIGTERM) and waits
-// for it before it returns, whatever happened.
-func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int64) (int64, jobs.Job, error) {
+// WorkerMemory is what DownloadPeakRSS measured of one worker process.
+type WorkerMemory struct {
+	// LoadedRSS is the peak resident memory (VmHWM) once the worker had
+	// loaded the dataset and started, before the download; PeakRSS is the
+	// peak when the download had succeeded. Both in bytes.
+	LoadedRSS, PeakRSS int64
+	// Job is the download job, ended.
+	Job jobs.Job
+}
+
+// DownloadPeakRSS starts a worker process, waits until its asynq server has
+// started (it loads the dataset first), submits through the stack a CSV
+// download of records people (every record, no query), waits until the job
+// has succeeded, and returns the process's peak resident memory at both
+// points. It stops the process (SIGTERM) and waits for it before it
+// returns, whatever happened.
+func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int64) (WorkerMemory, error) {
+	var m WorkerMemory
 	if p.Timeout <= 0 {
 		p.Timeout = 5 * time.Minute
 	}
@@ -42,7 +59,7 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 	defer cancel()
 	addr, err := freeAddr(ctx)
 	if err != nil {
-		return 0, jobs.Job{}, err
+		return m, err
 	}
 	// The process lives until this returns: then procCtx's end sends it
 	// SIGTERM, and a kill follows if it has not stopped within asynq's
@@ -59,36 +76,59 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		stop()
-		return 0, jobs.Job{}, fmt.Errorf("start worker: %w", err)
+		return m, fmt.Errorf("start worker: %w", err)
 	}
 	exited := make(chan struct{})
 	var exitErr error
 	go func() { exitErr = cmd.Wait(); close(exited) }()
 	defer func() { stop(); <-exited }()
+	pid := cmd.Process.Pid
 
-	j, err := s.Service.Submit(ctx, s.Account, jobs.Spec{Kind: jobs.Download, DataType: source.People, NumRecords: records, Format: jobs.CSV})
-	if err != nil {
-		return 0, jobs.Job{}, fmt.Errorf("submit download: %w", err)
-	}
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	// wait waits for the next tick, or says why there is none.
+	wait := func(what string) error {
 		select {
 		case <-exited:
-			return 0, j, fmt.Errorf("worker exited (%w) before job %s ended: %s", exitErr, j.ID, out.String())
+			return fmt.Errorf("worker exited (%w) while %s: %s", exitErr, what, out.String())
 		case <-ctx.Done():
-			return 0, j, fmt.Errorf("download %s of %d records: %w; worker output: %s", j.ID, records, ctx.Err(), out.String())
+			return fmt.Errorf("%s: %w; worker output: %s", what, ctx.Err(), out.String())
 		case <-tick.C:
+			return nil
 		}
-		if j, err = s.Service.Get(ctx, s.Account, j.ID); err != nil {
-			return 0, j, fmt.Errorf("download %s: %w", j.ID, err)
+	}
+	for started := false; !started; {
+		if err := wait("loading the dataset"); err != nil {
+			return m, err
 		}
-		switch j.Status {
+		servers, err := s.inspector.Servers()
+		if err != nil {
+			return m, fmt.Errorf("asynq servers: %w", err)
+		}
+		started = slices.ContainsFunc(servers, func(si *asynq.ServerInfo) bool { return si.PID == pid })
+	}
+	if m.LoadedRSS, err = peakRSS(pid); err != nil {
+		return m, err
+	}
+
+	m.Job, err = s.Service.Submit(ctx, s.Account, jobs.Spec{Kind: jobs.Download, DataType: source.People, NumRecords: records, Format: jobs.CSV})
+	if err != nil {
+		return m, fmt.Errorf("submit download: %w", err)
+	}
+	id := m.Job.ID
+	for {
+		if err := wait("downloading " + id); err != nil {
+			return m, err
+		}
+		if m.Job, err = s.Service.Get(ctx, s.Account, id); err != nil {
+			return m, fmt.Errorf("download %s: %w", id, err)
+		}
+		switch m.Job.Status {
 		case jobs.Succeeded:
-			rss, err := peakRSS(cmd.Process.Pid)
-			return rss, j, err
+			m.PeakRSS, err = peakRSS(pid)
+			return m, err
 		case jobs.Failed, jobs.Canceled:
-			return 0, j, fmt.Errorf("download %s %s: %s; worker output: %s", j.ID, j.Status, j.Error, out.String())
+			return m, fmt.Errorf("download %s %s: %s; worker output: %s", id, m.Job.Status, m.Job.Error, out.String())
 		}
 	}
 }
@@ -124,4 +164,14 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(bytes.TrimSpace(t.buf))
+}
+
+// parseKB reads a /proc size such as "  123456 kB" into bytes.
+func parseKB(s string) (int64, error) {
+	num, unit, _ := strings.Cut(strings.TrimSpace(s), " ")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || strings.TrimSpace(unit) != "kB" {
+		return 0, fmt.Errorf("peak rss: %q is not a size in kB", s)
+	}
+	return n << 10, nil
 }

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // procAttr makes a child process die with this one, so that a bench killed
@@ -37,12 +37,11 @@ func peakRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("peak rss: no VmHWM in /proc/%d/status", pid)
 }
 
-// parseKB reads a /proc size such as "  123456 kB" into bytes.
-func parseKB(s string) (int64, error) {
-	num, unit, _ := strings.Cut(strings.TrimSpace(s), " ")
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || strings.TrimSpace(unit) != "kB" {
-		return 0, fmt.Errorf("peak rss: %q is not a size in kB", s)
+// selfCPU returns the CPU time this process has used, user and system.
+func selfCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
 	}
-	return n << 10, nil
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

@@ -5,6 +5,7 @@ package benchmark
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 func procAttr() *syscall.SysProcAttr { return nil }
@@ -13,3 +14,6 @@ func procAttr() *syscall.SysProcAttr { return nil }
 func peakRSS(int) (int64, error) {
 	return 0, errors.New("peak rss: measured from /proc/<pid>/status, which only Linux has")
 }
+
+// selfCPU needs getrusage, which this build does not use.
+func selfCPU() (time.Duration, error) { return 0, nil }
