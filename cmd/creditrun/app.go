@@ -45,6 +45,10 @@ type app struct {
 	svc      *jobs.Service
 	registry *prometheus.Registry
 	closers  []func()
+	// sourceFunc, when set, wraps the dataset the worker reads. Only tests
+	// set it (through serveWith's setup), to hold a job in the middle of
+	// its run.
+	sourceFunc func(*dataset.Dataset) source.Source
 }
 
 // newApp connects to Redis (the URL given, whatever the config says) and
@@ -164,7 +168,11 @@ func (a *app) runWorker(ctx context.Context) error {
 		return fmt.Errorf("open the dataset %s: %w", dir, err)
 	}
 	defer ds.Close()
-	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: ds, Storage: a.local, Logger: a.log})
+	var src source.Source = ds
+	if a.sourceFunc != nil {
+		src = a.sourceFunc(ds)
+	}
+	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.local, Logger: a.log})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
 }
 
