@@ -125,7 +125,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	o, err := r.run(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return h.stopped(ctx, j, r)
 		}
 		if permanent(err) {
 			h.fail(ctx, j, r.written, failReason(err))
@@ -143,6 +143,20 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	h.tagResults(ctx, done, r.written, r.tag)
 	return nil
+}
+
+// stopped handles a run whose ctx ended: a cancel (CancelProcessing) or a
+// shutdown. A job that has ended was canceled: its results go and the task
+// is done. Otherwise the worker is shutting down, and ctx's error sends the
+// task back to the queue.
+func (h *Handler) stopped(ctx context.Context, j jobs.Job, r run) error {
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	cur, err := h.cfg.Service.Get(gctx, j.Account, j.ID)
+	if err == nil && cur.Status.Terminal() {
+		return h.ended(gctx, j, r)
+	}
+	return ctx.Err()
 }
 
 // ended handles a job that ended while this run ran. Canceled or failed: its

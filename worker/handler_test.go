@@ -514,8 +514,11 @@ func TestCancelRunning(t *testing.T) {
 	if err != nil || canceled.Status != jobs.Canceled {
 		t.Fatalf("cancel: %v %v", canceled.Status, err)
 	}
-	if err := wait(t, out); !errors.Is(err, context.Canceled) {
-		t.Fatalf("the handler returned %v, want context.Canceled", err)
+	// The job has ended, so the handler calls its task done. (asynq itself
+	// may still schedule a retry of a task whose ctx it canceled; that
+	// delivery finds the job ended and acks.)
+	if err := wait(t, out); err != nil {
+		t.Fatalf("the handler returned %v, want nil", err)
 	}
 	r, err := f.ledger.Reservation(t.Context(), f.account, j.ID)
 	if err != nil || r.State != credit.Voided || r.Released != 500 {
