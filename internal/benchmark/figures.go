@@ -40,6 +40,9 @@ type Figures struct {
 	LatencyRequests   int     `json:"latency_requests"`
 	SubmitP999Ms      float64 `json:"submit_p999_ms"`
 	SubmitMaxMs       float64 `json:"submit_max_ms"`
+	// Bare enqueues paced at the same rate as the submits.
+	AsynqEnqueueP50Ms float64 `json:"asynq_enqueue_p50_ms"`
+	AsynqEnqueueP99Ms float64 `json:"asynq_enqueue_p99_ms"`
 	DownloadRecords   int64   `json:"download_records"`
 	// The peak resident memory of each worker process once it had loaded
 	// the dataset, before its download.
