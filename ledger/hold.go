@@ -136,27 +136,12 @@ func (l *Redis) closeHold(ctx context.Context, id string, status credit.HoldStat
 	return credit.Hold{}, fmt.Errorf("%s hold %s: %w", status, id, codeError(code, rest))
 }
 
-// HoldFilter selects holds to list.
-type HoldFilter struct {
-	// Status selects one status; empty selects all.
-	Status credit.HoldStatus
-	// Account selects one account's holds; empty selects every account's.
-	Account string
-	// Limit is the page size. Defaults to 50.
-	Limit int
-	// Cursor is the previous page's NextCursor; empty for the first page.
-	Cursor string
-}
+// HoldFilter selects holds to list. It lives in package credit, so that
+// package jobs can name it without importing Redis.
+type HoldFilter = credit.HoldFilter
 
 // HoldPage is one page of holds, newest first.
-type HoldPage struct {
-	Holds []credit.Hold
-	// NextCursor fetches the next page; empty on the last one.
-	NextCursor string
-	// TotalDueCents sums AmountDueCents over every hold the filter selects,
-	// across all pages.
-	TotalDueCents int64
-}
+type HoldPage = credit.HoldPage
 
 // ListHolds lists holds by status and account, newest first. It reads every
 // hold the filter's account (or the whole index) has, so that TotalDueCents
