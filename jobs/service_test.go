@@ -17,6 +17,7 @@ import (
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/ledger/ledgertest"
 	"github.com/creditrun/creditrun/ledger/plan"
 )
 
@@ -132,26 +133,7 @@ func (f *fixture) account(t *testing.T, plans ...string) string {
 // the pools (I4).
 func (f *fixture) checkInvariants(t *testing.T, account string) {
 	t.Helper()
-	pools, err := f.l.Pools(ctx, account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := f.l.JournalAll(ctx, account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replayed, err := credit.Replay(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pools {
-		if err := p.Check(); err != nil {
-			t.Error(err)
-		}
-		if !replayed[p.Name].Equal(p.Balance) {
-			t.Errorf("I4: %s replays to %+v, pool is %+v", p.Name, replayed[p.Name], p.Balance)
-		}
-	}
+	ledgertest.CheckAccount(t, f.l, account)
 }
 
 func (f *fixture) available(t *testing.T, account, pool string) int64 {

@@ -22,6 +22,7 @@ import (
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/ledger/ledgertest"
 	"github.com/creditrun/creditrun/ledger/plan"
 	"github.com/creditrun/creditrun/source"
 	"github.com/creditrun/creditrun/source/dataset"
@@ -129,26 +130,7 @@ func (f *fixture) journal(t *testing.T, job string, typ credit.EntryType) []cred
 // total_cost + released.
 func (f *fixture) checkLedger(t *testing.T, j jobs.Job) {
 	t.Helper()
-	pools, err := f.ledger.Pools(t.Context(), f.account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := f.ledger.JournalAll(t.Context(), f.account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replayed, err := credit.Replay(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pools {
-		if err := p.Check(); err != nil {
-			t.Error(err)
-		}
-		if !replayed[p.Name].Equal(p.Balance) {
-			t.Errorf("I4: %s replays to %+v, pool is %+v", p.Name, replayed[p.Name], p.Balance)
-		}
-	}
+	ledgertest.CheckAccount(t, f.ledger, f.account)
 	r, err := f.ledger.Reservation(t.Context(), f.account, j.ID)
 	if err != nil {
 		t.Fatal(err)
