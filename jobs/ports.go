@@ -19,6 +19,34 @@ type Ledger interface {
 	Hold(ctx context.Context, id string) (credit.Hold, error)
 	Adjust(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
 	WaiveHold(ctx context.Context, id, reason string) (credit.Hold, error)
+	// PayHold marks a hold paid; paying a paid hold returns it unchanged.
+	// Returns credit.ErrHoldNotFound, credit.ErrInvalidID, or an error
+	// wrapping credit.ErrHoldConflict for a waived hold.
+	PayHold(ctx context.Context, id, paymentRef string) (credit.Hold, error)
+	// ListHolds returns a page of holds, newest first, with the amount due
+	// over every page. Returns an error wrapping credit.ErrInvalidCursor,
+	// credit.ErrInvalidStatus or credit.ErrInvalidID.
+	ListHolds(ctx context.Context, f credit.HoldFilter) (credit.HoldPage, error)
+}
+
+// Objects re-tags stored result objects; every storage.Backend implements
+// it. The service sets the hold tag of a job's results when its hold is
+// paid or waived.
+type Objects interface {
+	// SetTags replaces the tags of the object at key. Returns an error for
+	// which Config.ObjectMissingFunc reports true when there is no object at
+	// key (it expired or was deleted), and any other error when the tags
+	// could not be set.
+	SetTags(ctx context.Context, key string, tags map[string]string) error
+}
+
+// TagReader is what Objects may also do: read an object's tags. When
+// Config.Objects implements it (storage.Local does), HealTags reads each
+// tag and writes only the ones that lag, and keeps any other tags.
+type TagReader interface {
+	// Tags returns the tags of the object at key. Returns an error for which
+	// Config.ObjectMissingFunc reports true when there is no object at key.
+	Tags(ctx context.Context, key string) (map[string]string, error)
 }
 
 // Queue runs jobs on workers; the asynq queue implements it.

@@ -31,6 +31,14 @@ type Config struct {
 	// NewIDFunc makes job ids. Defaults to "job_" and a ULID, so that ids
 	// sort by creation time.
 	NewIDFunc func() string
+	// Objects re-tags a job's result objects when its hold is paid or
+	// waived (see PayHold and HealTags). Defaults to nil: no re-tagging.
+	Objects Objects
+	// ObjectMissingFunc reports whether an error of Objects means that no
+	// object is at the key (expired or deleted); re-tagging skips such
+	// objects instead of failing. Defaults to reporting false for every
+	// error.
+	ObjectMissingFunc func(error) bool
 }
 
 // Service submits jobs, runs their life, and ties each to its credits: it
@@ -51,6 +59,9 @@ func NewService(cfg Config) *Service {
 	}
 	if cfg.NewIDFunc == nil {
 		cfg.NewIDFunc = func() string { return "job_" + strings.ToLower(ulid.Make().String()) }
+	}
+	if cfg.ObjectMissingFunc == nil {
+		cfg.ObjectMissingFunc = func(error) bool { return false }
 	}
 	if cfg.DataTypes == nil {
 		cfg.DataTypes = func(string) bool { return true }
