@@ -46,6 +46,8 @@ type Jobs interface {
 	Cancel(ctx context.Context, account, id string) (jobs.Job, error)
 	// Hold returns the job's overage hold, nil when it has none.
 	Hold(ctx context.Context, j jobs.Job) (*credit.Hold, error)
+	// Holds lists, pays and waives overage holds (holds.go).
+	Holds
 }
 
 // Ledger is what the API reads and changes of the credit ledger directly;
@@ -255,6 +257,10 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/jobs/{id}", roles: user, h: s.getJob},
 		{method: "GET", pattern: "/v1/jobs/{id}/results", roles: user, h: s.getResults},
 		{method: "DELETE", pattern: "/v1/jobs/{id}", roles: user, h: s.cancelJob},
+		{method: "GET", pattern: "/v1/holds", roles: staff, h: s.listHolds},
+		{method: "GET", pattern: "/v1/holds.csv", raw: s.exportHolds}, // staff; through answer, as CSV
+		{method: "POST", pattern: "/v1/holds/{id}/pay", roles: staff, h: s.payHold},
+		{method: "POST", pattern: "/v1/holds/{id}/waive", roles: staff, h: s.waiveHold},
 		{method: "GET", pattern: "/healthz", raw: s.healthz},
 		{method: "GET", pattern: "/readyz", raw: s.readyz},
 		{method: "GET", pattern: "/metrics", raw: s.metrics.handler().ServeHTTP},
