@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -40,6 +39,9 @@ type app struct {
 	ledger   *ledger.Redis
 	store    *jobstore.Redis
 	catalog  *plan.Catalog
+	// storage keeps result files: S3 when a bucket is configured, else
+	// local, the data dir, whose links the API serves itself.
+	storage  storage.Backend
 	local    *storage.Local
 	queue    *worker.Queue
 	svc      *jobs.Service
@@ -54,9 +56,6 @@ type app struct {
 // newApp connects to Redis (the URL given, whatever the config says) and
 // builds the parts every role uses.
 func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) (*app, error) {
-	if cfg.S3Bucket != "" {
-		return nil, errors.New("result files in S3 arrive with issue 5: leave CREDITRUN_S3_BUCKET empty for now")
-	}
 	target, err := parseRedisURL(redisURL)
 	if err != nil {
 		return nil, err
@@ -73,12 +72,25 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 		a.close()
 		return nil, err
 	}
-	secret, err := linkSecret(ctx, a.redis)
-	if err != nil {
-		a.close()
-		return nil, err
+	if cfg.S3Bucket != "" {
+		// Credentials come from the SDK's default chain; the bucket is
+		// created when it is missing (API.md).
+		b, err := storage.NewS3(ctx, storage.S3Config{Bucket: cfg.S3Bucket, Endpoint: cfg.S3Endpoint,
+			Region: cfg.S3Region, CreateBucket: true})
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("result storage: %w", err)
+		}
+		a.storage = b
+	} else {
+		secret, err := linkSecret(ctx, a.redis)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		a.local = storage.NewLocal(filepath.Join(cfg.DataDir, "results"), publicURL(cfg.HTTPAddr), secret, nil)
+		a.storage = a.local
 	}
-	a.local = storage.NewLocal(filepath.Join(cfg.DataDir, "results"), publicURL(cfg.HTTPAddr), secret, nil)
 	a.ledger = ledger.New(a.redis, ledger.Options{})
 	a.store = jobstore.New(a.redis, jobstore.Options{})
 	client := asynq.NewClient(a.asynqOpt)
@@ -147,8 +159,12 @@ func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, err
 	if rate == 0 {
 		rate = api.RateLimitOff
 	}
+	var files http.Handler
+	if a.local != nil {
+		files = a.local.Handler()
+	}
 	srv, err := api.New(api.Config{
-		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.local, Files: a.local.Handler(),
+		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
 		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
 	})
 	if err != nil {
@@ -172,7 +188,7 @@ func (a *app) runWorker(ctx context.Context) error {
 	if a.sourceFunc != nil {
 		src = a.sourceFunc(ds)
 	}
-	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.local, Logger: a.log})
+	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.storage, Logger: a.log})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
 }
 
@@ -189,6 +205,11 @@ func (a *app) opsHandler() http.Handler {
 		if err := a.redis.Ping(r.Context()).Err(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = fmt.Fprintf(w, `{"status":"unavailable","redis":%q}`, err.Error())
+			return
+		}
+		if err := a.storage.Check(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"status":"unavailable","storage":%q}`, err.Error())
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
