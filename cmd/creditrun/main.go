@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -25,7 +24,7 @@ var commands = map[string]command{
 	"worker":    {"an asynq worker", runWorkerRole},
 	"scheduler": {"the cron scheduler (health endpoints only until issue 6)", runSchedulerRole},
 	"dataset":   {"dataset generate: a deterministic synthetic dataset", runDataset},
-	"holds":     {"finance: list, pay and waive overage holds", notYet("issue 5")},
+	"holds":     {"finance: list, pay and waive overage holds", runHolds},
 	"bench":     {"the benchmark suite", runBench},
 }
 
@@ -62,14 +61,5 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "\ncommands:")
 	for _, name := range names {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", name, commands[name].summary)
-	}
-}
-
-// errNotYet marks a subcommand whose work arrives with a later issue.
-var errNotYet = errors.New("not yet")
-
-func notYet(issue string) func(context.Context, []string) error {
-	return func(context.Context, []string) error {
-		return fmt.Errorf("%w: this command arrives with %s", errNotYet, issue)
 	}
 }
