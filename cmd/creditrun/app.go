@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -99,6 +100,9 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 	a.queue = worker.NewQueue(client, inspector)
 	a.svc = jobs.NewService(jobs.Config{
 		Ledger: a.ledger, Store: a.store, Queue: a.queue, Accounts: a.store, Catalog: a.catalog,
+		// Paying or waiving a hold re-tags the job's files, which releases them.
+		Objects:           a.storage,
+		ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) },
 		DataTypes: func(dt string) bool {
 			for _, k := range source.DataTypes() {
 				if k == dt {
