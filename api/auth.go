@@ -109,9 +109,13 @@ func (s *Server) RegisterKey(ctx context.Context, key string, role Role, account
 	case role != RoleUser && account != "":
 		return fmt.Errorf("register key: a %s key has no account: %w", role, ErrInvalidKey)
 	}
-	err := s.client.HSet(ctx, s.keys.apiKey(hashKey(key)), "role", string(role), "account", account).Err()
+	hash := hashKey(key)
+	err := s.client.HSet(ctx, s.keys.apiKey(hash), "role", string(role), "account", account).Err()
 	if err != nil {
 		return fmt.Errorf("register %s key: %w", role, err)
+	}
+	if s.keyCache != nil {
+		s.keyCache.Remove(hash)
 	}
 	return nil
 }
@@ -125,6 +129,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 		return principal{}, errUnauthorized
 	}
 	hash := hashKey(key)
+	if s.keyCache != nil {
+		if p, ok := s.keyCache.Get(hash); ok {
+			return p, nil
+		}
+	}
 	m, err := s.client.HGetAll(ctx, s.keys.apiKey(hash)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return principal{}, fmt.Errorf("look up api key: %w", err)
@@ -133,7 +142,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 	if !role.Valid() {
 		return principal{}, errUnauthorized
 	}
-	return principal{Role: role, Account: m["account"], KeyHash: hash}, nil
+	p := principal{Role: role, Account: m["account"], KeyHash: hash}
+	if s.keyCache != nil {
+		s.keyCache.Add(hash, p)
+	}
+	return p, nil
 }
 
 // bearer returns the key of an Authorization: Bearer header.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -87,6 +88,11 @@ const (
 	DefaultRateLimit = 50
 	DefaultBodyLimit = 10 << 20
 	DefaultKeyPrefix = "cr"
+	// DefaultKeyCacheTTL is how long a key's role and account are kept in
+	// process by default.
+	DefaultKeyCacheTTL = 5 * time.Second
+	// keyCacheSize bounds the keys kept in process.
+	keyCacheSize = 10_000
 	// RateLimitOff as Config.RateLimit turns rate limiting off
 	// (CREDITRUN_RATE_LIMIT=0).
 	RateLimitOff = -1
@@ -119,6 +125,12 @@ type Config struct {
 	NowFunc func() time.Time
 	// Logger logs failures. Defaults to slog.Default().
 	Logger *slog.Logger
+	// KeyCacheTTL is how long a process keeps what an API key is for (role
+	// and account) before reading it again. Keys are never revoked yet; a
+	// key registered again is seen at once by the process that registers
+	// it and within KeyCacheTTL by the others. Defaults to 5 seconds; a
+	// negative value turns the cache off.
+	KeyCacheTTL time.Duration
 	// Registry takes the API's metrics and is what /metrics serves.
 	// Defaults to a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -133,6 +145,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.KeyCacheTTL == 0 {
+		c.KeyCacheTTL = DefaultKeyCacheTTL
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = DefaultKeyPrefix
@@ -177,6 +192,9 @@ type Server struct {
 	metrics *metrics
 	log     *slog.Logger
 	openapi []byte
+	// keyCache keeps what keys are for a few seconds, sparing a Redis
+	// round trip per request; nil when Config.KeyCacheTTL turns it off.
+	keyCache *expirable.LRU[string, principal]
 }
 
 // New returns the API server for cfg.
@@ -199,6 +217,9 @@ func New(cfg Config) (*Server, error) {
 		mux:     http.NewServeMux(),
 		log:     cfg.Logger,
 		openapi: doc,
+	}
+	if cfg.KeyCacheTTL > 0 {
+		s.keyCache = expirable.NewLRU[string, principal](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
 	s.metrics, err = newMetrics(cfg.Registry)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -28,6 +29,9 @@ type Config struct {
 	DataTypes func(string) bool
 	// NowFunc is the clock. Defaults to time.Now.
 	NowFunc func() time.Time
+	// PlansCacheTTL is how long an account's plans are kept in process.
+	// Defaults to 5 seconds; a negative value turns the cache off.
+	PlansCacheTTL time.Duration
 	// NewIDFunc makes job ids. Defaults to "job_" and a ULID, so that ids
 	// sort by creation time.
 	NewIDFunc func() string
@@ -47,6 +51,9 @@ type Config struct {
 // Items, Progress, Complete and Fail.
 type Service struct {
 	cfg Config
+	// plans keeps each account's subscription for a few seconds, sparing
+	// a read of the account on every submit; nil when turned off.
+	plans *expirable.LRU[string, *plan.Subscription]
 }
 
 // NewService returns a service on cfg.
@@ -66,7 +73,14 @@ func NewService(cfg Config) *Service {
 	if cfg.DataTypes == nil {
 		cfg.DataTypes = func(string) bool { return true }
 	}
-	return &Service{cfg: cfg}
+	if cfg.PlansCacheTTL == 0 {
+		cfg.PlansCacheTTL = 5 * time.Second
+	}
+	s := &Service{cfg: cfg}
+	if cfg.PlansCacheTTL > 0 {
+		s.plans = expirable.NewLRU[string, *plan.Subscription](10_000, nil, cfg.PlansCacheTTL)
+	}
+	return s
 }
 
 func (s *Service) now() time.Time { return s.cfg.NowFunc().UTC() }
@@ -122,13 +136,9 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 	if err := spec.Normalize(s.cfg.Limits, s.cfg.DataTypes); err != nil {
 		return Job{}, err
 	}
-	a, err := s.cfg.Accounts.Account(ctx, account)
+	sub, err := s.subscription(ctx, account)
 	if err != nil {
 		return Job{}, err
-	}
-	sub, err := s.cfg.Catalog.Subscribe(a.PlanIDs)
-	if err != nil {
-		return Job{}, fmt.Errorf("plans of account %s: %w", account, err)
 	}
 	op := plan.Operation(spec.Kind)
 	p, ok := sub.PoolFor(plan.DataType(spec.DataType), op)
@@ -188,6 +198,29 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		return Job{}, fmt.Errorf("queue job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// subscription returns an account's plans, from the cache when it has them.
+// An account's plans do not change once it exists. Returns ErrNotFound for
+// an unknown account.
+func (s *Service) subscription(ctx context.Context, account string) (*plan.Subscription, error) {
+	if s.plans != nil {
+		if sub, ok := s.plans.Get(account); ok {
+			return sub, nil
+		}
+	}
+	a, err := s.cfg.Accounts.Account(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.cfg.Catalog.Subscribe(a.PlanIDs)
+	if err != nil {
+		return nil, fmt.Errorf("plans of account %s: %w", account, err)
+	}
+	if s.plans != nil {
+		s.plans.Add(account, sub)
+	}
+	return sub, nil
 }
 
 // release gives back what a submit took when the job could not be recorded or
