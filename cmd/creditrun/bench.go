@@ -24,6 +24,7 @@ type benchOptions struct {
 	workerConcurrency int
 	downloadRecords   int64
 	skipMemory        bool
+	skipS3            bool
 	cpuProfile        string
 }
 
@@ -43,6 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.workerConcurrency, "worker-concurrency", 20, "tasks at once of the end-to-end workers, creditrun's and bare asynq's")
 	fs.Int64Var(&o.downloadRecords, "download-records", 1_000_000, "records of the large download whose worker memory is measured (against 10,000)")
 	fs.BoolVar(&o.skipMemory, "skip-memory", false, "skip the worker memory measurement (it generates and loads a dataset of --download-records people)")
+	fs.BoolVar(&o.skipS3, "skip-s3", false, "skip the S3 download measurement (it starts versitygw and a worker process on a dataset of --download-records people)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of this process to `PREFIX`-submit.pprof (the last round of submits) and PREFIX-e2e.pprof (creditrun's end-to-end run)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -27,10 +27,11 @@ var benchSearchDataset = dataset.GenerateConfig{People: 20_000, Seed: 1}
 // compared with.
 const smallDownload = 10_000
 
-// benchJobs measures issue 4's figures: submits over HTTP against bare
+// benchJobs measures issue 4's and 5's figures: submits over HTTP against bare
 // asynq enqueues, their latency at half the peak rate, jobs end to end
 // against bare asynq with a no-op handler, and the peak memory of a worker
-// process streaming a large download against a small one.
+// process streaming a large download against a small one; then (benchS3) a
+// large download to S3 against a bare transfer-manager upload.
 func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o benchOptions, fig *benchmark.Figures, progress io.Writer) (err error) {
 	target, err := parseRedisURL(url)
 	if err != nil {
@@ -74,10 +75,25 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 	if err := endToEnd(ctx, o, fig, meter, stack, sub, bare, redisOpt, tmp); err != nil {
 		return err
 	}
-	if o.skipMemory {
+	if o.skipMemory && o.skipS3 {
 		return nil
 	}
-	return workerMemory(ctx, o, fig, stack, url, tmp, progress)
+	dir := filepath.Join(tmp, "download-dataset")
+	fmt.Fprintf(progress, "bench: generating %d people\n", o.downloadRecords)
+	if _, err := dataset.Generate(ctx, dataset.GenerateConfig{Dir: dir, People: int(o.downloadRecords), Seed: 1}); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if !o.skipMemory {
+		if err := workerMemory(ctx, o, fig, stack, url, dir, tmp, progress); err != nil {
+			return err
+		}
+	}
+	if o.skipS3 {
+		fig.S3Skipped = "--skip-s3"
+		return nil
+	}
+	fig.S3DownloadRecords = o.downloadRecords
+	return benchS3(ctx, fig, stack, url, dir, tmp, progress)
 }
 
 // submitThroughput measures submits against bare enqueues, alternating
@@ -300,15 +316,10 @@ func drain(ctx context.Context, o benchOptions, produce func(context.Context) er
 // workerMemory measures the peak resident memory of a `creditrun worker`
 // process (this binary) streaming a download of o.downloadRecords people to
 // the local backend, against one of smallDownload, each in a process of
-// its own on the same generated dataset.
-func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, url, tmp string, progress io.Writer) error {
+// its own on the generated dataset dir.
+func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, url, dir, tmp string, progress io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("bench worker memory: %w", err)
-	}
-	dir := filepath.Join(tmp, "download-dataset")
-	fmt.Fprintf(progress, "bench: generating %d people\n", o.downloadRecords)
-	if _, err := dataset.Generate(ctx, dataset.GenerateConfig{Dir: dir, People: int(o.downloadRecords), Seed: 1}); err != nil {
 		return fmt.Errorf("bench worker memory: %w", err)
 	}
 	for _, run := range []struct {

@@ -94,3 +94,11 @@ func parseRedisCPU(info string) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// ProcessCPU returns the CPU time, user and system, that the process pid has
+// used so far (Linux only).
+func ProcessCPU(pid int) (time.Duration, error) { return procCPU(pid) }
+
+// SelfCPU returns the CPU time, user and system, that this process has used
+// so far.
+func SelfCPU() (time.Duration, error) { return selfCPU() }

@@ -11,7 +11,7 @@ import (
 
 // Figures is what `creditrun bench` reports: each of creditrun's paths, the
 // bare tool beneath it measured in the same run, and their ratio. The JSON
-// names are the contract of `creditrun bench --json` (issues 2 and 4); the
+// names are the contract of `creditrun bench --json` (issues 2, 4 and 5); the
 // figures after the download ones say how the run was made.
 type Figures struct {
 	LedgerPairsPerS  float64 `json:"ledger_pairs_per_s"`
@@ -32,6 +32,13 @@ type Figures struct {
 	DownloadRSSMB1M  float64 `json:"download_rss_mb_1m"`
 	DownloadRSSMB10k float64 `json:"download_rss_mb_10k"`
 
+	// A CSV download of S3DownloadRecords people to S3 by a worker process,
+	// against a bare transfer-manager upload of the same bytes: the ratio
+	// is bare time / creditrun's, and the RSS the worker's peak while the
+	// download ran (it holds the dataset's index besides).
+	S3DownloadRatio float64 `json:"s3_download_ratio"`
+	S3DownloadRSSMB float64 `json:"s3_download_rss_mb"`
+
 	Goroutines        int     `json:"goroutines"`
 	DurationS         float64 `json:"duration_s"`
 	E2EJobs           int     `json:"e2e_jobs"`
@@ -51,6 +58,29 @@ type Figures struct {
 	DownloadMB             float64 `json:"download_mb"`
 	DownloadSeconds        float64 `json:"download_s"`
 
+	// Why the S3 figures are missing, when they are: --skip-s3, or no
+	// versitygw. Empty when they were measured.
+	S3Skipped         string  `json:"s3_skipped,omitempty"`
+	S3DownloadRecords int64   `json:"s3_download_records"`
+	S3DownloadMB      float64 `json:"s3_download_mb"`
+	S3DownloadParts   int     `json:"s3_download_parts"`
+	// The job's run, from the worker's start of it to its settlement, and
+	// the bare upload of its files, one after the other.
+	S3DownloadSeconds   float64 `json:"s3_download_s"`
+	S3BareUploadSeconds float64 `json:"s3_bare_upload_s"`
+	// The worker's resident memory (VmRSS) when the download was submitted,
+	// its dataset loaded; its peak (VmHWM) from loading the dataset; and how
+	// much the download added to the first (s3_download_rss_mb minus it).
+	S3DownloadLoadedRSSMB     float64 `json:"s3_download_loaded_rss_mb"`
+	S3DownloadLoadedPeakRSSMB float64 `json:"s3_download_loaded_peak_rss_mb"`
+	S3DownloadRSSGrowthMB     float64 `json:"s3_download_rss_growth_mb"`
+	// CPU seconds: of the worker process during the download and of this
+	// process during the bare upload, and of versitygw during each.
+	S3DownloadWorkerCPUS   float64 `json:"s3_download_worker_cpu_s"`
+	S3DownloadServerCPUS   float64 `json:"s3_download_server_cpu_s"`
+	S3BareUploadCPUS       float64 `json:"s3_bare_upload_cpu_s"`
+	S3BareUploadServerCPUS float64 `json:"s3_bare_upload_server_cpu_s"`
+
 	// CPU time per submit, enqueue, job or task, in microseconds: of this
 	// process (clients, and the API and workers run in process) and of the
 	// Redis server.
@@ -69,11 +99,15 @@ func (f Figures) WriteJSON(w io.Writer) error {
 	return json.NewEncoder(w).Encode(f)
 }
 
-// WriteText writes one "name: value" line per figure, named as in JSON.
+// WriteText writes one "name: value" line per figure, named as in JSON,
+// leaving out empty strings as JSON does.
 func (f Figures) WriteText(w io.Writer) error {
 	v := reflect.ValueOf(f)
 	for i := range v.NumField() {
 		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if v.Field(i).Kind() == reflect.String && v.Field(i).String() == "" {
+			continue
+		}
 		val := fmt.Sprint(v.Field(i).Interface())
 		if v.Field(i).Kind() == reflect.Float64 {
 			val = strconv.FormatFloat(v.Field(i).Float(), 'f', -1, 64) // never 1.2e+06

@@ -29,6 +29,9 @@ type WorkerProcess struct {
 	// CREDITRUN_DATASET and CREDITRUN_DATA_DIR; the rest of its environment
 	// is this process's.
 	RedisURL, Dataset, DataDir string
+	// Env is added to the worker's environment last, so it overrides the
+	// rest: CREDITRUN_S3_* and AWS_* for a worker that writes to S3.
+	Env []string
 	// Timeout bounds one download, from the start of the process (which
 	// loads the dataset first). Defaults to 5 minutes.
 	Timeout time.Duration
@@ -40,6 +43,14 @@ type WorkerMemory struct {
 	// loaded the dataset and started, before the download; PeakRSS is the
 	// peak when the download had succeeded. Both in bytes.
 	LoadedRSS, PeakRSS int64
+	// SubmitRSS is the resident memory (VmRSS) when the download was
+	// submitted, the dataset loaded; DuringRSS the most it reached while the
+	// download ran: VmRSS sampled every 50 ms, or VmHWM at the end when that
+	// rose during the download. Both in bytes.
+	SubmitRSS, DuringRSS int64
+	// CPU is the CPU time the worker process used from the submit to the
+	// download's success.
+	CPU time.Duration
 	// Job is the download job, ended.
 	Job jobs.Job
 }
@@ -71,6 +82,7 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 	cmd.Env = append(os.Environ(),
 		"CREDITRUN_REDIS_URL="+p.RedisURL, "CREDITRUN_DATASET="+p.Dataset,
 		"CREDITRUN_DATA_DIR="+p.DataDir, "CREDITRUN_HTTP_ADDR="+addr)
+	cmd.Env = append(cmd.Env, p.Env...)
 	var out tail
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = procAttr()
@@ -110,6 +122,14 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 	if m.LoadedRSS, err = peakRSS(pid); err != nil {
 		return m, err
 	}
+	if m.SubmitRSS, err = currentRSS(pid); err != nil {
+		return m, err
+	}
+	cpuBefore, err := procCPU(pid)
+	if err != nil {
+		return m, err
+	}
+	m.DuringRSS = m.SubmitRSS
 
 	m.Job, err = s.Service.Submit(ctx, s.Account, jobs.Spec{Kind: jobs.Download, DataType: source.People, NumRecords: records, Format: jobs.CSV})
 	if err != nil {
@@ -120,13 +140,28 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 		if err := wait("downloading " + id); err != nil {
 			return m, err
 		}
+		rss, err := currentRSS(pid)
+		if err != nil {
+			return m, err
+		}
+		m.DuringRSS = max(m.DuringRSS, rss)
 		if m.Job, err = s.Service.Get(ctx, s.Account, id); err != nil {
 			return m, fmt.Errorf("download %s: %w", id, err)
 		}
 		switch m.Job.Status {
 		case jobs.Succeeded:
-			m.PeakRSS, err = peakRSS(pid)
-			return m, err
+			cpuAfter, err := procCPU(pid)
+			if err != nil {
+				return m, err
+			}
+			m.CPU = cpuAfter - cpuBefore
+			if m.PeakRSS, err = peakRSS(pid); err != nil {
+				return m, err
+			}
+			if m.PeakRSS > m.LoadedRSS {
+				m.DuringRSS = max(m.DuringRSS, m.PeakRSS)
+			}
+			return m, nil
 		case jobs.Failed, jobs.Canceled:
 			return m, fmt.Errorf("download %s %s: %s; worker output: %s", id, m.Job.Status, m.Job.Error, out.String())
 		}

@@ -17,3 +17,13 @@ func peakRSS(int) (int64, error) {
 
 // selfCPU needs getrusage, which this build does not use.
 func selfCPU() (time.Duration, error) { return 0, nil }
+
+// currentRSS needs Linux's /proc.
+func currentRSS(int) (int64, error) {
+	return 0, errors.New("rss: measured from /proc/<pid>/status, which only Linux has")
+}
+
+// procCPU needs Linux's /proc.
+func procCPU(int) (time.Duration, error) {
+	return 0, errors.New("process cpu: measured from /proc/<pid>/stat, which only Linux has")
+}
