@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -98,21 +99,19 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 	inspector := asynq.NewInspector(a.asynqOpt)
 	a.closers = append(a.closers, func() { client.Close(); inspector.Close() })
 	a.queue = worker.NewQueue(client, inspector)
-	a.svc = jobs.NewService(jobs.Config{
+	a.svc = jobs.NewService(a.serviceConfig())
+	return a, nil
+}
+
+// serviceConfig is the jobs service's config from the app's parts.
+func (a *app) serviceConfig() jobs.Config {
+	return jobs.Config{
 		Ledger: a.ledger, Store: a.store, Queue: a.queue, Accounts: a.store, Catalog: a.catalog,
 		// Paying or waiving a hold re-tags the job's files, which releases them.
 		Objects:           a.storage,
 		ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) },
-		DataTypes: func(dt string) bool {
-			for _, k := range source.DataTypes() {
-				if k == dt {
-					return true
-				}
-			}
-			return false
-		},
-	})
-	return a, nil
+		DataTypes:         func(dt string) bool { return slices.Contains(source.DataTypes(), dt) },
+	}
 }
 
 func (a *app) close() {

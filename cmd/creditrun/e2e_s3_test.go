@@ -22,6 +22,7 @@ import (
 	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/internal/redisserver"
 	"github.com/creditrun/creditrun/internal/s3server"
+	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/source/dataset"
 	"github.com/creditrun/creditrun/storage"
 	"github.com/creditrun/creditrun/worker"
@@ -31,7 +32,7 @@ import (
 // all` does, but with result files in a bucket of a real versitygw: the
 // parts come from newApp, the API and the worker handler get the S3
 // backend.
-func startS3Stack(t *testing.T) (*stack, *storage.S3, *app) {
+func startS3Stack(t *testing.T, partSize int64) (*stack, *storage.S3, *app) {
 	t.Helper()
 	gw := s3server.T(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,6 +61,9 @@ func startS3Stack(t *testing.T) (*stack, *storage.S3, *app) {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.close)
+	// The service re-tags files in the bucket when a hold is paid or waived.
+	a.storage = backend
+	a.svc = jobs.NewService(a.serviceConfig())
 
 	h, err := api.New(api.Config{
 		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: backend,
@@ -80,7 +84,7 @@ func startS3Stack(t *testing.T) (*stack, *storage.S3, *app) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ds.Close() })
-	handler := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: ds, Storage: backend, Logger: a.log})
+	handler := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: ds, Storage: backend, Logger: a.log, PartSize: partSize})
 	done := make(chan error, 1)
 	go func() { done <- worker.Run(ctx, a.asynqOpt, cfg.WorkerConcurrency, handler) }()
 	t.Cleanup(func() {
@@ -114,7 +118,7 @@ func objectsOf(t *testing.T, b *storage.S3, account, job string) []string {
 // presigned link downloads exactly the stored file.
 func TestE2ES3Gate(t *testing.T) {
 	t.Parallel()
-	s, backend, a := startS3Stack(t)
+	s, backend, a := startS3Stack(t, 0)
 	acct, key := s.newAccount(t, "people-1k-99") // overage: limit 100, 10 cents a credit
 	s.setAvailable(t, acct, key, "people", 5)
 
