@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -23,7 +22,8 @@ import (
 // ("address.city"); an array is one cell holding its JSON, null an empty
 // cell. The header comes first, so the columns are given up front (see
 // Fields); without them, they are the first record's, and fields that later
-// records add are left out.
+// records add are left out. A record is flattened in one pass over its bytes
+// (see flattener), with one allocation for its row's cells.
 type ResultWriter struct {
 	format  jobs.Format
 	matches bool // an enrichment's rows
@@ -34,9 +34,12 @@ type ResultWriter struct {
 
 	columns    []string // a CSV's record columns; nil until known
 	headerDone bool
-	index      map[string]int // column → position
-	cells      []string       // the row being written
-	pending    []*string      // an enrichment's unmatched tracking ids, held until the columns are known (CSV without columns)
+	cells      []string  // the row being written
+	pending    []*string // an enrichment's unmatched tracking ids, held until the columns are known (CSV without columns)
+
+	flat flattener
+	row  rowCells // the record cells of the row being written
+	obj  []byte   // an enrichment's JSON row
 }
 
 // FieldSource is what a source may offer to give the columns of a data type
@@ -90,7 +93,7 @@ func (rw *ResultWriter) WriteRecord(rec source.Record) error {
 		return rw.writeJSON(rec.Raw)
 	}
 	if rw.columns == nil {
-		cols, err := recordColumns(rec)
+		cols, err := rw.recordColumns(rec)
 		if err != nil {
 			return err
 		}
@@ -106,28 +109,29 @@ func (rw *ResultWriter) WriteRecord(rec source.Record) error {
 func (rw *ResultWriter) WriteMatch(m source.Match) error {
 	tid := trackingID(m.Item)
 	if rw.format != jobs.CSV {
-		var b bytes.Buffer
-		b.WriteString(`{"tracking_id":`)
+		b := rw.obj[:0]
+		b = append(b, `{"tracking_id":`...)
 		if tid == nil {
-			b.WriteString("null")
+			b = append(b, "null"...)
 		} else {
-			writeJSONString(&b, *tid)
+			b = appendJSONString(b, *tid)
 		}
 		if m.Matched {
-			b.WriteString(`,"matched":true,"record":`)
-			b.Write(bytes.TrimSpace(m.Record.Raw))
+			b = append(b, `,"matched":true,"record":`...)
+			b = append(b, bytes.TrimSpace(m.Record.Raw)...)
 		} else {
-			b.WriteString(`,"matched":false,"record":null`)
+			b = append(b, `,"matched":false,"record":null`...)
 		}
-		b.WriteByte('}')
-		return rw.writeJSON(b.Bytes())
+		b = append(b, '}')
+		rw.obj = b
+		return rw.writeJSON(b)
 	}
 	if rw.columns == nil {
 		if !m.Matched {
 			rw.pending = append(rw.pending, tid)
 			return nil
 		}
-		cols, err := recordColumns(m.Record)
+		cols, err := rw.recordColumns(m.Record)
 		if err != nil {
 			return err
 		}
@@ -162,11 +166,12 @@ func (rw *ResultWriter) setColumns(columns []string) {
 	if rw.matches {
 		off = 2
 	}
-	rw.index = make(map[string]int, len(rw.columns))
+	rw.row = rowCells{columns: rw.columns, from: off, index: make(map[string]int, len(rw.columns))}
 	for i, c := range rw.columns {
-		rw.index[c] = off + i
+		rw.row.index[c] = off + i
 	}
 	rw.cells = make([]string, off+len(rw.columns))
+	rw.row.spans = make([]span, len(rw.cells))
 }
 
 // writeHeader writes a CSV's header, then the rows that waited for it.
@@ -260,57 +265,97 @@ func (rw *ResultWriter) writeCells() error {
 // fillCells clears the record columns from position from on and fills them
 // with the record's flattened fields.
 func (rw *ResultWriter) fillCells(rec source.Record, from int) error {
-	clear(rw.cells[from:])
-	return flatten(rec.Raw, "", func(path, cell string) {
-		if i, ok := rw.index[path]; ok {
-			rw.cells[i] = cell
+	r := &rw.row
+	r.text, r.nth = r.text[:0], 0
+	clear(r.spans)
+	if err := rw.flat.flatten(rec.Raw, r); err != nil {
+		return err
+	}
+	text := string(r.text) // one allocation for the row's cells
+	for i := from; i < len(rw.cells); i++ {
+		rw.cells[i] = text[r.spans[i].start:r.spans[i].end]
+	}
+	return nil
+}
+
+// rowCells is the fieldSink that gathers a record's cells: their text one
+// after the other, and where each column's is.
+type rowCells struct {
+	columns []string       // the record columns
+	from    int            // position of the first record column in the row
+	index   map[string]int // column → position
+	text    []byte
+	spans   []span // by position; the zero span is an empty cell
+
+	// Records of a data type mostly list their fields in the same order:
+	// guess is the position of each field of the last record, by order, -1
+	// when not a column; nth counts the fields of this one.
+	guess []int
+	nth   int
+}
+
+// span is a cell's text in rowCells.text.
+type span struct{ start, end int }
+
+func (r *rowCells) field(path, cell []byte) {
+	i, ok := -1, false
+	if r.nth < len(r.guess) {
+		i = r.guess[r.nth]
+		ok = i >= 0 && r.columns[i-r.from] == string(path)
+	}
+	if !ok {
+		i, ok = r.index[string(path)]
+		if !ok {
+			i = -1
 		}
-	})
+		if r.nth < len(r.guess) {
+			r.guess[r.nth] = i
+		} else {
+			r.guess = append(r.guess, i)
+		}
+	}
+	r.nth++
+	if ok {
+		start := len(r.text)
+		r.text = append(r.text, cell...)
+		r.spans[i] = span{start, len(r.text)}
+	}
+}
+
+func (r *rowCells) drop(path []byte) {
+	for i, c := range r.columns {
+		if underPath(c, path) {
+			r.spans[r.from+i] = span{}
+		}
+	}
+}
+
+// underPath reports whether column c is path or under it.
+func underPath(c string, path []byte) bool {
+	return len(c) >= len(path) && c[:len(path)] == string(path) && (len(c) == len(path) || c[len(path)] == '.')
 }
 
 // recordColumns are a record's flattened paths, id first, then sorted.
-func recordColumns(rec source.Record) ([]string, error) {
-	var cols []string
-	err := flatten(rec.Raw, "", func(path, _ string) {
-		if path != "id" {
-			cols = append(cols, path)
-		}
-	})
-	if err != nil {
+func (rw *ResultWriter) recordColumns(rec source.Record) ([]string, error) {
+	var cols columnList
+	if err := rw.flat.flatten(rec.Raw, &cols); err != nil {
 		return nil, err
 	}
 	slices.Sort(cols)
 	return append([]string{"id"}, cols...), nil
 }
 
-// flatten calls fn with the dotted path and the CSV cell of every field of
-// a JSON object: objects are followed, an array is its JSON, null is empty,
-// a string its text, a number or a boolean as written.
-func flatten(raw json.RawMessage, prefix string, fn func(path, cell string)) error {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return fmt.Errorf("flatten record: %w", err)
+// columnList is the fieldSink that lists a record's paths but "id".
+type columnList []string
+
+func (l *columnList) field(path, _ []byte) {
+	if string(path) != "id" {
+		*l = append(*l, string(path))
 	}
-	for k, v := range obj {
-		path := prefix + k
-		switch v[0] {
-		case '{':
-			if err := flatten(v, path+".", fn); err != nil {
-				return err
-			}
-		case '"':
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("flatten record: %s: %w", path, err)
-			}
-			fn(path, s)
-		case 'n':
-			fn(path, "")
-		default: // an array, a number, true or false: as written
-			fn(path, string(v))
-		}
-	}
-	return nil
+}
+
+func (l *columnList) drop(path []byte) {
+	*l = slices.DeleteFunc(*l, func(c string) bool { return underPath(c, path) })
 }
 
 // trackingID is an item's tracking_id, nil when it has none.
@@ -324,11 +369,4 @@ func trackingID(it source.Item) *string {
 		s := strings.TrimSpace(fmt.Sprint(v))
 		return &s
 	}
-}
-
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)       // a string always encodes
-	b.Truncate(b.Len() - 1) // Encode's newline
 }
