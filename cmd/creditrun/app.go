@@ -191,7 +191,8 @@ func (a *app) runWorker(ctx context.Context) error {
 	if a.sourceFunc != nil {
 		src = a.sourceFunc(ds)
 	}
-	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.storage, Logger: a.log})
+	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.storage, Logger: a.log,
+		PartSize: int64(a.cfg.PartRecords)})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
 }
 

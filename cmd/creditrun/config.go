@@ -41,6 +41,9 @@ type config struct {
 	RateLimit int
 	// LinkTTL is how long a result link stays valid. Defaults to 15m.
 	LinkTTL time.Duration
+	// PartRecords is the most records of one result file of a download;
+	// bigger downloads split into several files. Defaults to 1,000,000.
+	PartRecords int
 }
 
 // parseConfig reads args into a config, each flag defaulting to its
@@ -55,7 +58,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 		}
 		fs.StringVar(p, flagName, v, usage+" (env "+env+")")
 	}
-	var concurrency, rate, resultTTL, linkTTL string
+	var concurrency, rate, resultTTL, linkTTL, partRecords string
 	str(&c.HTTPAddr, "http-addr", "CREDITRUN_HTTP_ADDR", "127.0.0.1:8080", "listen address")
 	str(&c.RedisURL, "redis-url", "CREDITRUN_REDIS_URL", "", "redis://host:port/db, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:p1/master; empty: embedded (dev only)")
 	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key; empty: random, printed at start")
@@ -69,6 +72,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&resultTTL, "result-ttl", "CREDITRUN_RESULT_TTL", "168h", "how long result files are kept")
 	str(&rate, "rate-limit", "CREDITRUN_RATE_LIMIT", "50", "requests per second per key, with an equal burst; 0 turns it off")
 	str(&linkTTL, "link-ttl", "CREDITRUN_LINK_TTL", "15m", "how long a result link stays valid")
+	str(&partRecords, "part-records", "CREDITRUN_PART_RECORDS", "1000000", "the most records of one result file; bigger downloads split into parts")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fs, err
 	}
@@ -92,6 +96,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	}
 	atoi("worker-concurrency", concurrency, &c.WorkerConcurrency)
 	atoi("rate-limit", rate, &c.RateLimit)
+	atoi("part-records", partRecords, &c.PartRecords)
 	dur("result-ttl", resultTTL, &c.ResultTTL)
 	dur("link-ttl", linkTTL, &c.LinkTTL)
 	if err := errors.Join(errs...); err != nil {
@@ -117,6 +122,9 @@ func (c config) validate() error {
 	}
 	if c.LinkTTL <= 0 {
 		errs = append(errs, fmt.Errorf("link-ttl must be positive, got %s", c.LinkTTL))
+	}
+	if c.PartRecords < 1 {
+		errs = append(errs, fmt.Errorf("part-records must be 1 or more, got %d", c.PartRecords))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir is empty"))

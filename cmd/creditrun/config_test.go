@@ -15,7 +15,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	// The flag wins over the environment, the environment over the default.
 	if c.RateLimit != 9 || c.HTTPAddr != "0.0.0.0:9000" || c.LinkTTL != time.Hour || c.ResultTTL != 168*time.Hour ||
-		c.WorkerConcurrency != 20 || c.DataDir != "./.creditrun" || c.S3Region != "us-east-1" {
+		c.WorkerConcurrency != 20 || c.DataDir != "./.creditrun" || c.S3Region != "us-east-1" || c.PartRecords != 1_000_000 {
 		t.Fatalf("config %+v", c)
 	}
 	for _, tt := range []struct {
@@ -25,6 +25,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--rate-limit", "x"}, "rate-limit"},
 		{[]string{"--worker-concurrency", "0"}, "worker-concurrency"},
 		{[]string{"--link-ttl", "soon"}, "link-ttl"},
+		{[]string{"--part-records", "0"}, "part-records"},
 		{[]string{"--result-ttl", "-1h"}, "result-ttl"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--nope"}, "not defined"},
