@@ -139,7 +139,7 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 	cfg := config{
 		HTTPAddr: freeAddr(t), RedisURL: s.redis.URL(), AdminKey: s.admin, Dataset: s.dataset,
 		DataDir: s.dataDir, S3Region: "us-east-1", WorkerConcurrency: 8, ResultTTL: 168 * time.Hour,
-		RateLimit: opts.rateLimit, LinkTTL: 15 * time.Minute,
+		RateLimit: opts.rateLimit, LinkTTL: 15 * time.Minute, PartRecords: 1_000_000,
 	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)

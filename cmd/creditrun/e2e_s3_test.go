@@ -54,7 +54,7 @@ func startS3Stack(t *testing.T, partSize int64) (*stack, *storage.S3, *app) {
 	cfg := config{
 		HTTPAddr: freeAddr(t), RedisURL: s.redis.URL(), AdminKey: s.admin, Dataset: s.dataset,
 		DataDir: s.dataDir, S3Region: "us-east-1", WorkerConcurrency: 4, ResultTTL: 168 * time.Hour,
-		RateLimit: 1000, LinkTTL: 15 * time.Minute,
+		RateLimit: 1000, LinkTTL: 15 * time.Minute, PartRecords: 1_000_000,
 	}
 	a, err := newApp(ctx, cfg, cfg.RedisURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
