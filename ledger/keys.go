@@ -45,3 +45,7 @@ func (k keys) holdIndex() string { return k.prefix + ":holds" }
 
 // holdAccounts is a global hash from hold id to account id.
 func (k keys) holdAccounts() string { return k.prefix + ":holds:account" }
+
+// periods is a global sorted set of the accounts that have a pool of this
+// name, scored by the pool's period_end (unix ms), for the refresh sweep.
+func (k keys) periods(pool string) string { return k.prefix + ":periods:" + pool }

@@ -15,7 +15,8 @@ import (
 // OpenPool opens a pool of an account with cfg and its first period, and
 // registers the account. The period starts when the account is created and
 // ends at its plan's next boundary. Opening a pool that exists changes nothing;
-// created says whether this call opened it.
+// created says whether this call opened it. Either way the pool's period end
+// goes into the period index (PoolsEndedBefore).
 //
 // Returns an error wrapping credit.ErrInvalidID or credit.ErrInvalidAmount for
 // bad input, with nothing changed.
@@ -52,7 +53,11 @@ func (l *Redis) OpenPool(ctx context.Context, account string, cfg credit.PoolCon
 	if code != "OK" || len(rest) == 0 {
 		return credit.Pool{}, false, fmt.Errorf("open pool %s/%s: %w", account, cfg.Name, codeError(code, rest))
 	}
-	return parsePool(account, cfg.Name, fields(rest[1:])), integer(rest[0]) == 1, nil
+	p = parsePool(account, cfg.Name, fields(rest[1:]))
+	if err := l.indexPeriod(ctx, p); err != nil {
+		return credit.Pool{}, false, fmt.Errorf("open pool %s/%s: %w", account, cfg.Name, err)
+	}
+	return p, integer(rest[0]) == 1, nil
 }
 
 // Pool returns one pool of an account. Returns credit.ErrUnknownAccount or

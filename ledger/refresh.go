@@ -14,7 +14,8 @@ import (
 // current one changes nothing and returns applied false, so any number of
 // schedulers may call it, late or twice. Where reservations carried over hold
 // more than the grant, allocated is set to what they hold, so that available
-// never goes negative.
+// never goes negative. Applied or not, it then writes the pool's period end
+// into the period index (PoolsEndedBefore).
 //
 // Returns credit.ErrUnknownAccount, credit.ErrUnknownPool, or an error
 // wrapping credit.ErrInvalidID or credit.ErrInvalidAmount (an empty period).
@@ -34,5 +35,11 @@ func (l *Redis) Refresh(ctx context.Context, account, pool string, start, end ti
 	if code != "OK" || len(rest) == 0 {
 		return credit.Pool{}, false, codeError(code, rest)
 	}
-	return parsePool(account, pool, fields(rest[1:])), integer(rest[0]) == 1, nil
+	p = parsePool(account, pool, fields(rest[1:]))
+	// Indexed whether applied or not: a crash between the script and the
+	// index heals on the next call.
+	if err := l.indexPeriod(ctx, p); err != nil {
+		return credit.Pool{}, false, fmt.Errorf("refresh %s/%s: %w", account, pool, err)
+	}
+	return p, integer(rest[0]) == 1, nil
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"TopUpAdjust", testTopUpAdjust},
 		{"Refresh", testRefresh},
 		{"PlanPeriods", testPlanPeriods},
+		{"PeriodIndex", testPeriodIndex},
 		{"Journal", testJournal},
 		{"ReservationsOlderThan", testReservationsOlderThan},
 		{"BadInput", testBadInput},

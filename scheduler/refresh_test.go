@@ -1,0 +1,303 @@
+package scheduler_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
+	"github.com/creditrun/creditrun/ledger"
+	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/ledger/ledgertest"
+	"github.com/creditrun/creditrun/ledger/plan"
+	"github.com/creditrun/creditrun/scheduler"
+)
+
+var ctx = context.Background()
+
+const catalogYAML = `
+plans:
+  monthly:
+    pool: people
+    data_types: [people]
+    operations: [search]
+    credits: 100
+    refresh: "@monthly"
+  yearly:
+    pool: properties
+    data_types: [properties]
+    operations: [search]
+    credits: 1000
+    refresh: "@yearly"
+  weekly:
+    pool: products
+    data_types: [products]
+    operations: [search]
+    credits: 10
+    refresh: "@every 168h"
+`
+
+// env is one case: a key prefix, a fake clock, the catalog, and a ledger,
+// account store and Refresher per "scheduler", each on its own client.
+type env struct {
+	t          *testing.T
+	clock      *ledgertest.Clock
+	catalog    *plan.Catalog
+	l          *ledger.Redis // the first scheduler's ledger, for setup and checks
+	accounts   *jobstore.Redis
+	refreshers []*scheduler.Refresher
+}
+
+func newEnv(t *testing.T, newClient newClientFunc, schedulers, batch int) *env {
+	catalog, err := plan.Parse([]byte(catalogYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "t" + hex.EncodeToString(b)
+	e := &env{t: t, clock: ledgertest.NewClock(time.Date(2026, 1, 18, 5, 0, 0, 0, time.UTC)), catalog: catalog}
+	for i := range schedulers {
+		c := newClient(t)
+		l := ledger.New(c, ledger.Options{Prefix: prefix, NowFunc: e.clock.Now})
+		accounts := jobstore.New(c, jobstore.Options{Prefix: prefix, NowFunc: e.clock.Now})
+		if i == 0 {
+			e.l, e.accounts = l, accounts
+		}
+		r, err := scheduler.NewRefresher(scheduler.RefresherConfig{Ledger: l, Accounts: accounts, Catalog: catalog, BatchSize: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.refreshers = append(e.refreshers, r)
+	}
+	return e
+}
+
+// account creates an account on every plan of the catalog at the clock's
+// now and opens its pools for their first periods.
+func (e *env) account(name string) string {
+	e.t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	id := name + "-" + hex.EncodeToString(b)
+	now := e.clock.Now()
+	if err := e.accounts.CreateAccount(ctx, jobs.Account{ID: id, PlanIDs: e.catalog.IDs(), CreatedAt: now}); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, p := range e.catalog.Plans() {
+		start, end := p.FirstPeriod(now)
+		if _, _, err := e.l.OpenPool(ctx, id, p.PoolConfig(), start, end); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return id
+}
+
+// sweep runs every scheduler's Sweep at once at the clock's now and returns
+// the refreshes they applied between them.
+func (e *env) sweep() int {
+	e.t.Helper()
+	now := e.clock.Now()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	total := 0
+	for _, r := range e.refreshers {
+		wg.Go(func() {
+			n, err := r.Sweep(ctx, now)
+			if err != nil {
+				e.t.Errorf("sweep at %s: %v", now, err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if e.t.Failed() {
+		e.t.FailNow()
+	}
+	return total
+}
+
+func (e *env) refreshes(account string) map[string]int {
+	e.t.Helper()
+	entries, err := e.l.JournalAll(ctx, account)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, en := range entries {
+		if en.Type == credit.EntryRefresh {
+			n[en.Pool]++
+		}
+	}
+	return n
+}
+
+func (e *env) spend(account, pool, job string, n int64) {
+	e.t.Helper()
+	if _, err := e.l.Reserve(ctx, credit.ReserveRequest{Account: account, Pool: pool, JobID: job, Requested: n, Policy: credit.Reject}); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.l.Settle(ctx, credit.SettleRequest{Account: account, Pool: pool, JobID: job, Cost: n}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestSweepYear lives a year of monthly, yearly and weekly boundaries with
+// three schedulers sweeping at once at each, in small batches: every period
+// is refreshed exactly once, used resets and allocated is the grant, and a
+// reservation made before a boundary settles after it in the new period.
+func TestSweepYear(t *testing.T) {
+	t.Parallel()
+	targets(t, func(t *testing.T, newClient newClientFunc) {
+		e := newEnv(t, newClient, 3, 2)
+		var accts []string
+		for range 5 {
+			accts = append(accts, e.account("year"))
+		}
+		a := accts[0]
+		if _, err := e.l.Reserve(ctx, credit.ReserveRequest{Account: a, Pool: "people", JobID: "inflight", Requested: 7, Policy: credit.Reject}); err != nil {
+			t.Fatal(err)
+		}
+		grants := map[string]int64{}
+		for _, p := range e.catalog.Plans() {
+			grants[p.Pool] = p.Credits
+		}
+		periods := map[string]int{}
+		stop := e.clock.Now().AddDate(1, 0, 0).Add(time.Hour)
+		for k := 0; ; k++ {
+			for _, acct := range accts {
+				for pool := range grants {
+					e.spend(acct, pool, "spend-"+pool+"-"+strconv.Itoa(k), 3)
+				}
+			}
+			// Move to a minute past the next boundary of any pool.
+			pools, err := e.l.Pools(ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := pools[0].PeriodEnd
+			for _, p := range pools {
+				if p.PeriodEnd.Before(next) {
+					next = p.PeriodEnd
+				}
+			}
+			if next.After(stop) {
+				break
+			}
+			e.clock.Advance(next.Add(time.Minute).Sub(e.clock.Now()))
+			ended := 0
+			for _, p := range pools {
+				if !next.Before(p.PeriodEnd) {
+					ended++
+					periods[p.Name]++
+				}
+			}
+			if got := e.sweep(); got != ended*len(accts) {
+				t.Fatalf("at %s: %d refreshes applied, want %d", e.clock.Now(), got, ended*len(accts))
+			}
+			if got := e.sweep(); got != 0 {
+				t.Fatalf("at %s: a second sweep applied %d", e.clock.Now(), got)
+			}
+			for _, acct := range accts {
+				ps, err := e.l.Pools(ctx, acct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range ps {
+					if !e.clock.Now().Before(p.PeriodEnd) || e.clock.Now().Before(p.PeriodStart) {
+						t.Fatalf("%s/%s: period %s to %s at %s", acct, p.Name, p.PeriodStart, p.PeriodEnd, e.clock.Now())
+					}
+					if p.PeriodStart.Equal(next) && (p.Used != 0 || p.Allocated != grants[p.Name]) {
+						t.Fatalf("%s/%s after its boundary: %+v", acct, p.Name, p.Counts)
+					}
+				}
+				ledgertest.CheckAccount(t, e.l, acct)
+			}
+			if periods["people"] == 1 && pools[0].Name == "people" && !next.Before(pools[0].PeriodEnd) {
+				r, err := e.l.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: "inflight", Cost: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := e.l.Pool(ctx, a, "people")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Released != 4 || p.Used != 3 || p.Available() != 97 {
+					t.Fatalf("settled across the boundary: %+v, pool %+v", r, p.Counts)
+				}
+			}
+		}
+		// From the 18th of January: 12 monthly boundaries, 1 yearly, 52 weekly.
+		want := map[string]int{"people": 12, "properties": 1, "products": 52}
+		for pool, n := range want {
+			if periods[pool] != n {
+				t.Fatalf("periods: %v, want %v", periods, want)
+			}
+		}
+		for _, acct := range accts {
+			got := e.refreshes(acct)
+			for pool, n := range want {
+				if got[pool] != n {
+					t.Fatalf("%s: refresh entries %v, want %v", acct, got, want)
+				}
+			}
+		}
+		if r, err := e.l.Reservation(ctx, a, "inflight"); err != nil || r.State != credit.Settled {
+			t.Fatalf("inflight: %+v %v", r, err)
+		}
+	})
+}
+
+// TestSweepDowntime stops the schedulers for three monthly periods: the
+// sweep that follows applies one catch-up refresh per pool, into the current
+// period. An account it cannot refresh is reported and does not stop it.
+func TestSweepDowntime(t *testing.T) {
+	t.Parallel()
+	targets(t, func(t *testing.T, newClient newClientFunc) {
+		e := newEnv(t, newClient, 1, 0)
+		a := e.account("down")
+		e.spend(a, "people", "before", 40)
+		// An orphan: pools in the ledger, no account record.
+		orphan := "orphan-" + a
+		p, _ := e.catalog.Plan("monthly")
+		start, end := p.FirstPeriod(e.clock.Now())
+		if _, _, err := e.l.OpenPool(ctx, orphan, p.PoolConfig(), start, end); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(3*31*24*time.Hour - 14*24*time.Hour)
+		now := e.clock.Now() // 2026-04-07 05:00: three monthly boundaries passed
+		applied, err := e.refreshers[0].Sweep(ctx, now)
+		if !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("sweep error %v, want one wrapping jobs.ErrNotFound for the orphan", err)
+		}
+		// people (monthly) and products (weekly) ended; properties (yearly) not.
+		if applied != 2 {
+			t.Fatalf("applied %d, want 2", applied)
+		}
+		got := e.refreshes(a)
+		if got["people"] != 1 || got["products"] != 1 || got["properties"] != 0 {
+			t.Fatalf("refresh entries %v", got)
+		}
+		pool, err := e.l.Pool(ctx, a, "people")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStart := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		if !pool.PeriodStart.Equal(wantStart) || !pool.PeriodEnd.Equal(wantStart.AddDate(0, 1, 0)) || pool.Used != 0 || pool.Allocated != 100 {
+			t.Fatalf("people after catch-up: %s to %s, %+v", pool.PeriodStart, pool.PeriodEnd, pool.Counts)
+		}
+		if applied, err := e.refreshers[0].Sweep(ctx, now); applied != 0 || !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("second sweep: %d, %v", applied, err)
+		}
+		ledgertest.CheckAccount(t, e.l, a)
+		ledgertest.CheckAccount(t, e.l, orphan)
+	})
+}
