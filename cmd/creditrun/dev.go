@@ -64,7 +64,7 @@ func dev(ctx context.Context, cfg config, out io.Writer, ready chan<- string) er
 		printBanner(out, publicURL(cfg.HTTPAddr), cfg.AdminKey, key, cfg.DataDir)
 		return nil
 	}
-	return serveWith(ctx, cfg, redisURL, roles{api: true, worker: true}, out, ready, setup)
+	return serveWith(ctx, cfg, redisURL, roles{api: true, worker: true, scheduler: true}, out, ready, setup)
 }
 
 func printBanner(out io.Writer, base, adminKey, userKey, dataDir string) {

@@ -24,19 +24,19 @@ func runWorkerRole(ctx context.Context, args []string) error {
 	return runRoles(ctx, "worker", args, roles{worker: true})
 }
 
-// runSchedulerRole runs `creditrun scheduler`. Its cron entries arrive with
-// issue 6; until then it serves /healthz, /readyz and /metrics only.
+// runSchedulerRole runs `creditrun scheduler`: the cron entries, and
+// /healthz, /readyz and /metrics on the HTTP address.
 func runSchedulerRole(ctx context.Context, args []string) error {
-	return runRoles(ctx, "scheduler", args, roles{})
+	return runRoles(ctx, "scheduler", args, roles{scheduler: true})
 }
 
 // runAll runs `creditrun all`: the API, the worker and the scheduler in one
 // process, against the configured Redis and storage.
 func runAll(ctx context.Context, args []string) error {
-	return runRoles(ctx, "all", args, roles{api: true, worker: true})
+	return runRoles(ctx, "all", args, roles{api: true, worker: true, scheduler: true})
 }
 
-type roles struct{ api, worker bool }
+type roles struct{ api, worker, scheduler bool }
 
 func runRoles(ctx context.Context, name string, args []string, r roles) error {
 	cfg, err := envConfig(name, args)
@@ -93,7 +93,10 @@ func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io
 	if r.worker {
 		g.Go(func() error { return a.runWorker(ctx) })
 	}
-	log.Info("creditrun started", "http", cfg.HTTPAddr, "api", r.api, "worker", r.worker)
+	if r.scheduler {
+		g.Go(func() error { return a.runScheduler(ctx) })
+	}
+	log.Info("creditrun started", "http", cfg.HTTPAddr, "api", r.api, "worker", r.worker, "scheduler", r.scheduler)
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil

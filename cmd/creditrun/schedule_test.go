@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/creditrun/creditrun/internal/redisserver"
+	"github.com/creditrun/creditrun/ledger/ledgertest"
+)
+
+// TestSchedule runs the scheduler's entries as creditrun wires them: the
+// refresh entry starts a pool's next period once its period has ended, and
+// running it again changes nothing; the heal entry runs clean.
+func TestSchedule(t *testing.T) {
+	t.Parallel()
+	srv := redisserver.T(t)
+	ctx := context.Background()
+	cfg := config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), WorkerConcurrency: 2, ResultTTL: time.Hour,
+		LinkTTL: time.Minute, PartRecords: 1000}
+	a, err := newApp(ctx, cfg, srv.URL(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	if _, err := a.svc.CreateAccount(ctx, "sched", "Sched", []string{"people-1k-99"}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := a.ledger.Pool(ctx, "sched", "people")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := a.schedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]func(context.Context, time.Time) error{}
+	for _, e := range entries {
+		byName[e.Name] = e.RunFunc
+	}
+	if byName["refresh"] == nil || byName["heal"] == nil || len(entries) != 2 {
+		t.Fatalf("entries %v", entries)
+	}
+	later := before.PeriodEnd.Add(time.Hour)
+	for range 2 {
+		if err := byName["refresh"](ctx, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := a.ledger.Pool(ctx, "sched", "people")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.PeriodStart.Equal(before.PeriodEnd) || after.Allocated != 1000 || after.Used != 0 {
+		t.Fatalf("after the sweep: %+v (before %+v)", after.Balance, before.Balance)
+	}
+	entriesOf, err := a.ledger.JournalAll(ctx, "sched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshes := 0
+	for _, e := range entriesOf {
+		if e.Type == "refresh" {
+			refreshes++
+		}
+	}
+	if refreshes != 1 {
+		t.Fatalf("%d refresh entries, want 1", refreshes)
+	}
+	if err := byName["heal"](ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	ledgertest.CheckAccount(t, a.ledger, "sched")
+}
