@@ -1,8 +1,13 @@
-// Package scheduler runs creditrun's periodic work. So far it holds the
-// allocation refresh: a sweep that finds, per pool name, the accounts whose
-// period has ended (the ledger's period index) and starts each one's current
-// period through the ledger, in pipelined batches. Every effect is idempotent
-// per period, so any number of schedulers may sweep at once, and a sweep after
-// downtime catches up to the current period once. Time is a parameter: the
-// cron entries that call Sweep, and their clock, live with the caller.
+// Package scheduler runs creditrun's periodic work as cron entries:
+//   - the allocation refresh: a sweep that finds, per pool name, the accounts
+//     whose period has ended (the ledger's period index) and starts each one's
+//     current period through the ledger, in pipelined batches; a sweep after
+//     downtime catches up to the current period once;
+//   - the reaper: it voids reservations stranded by a task that asynq archived
+//     or lost, or by a job past its deadline, and fails their jobs with a
+//     sentence saying why.
+//
+// Every effect is idempotent, so any number of schedulers may run the same
+// entries at once. Time is a parameter: each entry runs as of an injected
+// clock's now, and tests live months in milliseconds.
 package scheduler

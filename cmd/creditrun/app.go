@@ -46,6 +46,7 @@ type app struct {
 	storage  storage.Backend
 	local    *storage.Local
 	queue    *worker.Queue
+	tasks    *asynq.Inspector
 	svc      *jobs.Service
 	registry *prometheus.Registry
 	closers  []func()
@@ -99,6 +100,7 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 	inspector := asynq.NewInspector(a.asynqOpt)
 	a.closers = append(a.closers, func() { client.Close(); inspector.Close() })
 	a.queue = worker.NewQueue(client, inspector)
+	a.tasks = inspector
 	a.svc = jobs.NewService(a.serviceConfig())
 	return a, nil
 }

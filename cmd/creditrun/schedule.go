@@ -7,12 +7,17 @@ import (
 
 	"github.com/creditrun/creditrun/scheduler"
 	"github.com/creditrun/creditrun/storage"
+	"github.com/creditrun/creditrun/worker"
 )
 
 // schedule is the scheduler's cron entries. Each is idempotent, so any number
 // of schedulers may run them at once.
 func (a *app) schedule() ([]scheduler.Entry, error) {
 	refresher, err := scheduler.NewRefresher(scheduler.RefresherConfig{Ledger: a.ledger, Accounts: a.store, Catalog: a.catalog})
+	if err != nil {
+		return nil, err
+	}
+	reaper, err := scheduler.NewReaper(scheduler.ReaperConfig{Ledger: a.ledger, Tasks: a.tasks, Jobs: a.svc, Queue: worker.QueueName})
 	if err != nil {
 		return nil, err
 	}
@@ -23,6 +28,15 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 			applied, err := refresher.Sweep(ctx, now)
 			if applied > 0 {
 				a.log.Info("scheduler: refreshed pools", "applied", applied)
+			}
+			return err
+		}},
+		// Reservations stranded by a task asynq archived or lost, or by a
+		// job past its deadline, are voided and their jobs failed.
+		{Name: "reap", Spec: "@every 1m", RunFunc: func(ctx context.Context, now time.Time) error {
+			reaped, err := reaper.Reap(ctx, now)
+			if reaped > 0 {
+				a.log.Info("scheduler: reaped stranded reservations", "reaped", reaped)
 			}
 			return err
 		}},
