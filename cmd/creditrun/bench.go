@@ -40,6 +40,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&o.redisURL, "redis-url", os.Getenv("CREDITRUN_REDIS_URL"),
 		"Redis to measure against (env CREDITRUN_REDIS_URL); empty starts a redis-server. "+
 			"Its asynq queue \"default\" must have no other workers or tasks: the bench runs its own workers on it")
+	fs.StringVar(&o.redisURL, "redis", o.redisURL, "the same as --redis-url")
 	fs.IntVar(&o.e2eJobs, "e2e-jobs", 10_000, "search jobs (and bare tasks) of the end-to-end measurement")
 	fs.IntVar(&o.workerConcurrency, "worker-concurrency", 20, "tasks at once of the end-to-end workers, creditrun's and bare asynq's")
 	fs.Int64Var(&o.downloadRecords, "download-records", 1_000_000, "records of the large download whose worker memory is measured (against 10,000)")
