@@ -74,6 +74,9 @@ func (s *Server) getResults(c *call) (int, any, error) {
 	if j.Kind == jobs.Search {
 		out["records"] = v.Records
 	}
+	if v.ResultsExpiredAt != nil {
+		out["results_expired_at"] = v.ResultsExpiredAt
+	}
 	return http.StatusOK, out, nil
 }
 

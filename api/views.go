@@ -32,6 +32,9 @@ type jobView struct {
 	Results  []resultView    `json:"results,omitzero"`
 	Records  json.RawMessage `json:"records,omitzero"`
 	Error    string          `json:"error,omitempty"`
+	// ResultsExpiredAt says when the result files were deleted, past the
+	// result retention; results is [] from then on.
+	ResultsExpiredAt *time.Time `json:"results_expired_at,omitempty"`
 
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at"`
@@ -99,7 +102,7 @@ func (s *Server) viewJob(ctx context.Context, j jobs.Job, opts jobOptions) (jobV
 		NumRecords: j.NumRecords, CreditsReserved: j.CreditsReserved, NumFound: j.NumFound,
 		TotalCost: j.TotalCost, CreditsReleased: j.CreditsReleased, Overage: j.Overage,
 		Progress: j.Progress, CreatedAt: j.CreatedAt.UTC(),
-		StartedAt: utc(j.StartedAt), FinishedAt: utc(j.FinishedAt),
+		StartedAt: utc(j.StartedAt), FinishedAt: utc(j.FinishedAt), ResultsExpiredAt: utc(j.ResultsExpiredAt),
 	}
 	if j.Kind == jobs.Enrichment {
 		v.MatchOn = j.MatchOn

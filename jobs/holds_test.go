@@ -67,6 +67,16 @@ func (o *flakyObjects) SetTags(ctx context.Context, key string, tags map[string]
 	return o.local.SetTags(ctx, key, tags)
 }
 
+func (o *flakyObjects) Delete(ctx context.Context, key string) error {
+	o.mu.Lock()
+	failing := o.failing
+	o.mu.Unlock()
+	if failing {
+		return errStorageDown
+	}
+	return o.local.Delete(ctx, key)
+}
+
 func (o *flakyObjects) Tags(ctx context.Context, key string) (map[string]string, error) {
 	o.mu.Lock()
 	failing := o.failing
@@ -83,6 +93,8 @@ type setOnly struct{ o *flakyObjects }
 func (s setOnly) SetTags(ctx context.Context, key string, tags map[string]string) error {
 	return s.o.SetTags(ctx, key, tags)
 }
+
+func (s setOnly) Delete(ctx context.Context, key string) error { return s.o.Delete(ctx, key) }
 
 func newHoldsFixture(t *testing.T, readTags bool) *holdsFixture {
 	t.Helper()

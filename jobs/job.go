@@ -46,6 +46,9 @@ type Job struct {
 	Records json.RawMessage `json:"records,omitempty"`
 	// Error says why the job failed.
 	Error string `json:"error,omitempty"`
+	// ResultsExpiredAt is when the job's result files were deleted, past
+	// the result retention; Results is empty from then on.
+	ResultsExpiredAt *time.Time `json:"results_expired_at,omitempty"`
 
 	// Meta is what the submit answered.
 	Meta Meta `json:"meta"`

@@ -38,6 +38,9 @@ type Objects interface {
 	// key (it expired or was deleted), and any other error when the tags
 	// could not be set.
 	SetTags(ctx context.Context, key string, tags map[string]string) error
+	// Delete removes the object at key; a key with no object counts as
+	// success. Returns an error when the object could not be removed.
+	Delete(ctx context.Context, key string) error
 }
 
 // TagReader is what Objects may also do: read an object's tags. When

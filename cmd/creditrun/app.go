@@ -95,7 +95,9 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 		a.storage = a.local
 	}
 	a.ledger = ledger.New(a.redis, ledger.Options{})
-	a.store = jobstore.New(a.redis, jobstore.Options{})
+	// A job's record outlives its result files by a week, so that the
+	// expiry, which reads the record, always finds what to delete.
+	a.store = jobstore.New(a.redis, jobstore.Options{RetainEnded: cfg.ResultTTL + 7*24*time.Hour})
 	client := asynq.NewClient(a.asynqOpt)
 	inspector := asynq.NewInspector(a.asynqOpt)
 	a.closers = append(a.closers, func() { client.Close(); inspector.Close() })

@@ -22,7 +22,7 @@ var commands = map[string]command{
 	"all":       {"API, worker and scheduler in one process against the configured Redis", runAll},
 	"api":       {"the HTTP API", runAPIRole},
 	"worker":    {"an asynq worker", runWorkerRole},
-	"scheduler": {"the cron scheduler: period refresh, reaper, hold-tag healing, upload cleanup", runSchedulerRole},
+	"scheduler": {"the cron scheduler: period refresh, reaper, result expiry, hold-tag healing, upload cleanup", runSchedulerRole},
 	"dataset":   {"dataset generate: a deterministic synthetic dataset", runDataset},
 	"holds":     {"finance: list, pay and waive overage holds", runHolds},
 	"bench":     {"the benchmark suite", runBench},

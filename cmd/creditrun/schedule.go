@@ -21,6 +21,10 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	expirer, err := scheduler.NewExpirer(scheduler.ExpirerConfig{Accounts: a.ledger, Jobs: a.svc, ResultTTL: a.cfg.ResultTTL})
+	if err != nil {
+		return nil, err
+	}
 	entries := []scheduler.Entry{
 		// Periods end at each plan's own boundaries; a sweep every minute
 		// refreshes the pools whose period has ended, once per period.
@@ -37,6 +41,15 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 			reaped, err := reaper.Reap(ctx, now)
 			if reaped > 0 {
 				a.log.Info("scheduler: reaped stranded reservations", "reaped", reaped)
+			}
+			return err
+		}},
+		// Result files go once CREDITRUN_RESULT_TTL has passed since their
+		// job finished; the job says when.
+		{Name: "expire", Spec: "@every 10m", RunFunc: func(ctx context.Context, now time.Time) error {
+			expired, err := expirer.Expire(ctx, now)
+			if expired > 0 {
+				a.log.Info("scheduler: expired result files", "jobs", expired)
 			}
 			return err
 		}},

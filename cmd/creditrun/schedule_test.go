@@ -13,7 +13,7 @@ import (
 
 // TestSchedule runs the scheduler's entries as creditrun wires them: the
 // refresh entry starts a pool's next period once its period has ended, and
-// running it again changes nothing; the heal and reap entries run clean.
+// running it again changes nothing; the other entries run clean.
 func TestSchedule(t *testing.T) {
 	t.Parallel()
 	srv := redisserver.T(t)
@@ -40,7 +40,7 @@ func TestSchedule(t *testing.T) {
 	for _, e := range entries {
 		byName[e.Name] = e.RunFunc
 	}
-	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || len(entries) != 3 {
+	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil || len(entries) != 4 {
 		t.Fatalf("entries %v", entries)
 	}
 	later := before.PeriodEnd.Add(time.Hour)
@@ -72,9 +72,12 @@ func TestSchedule(t *testing.T) {
 	if err := byName["heal"](ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	// No reservation is stranded: the reaper finds nothing to do.
-	if err := byName["reap"](ctx, later); err != nil {
-		t.Fatal(err)
+	// No reservation is stranded and no result file is old: the reaper
+	// and the expiry find nothing to do.
+	for _, name := range []string{"reap", "expire"} {
+		if err := byName[name](ctx, later); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 	ledgertest.CheckAccount(t, a.ledger, "sched")
 }
