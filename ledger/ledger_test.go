@@ -21,26 +21,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	if server, err = redisserver.Start(redisserver.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "ledger tests:", err)
-		return 1
-	}
-	defer server.Close()
-	if cluster, err = redisserver.StartCluster(redisserver.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "ledger tests:", err)
-		return 1
-	}
-	defer cluster.Close()
-	code := m.Run()
+	code := redisserver.RunShared(m, func(s *redisserver.Server, c *redisserver.Cluster) { server, cluster = s, c })
 	if ratio, ok := pairRatio(); ok {
 		fmt.Printf("ledger_pair_ratio: %.2f\n", ratio)
 	}
-	return code
+	os.Exit(code)
 }
 
 func TestRedis(t *testing.T) {

@@ -1,7 +1,6 @@
 package scheduler_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -19,22 +18,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	if server, err = redisserver.Start(redisserver.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler tests:", err)
-		return 1
-	}
-	defer server.Close()
-	if cluster, err = redisserver.StartCluster(redisserver.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler tests:", err)
-		return 1
-	}
-	defer cluster.Close()
-	return m.Run()
+	os.Exit(redisserver.RunShared(m, func(s *redisserver.Server, c *redisserver.Cluster) { server, cluster = s, c }))
 }
 
 // newClientFunc returns a new client to the target under test; each call is

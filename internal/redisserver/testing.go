@@ -2,6 +2,8 @@ package redisserver
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"testing"
 )
 
@@ -58,4 +60,29 @@ func fatal(t testing.TB, err error) {
 		t.Fatalf("%s (%v)", notFoundHint, err)
 	}
 	t.Fatalf("start redis: %v", err)
+}
+
+// RunShared runs a package's tests with one redis-server and one 3-master
+// cluster that all of them share, isolating themselves by key prefix: it
+// starts both, hands them to set, runs m and stops both. It returns m.Run's
+// exit code, or 1 when a server does not start. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(redisserver.RunShared(m, func(s *redisserver.Server, c *redisserver.Cluster) { server, cluster = s, c }))
+//	}
+func RunShared(m *testing.M, set func(*Server, *Cluster)) int {
+	s, err := Start(Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shared redis-server:", err)
+		return 1
+	}
+	defer s.Close()
+	c, err := StartCluster(Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shared redis cluster:", err)
+		return 1
+	}
+	defer c.Close()
+	set(s, c)
+	return m.Run()
 }
