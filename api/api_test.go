@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/internal/redisserver"
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -48,34 +48,6 @@ func TestMain(m *testing.M) {
 
 var ctx = context.Background()
 
-// recordingQueue stands in for the asynq queue: the API's behaviour is under
-// test here; workers are tested end to end by the lead's tests.
-type recordingQueue struct {
-	mu       sync.Mutex
-	enqueued []string
-	canceled []string
-}
-
-func (q *recordingQueue) Enqueue(_ context.Context, j jobs.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.enqueued = append(q.enqueued, j.ID)
-	return nil
-}
-
-func (q *recordingQueue) Cancel(_ context.Context, j jobs.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.canceled = append(q.canceled, j.ID)
-	return nil
-}
-
-func (q *recordingQueue) count() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.enqueued)
-}
-
 // env is one API on a real redis-server, isolated by key prefix.
 type env struct {
 	srv    *httptest.Server
@@ -83,7 +55,7 @@ type env struct {
 	svc    *jobs.Service
 	ledger *ledger.Redis
 	client *redis.Client
-	queue  *recordingQueue
+	queue  *jobstest.Queue
 	store  *storage.Local
 	admin  string
 	prefix string
@@ -102,7 +74,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	prefix := fmt.Sprintf("t%d_%d", time.Now().UnixNano(), prefixes.Add(1))
 	l := ledger.New(c, ledger.Options{Prefix: prefix})
 	js := jobstore.New(c, jobstore.Options{Prefix: prefix})
-	q := &recordingQueue{}
+	q := &jobstest.Queue{}
 	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: plan.Builtin()})
 
 	var handler http.Handler

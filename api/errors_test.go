@@ -101,7 +101,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if n := e.queue.count(); n != 1 {
+	if n := len(e.queue.Enqueued()); n != 1 {
 		t.Errorf("%d jobs queued, want only the foreign one", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/plan"
@@ -32,7 +33,7 @@ func newFinanceEnv(t testing.TB) *env {
 	e := newEnv(t, func(cfg *api.Config) {
 		l := ledger.New(cfg.Redis, ledger.Options{Prefix: cfg.KeyPrefix})
 		js := jobstore.New(cfg.Redis, jobstore.Options{Prefix: cfg.KeyPrefix})
-		svc = jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: &recordingQueue{}, Accounts: js, Catalog: plan.Builtin(),
+		svc = jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: &jobstest.Queue{}, Accounts: js, Catalog: plan.Builtin(),
 			Objects: cfg.Storage.(*storage.Local), ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) }})
 		cfg.Jobs = svc
 	})

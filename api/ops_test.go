@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/plan"
@@ -43,7 +45,7 @@ func TestUnavailable(t *testing.T) {
 	defer c.Close()
 	led := ledger.New(c, ledger.Options{})
 	js := jobstore.New(c, jobstore.Options{})
-	svc := jobs.NewService(jobs.Config{Ledger: led, Store: js, Queue: &recordingQueue{}, Accounts: js, Catalog: plan.Builtin()})
+	svc := jobs.NewService(jobs.Config{Ledger: led, Store: js, Queue: &jobstest.Queue{}, Accounts: js, Catalog: plan.Builtin()})
 	a, err := api.New(api.Config{Jobs: svc, Ledger: led, Redis: c, Storage: brokenStorage{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -89,5 +91,28 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// failingCollector is a collector whose scrape fails, as the job queue's
+// does while Redis is down.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("redis is down"))
+}
+
+// TestMetricsSurviveAFailingCollector: on the registry the API serves, as
+// `creditrun all` shares it with the scheduler's queue collector, a
+// collector that fails leaves the rest of /metrics served with 200.
+func TestMetricsSurviveAFailingCollector(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(failingCollector{prometheus.NewDesc("creditrun_test_failing", "A collector that fails.", nil, nil)})
+	e := newEnv(t, func(c *apiConfig) { c.Registry = reg })
+	e.do(t, req{method: "GET", path: "/healthz"})
+	r := e.do(t, req{method: "GET", path: "/metrics"})
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "creditrun_http_requests_total{") {
+		t.Fatalf("/metrics with a failing collector: %d\n%s", r.status, r.body)
 	}
 }

@@ -25,8 +25,8 @@ func TestIdempotency(t *testing.T) {
 	if again.header.Get("X-Credits-Remaining") != "990" || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("replay headers %v", again.header)
 	}
-	if got := e.available(t, acct, "people"); got != 990 || e.queue.count() != 1 {
-		t.Fatalf("available %d and %d queued after a replay, want 990 and 1", got, e.queue.count())
+	if got := e.available(t, acct, "people"); got != 990 || len(e.queue.Enqueued()) != 1 {
+		t.Fatalf("available %d and %d queued after a replay, want 990 and 1", got, len(e.queue.Enqueued()))
 	}
 	r := e.do(t, req{method: "POST", path: "/v1/searches", key: key, body: `{"data_type":"people","num_records":11}`, header: map[string]string{"Idempotency-Key": "k1"}})
 	r.error(t, http.StatusConflict, "idempotency_conflict")
@@ -184,8 +184,8 @@ func TestConcurrentSubmits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Reserved != 100 || p.Available() != 0 || e.queue.count() != 100 {
-		t.Fatalf("reserved %d, available %d, queued %d", p.Reserved, p.Available(), e.queue.count())
+	if p.Reserved != 100 || p.Available() != 0 || len(e.queue.Enqueued()) != 100 {
+		t.Fatalf("reserved %d, available %d, queued %d", p.Reserved, p.Available(), len(e.queue.Enqueued()))
 	}
 	e.checkInvariants(t, acct)
 }

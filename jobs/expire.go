@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNoObjects is returned by ExpireResults when the service has no Objects
@@ -43,4 +44,11 @@ func (s *Service) ExpireResults(ctx context.Context, account, id string) (Job, e
 			j.Results = nil
 		}
 	})
+}
+
+// ResultsDue returns the jobs of these accounts that finished before the
+// given time and still have result files: those ExpireResults is for once
+// the time is the result retention ago.
+func (s *Service) ResultsDue(ctx context.Context, accounts []string, before time.Time) ([]JobRef, error) {
+	return s.cfg.Store.ResultsDue(ctx, accounts, before)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/creditrun/creditrun/ledger/credit"
 )
@@ -98,44 +99,36 @@ func (s *Service) ListHolds(ctx context.Context, f credit.HoldFilter) (credit.Ho
 	return s.cfg.Ledger.ListHolds(ctx, f)
 }
 
-// healPage is how many holds HealTags reads at a time.
-const healPage = 500
-
-// HealTags makes the result objects of every paid or waived hold carry the
-// tag of its status. Paying and re-tagging are two steps, so a crash or a
-// storage failure between them, or a task delivered again that rewrote its
-// files tagged unpaid, leaves a tag that lags; this pass heals it. It is
+// HealTags makes the result objects of every paid or waived hold opened at
+// or after since carry the tag of its status. Paying and re-tagging are two
+// steps, so a crash or a storage failure between them, or a task delivered
+// again that rewrote its files tagged unpaid, leaves a tag that lags; this
+// pass heals it. The scheduler passes as since the age past which a job's
+// record, and so its files, are gone: older holds have nothing to tag. It is
 // idempotent and safe to run from several schedulers at once.
 //
 // When Objects can read tags (TagReader), only lagging tags are written
 // and healed counts them; otherwise every object of a closed hold is
-// tagged again and counted. PayHold and WaiveHold tag the same way. Jobs whose record has expired, and objects
-// that are gone, are skipped. A failure on one object does not stop the
-// pass: the errors are joined and returned with the count. With no
-// Objects it does nothing.
-func (s *Service) HealTags(ctx context.Context) (healed int, err error) {
+// tagged again and counted. PayHold and WaiveHold tag the same way. Jobs
+// whose record has expired, and objects that are gone, are skipped. A
+// failure on one object does not stop the pass: the errors are joined and
+// returned with the count. With no Objects it does nothing.
+func (s *Service) HealTags(ctx context.Context, since time.Time) (healed int, err error) {
 	if s.cfg.Objects == nil {
 		return 0, nil
 	}
 	var errs []error
-	for _, status := range []credit.HoldStatus{credit.HoldPaid, credit.HoldWaived} {
-		f := credit.HoldFilter{Status: status, Limit: healPage}
-		for {
-			page, err := s.cfg.Ledger.ListHolds(ctx, f)
-			if err != nil {
-				return healed, fmt.Errorf("heal tags: list %s holds: %w", status, err)
-			}
-			for _, h := range page.Holds {
-				n, err := s.tagJob(ctx, h)
-				healed += n
-				if err != nil {
-					errs = append(errs, err)
-				}
-			}
-			if page.NextCursor == "" {
-				break
-			}
-			f.Cursor = page.NextCursor
+	for h, err := range s.cfg.Ledger.RecentHolds(ctx, since) {
+		if err != nil {
+			return healed, fmt.Errorf("heal tags: %w", errors.Join(append(errs, err)...))
+		}
+		if h.Status == credit.HoldUnpaid {
+			continue
+		}
+		n, err := s.tagJob(ctx, h)
+		healed += n
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -113,7 +114,7 @@ func newHoldsFixture(t *testing.T, readTags bool) *holdsFixture {
 	if !readTags {
 		objects = setOnly{fo}
 	}
-	svc := jobs.NewService(jobs.Config{Ledger: l, Store: store, Queue: &recordingQueue{}, Accounts: store, Catalog: catalog,
+	svc := jobs.NewService(jobs.Config{Ledger: l, Store: store, Queue: &jobstest.Queue{}, Accounts: store, Catalog: catalog,
 		Objects: objects, ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) }})
 	return &holdsFixture{svc: svc, l: l, local: local, objects: fo}
 }
@@ -388,13 +389,20 @@ func TestRetagFailureHeals(t *testing.T) {
 			}
 
 			// Still down: the pass reports it, and heals nothing.
-			n, err := f.svc.HealTags(ctx)
+			n, err := f.svc.HealTags(ctx, time.Time{})
 			if n != 0 || !errors.Is(err, errStorageDown) {
 				t.Errorf("HealTags with storage down: %d, %v", n, err)
 			}
 
 			f.objects.fail(false)
-			n, err = f.svc.HealTags(ctx)
+			// Holds opened before since are not looked at.
+			if n, err := f.svc.HealTags(ctx, time.Now().Add(time.Hour)); n != 0 || err != nil {
+				t.Errorf("HealTags of holds opened from an hour on: %d, %v", n, err)
+			}
+			if got := f.tags(t, jp); !cmp.Equal(got, repeat("unpaid", 3)) {
+				t.Fatalf("tags %v after a pass that must not see the hold", got)
+			}
+			n, err = f.svc.HealTags(ctx, time.Now().Add(-time.Hour))
 			if err != nil || n != 4 {
 				t.Errorf("HealTags: %d, %v; want 4 objects healed", n, err)
 			}
@@ -411,7 +419,7 @@ func TestRetagFailureHeals(t *testing.T) {
 			// Healed: a pass that can read tags writes none; one that
 			// cannot writes them all again, harmlessly.
 			before := f.objects.setCalls()
-			n, err = f.svc.HealTags(ctx)
+			n, err = f.svc.HealTags(ctx, time.Time{})
 			want := 0
 			if !read {
 				want = 4
@@ -429,7 +437,7 @@ func TestRetagFailureHeals(t *testing.T) {
 			if err := f.local.Delete(ctx, jp.Results[1].Key); err != nil {
 				t.Fatal(err)
 			}
-			n, err = f.svc.HealTags(ctx)
+			n, err = f.svc.HealTags(ctx, time.Time{})
 			if want := map[bool]int{true: 1, false: 3}[read]; err != nil || n != want {
 				t.Errorf("HealTags after a rewrite: %d, %v; want %d", n, err, want)
 			}
@@ -507,7 +515,7 @@ func TestHoldsWithoutObjects(t *testing.T) {
 	if _, err := bare.PayHold(ctx, h.ID, "inv_1"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := bare.HealTags(ctx); n != 0 || err != nil {
+	if n, err := bare.HealTags(ctx, time.Time{}); n != 0 || err != nil {
 		t.Errorf("HealTags without Objects: %d, %v", n, err)
 	}
 	if got := f.tags(t, j); !cmp.Equal(got, []string{"unpaid"}) {

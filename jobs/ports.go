@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -27,6 +28,9 @@ type Ledger interface {
 	// over every page. Returns an error wrapping credit.ErrInvalidCursor,
 	// credit.ErrInvalidStatus or credit.ErrInvalidID.
 	ListHolds(ctx context.Context, f credit.HoldFilter) (credit.HoldPage, error)
+	// RecentHolds yields the holds opened at or after since, oldest first;
+	// a failure to read ends it with its error.
+	RecentHolds(ctx context.Context, since time.Time) iter.Seq2[credit.Hold, error]
 }
 
 // Objects re-tags stored result objects; every storage.Backend implements
@@ -81,6 +85,17 @@ type Store interface {
 	// List returns a page of an account's jobs, newest first, and the cursor
 	// of the next page (empty on the last).
 	List(ctx context.Context, account string, f ListFilter) ([]Job, string, error)
+	// ResultsDue returns the jobs of these accounts that finished before the
+	// given time and still have result files.
+	ResultsDue(ctx context.Context, accounts []string, before time.Time) ([]JobRef, error)
+	// ActiveBefore returns the jobs of these accounts created before the
+	// given time that have not ended.
+	ActiveBefore(ctx context.Context, accounts []string, before time.Time) ([]JobRef, error)
+}
+
+// JobRef names one job.
+type JobRef struct {
+	Account, ID string
 }
 
 // ListFilter selects a page of jobs.

@@ -131,7 +131,8 @@ func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 // an error wrapping ErrNotInPlan when no plan of the account covers the job;
 // a *credit.InsufficientError or credit.ErrOverageDisabled when the credits
 // refuse it. Any other error is a failure of the infrastructure, after which
-// nothing stays reserved.
+// nothing stays charged: what was reserved is released, or, when even the
+// job could not be marked failed, left to the reaper.
 func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, error) {
 	if err := spec.Normalize(s.cfg.Limits, s.cfg.DataTypes); err != nil {
 		return Job{}, err
@@ -190,11 +191,18 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		return Job{}, fmt.Errorf("record job %s: %w", id, err)
 	}
 	if err := s.cfg.Queue.Enqueue(ctx, j); err != nil {
-		s.release(ctx, r, "the job could not be queued")
-		_, _ = s.cfg.Store.Update(ctx, account, id, []Status{Queued}, func(j *Job) {
+		// No worker holds the job, so nothing can settle it meanwhile: it is
+		// marked failed first and its credits go back after. Should the mark
+		// fail too, the job stays queued without a task, and the reaper
+		// abandons it: it voids the reservation, or refunds a charge posted
+		// at acceptance, since the job never started.
+		_, uerr := s.cfg.Store.Update(context.WithoutCancel(ctx), account, id, []Status{Queued}, func(j *Job) {
 			s.finish(j, Failed)
 			j.Error = "The job could not be queued; nothing was charged."
 		})
+		if uerr == nil {
+			s.release(ctx, r, "the job could not be queued")
+		}
 		return Job{}, fmt.Errorf("queue job %s: %w", id, err)
 	}
 	return j, nil
@@ -251,6 +259,13 @@ func (s *Service) finish(j *Job, st Status) {
 // another account.
 func (s *Service) Get(ctx context.Context, account, id string) (Job, error) {
 	return s.cfg.Store.Get(ctx, account, id)
+}
+
+// ActiveBefore returns the jobs of these accounts created before the given
+// time that have not ended (queued or running): where the reaper looks for
+// jobs whose task was lost.
+func (s *Service) ActiveBefore(ctx context.Context, accounts []string, before time.Time) ([]JobRef, error) {
+	return s.cfg.Store.ActiveBefore(ctx, accounts, before)
 }
 
 // List returns a page of an account's jobs, newest first, and the next
@@ -390,6 +405,60 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 		j.Results, j.Records = o.Results, o.Records
 		j.Progress = Progress{Done: j.NumRecords, Total: j.NumRecords}
 	})
+}
+
+// Abandon fails a job whose task will not run it again (asynq archived or
+// lost it, or it is past its deadline), and gives back what it should not
+// keep: the reaper's end of a job. Unlike Fail it settles what no delivery
+// will:
+//   - an open reservation is voided, as Fail does;
+//   - a reservation settled for work whose job was never completed (the
+//     worker died between settling and recording) is refunded, its hold
+//     waived: the job shows no results, so it charges nothing;
+//   - a charge posted at acceptance stands once the job has started, and is
+//     refunded when it never started.
+//
+// The job is marked failed before any refund, so a worker that completes it
+// meanwhile wins and nothing is refunded. Returns an error wrapping ErrEnded
+// when the job has ended, or ErrNotFound.
+func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job, error) {
+	j, err := s.cfg.Store.Get(ctx, account, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Status.Terminal() {
+		return Job{}, &StatusError{ID: id, Status: j.Status}
+	}
+	if !j.ChargeAtAcceptance || j.Attempts > 0 {
+		failed, err := s.Fail(ctx, account, id, reason)
+		switch {
+		case errors.Is(err, credit.ErrReservationNotFound):
+			// Nothing is held (its reservation outlived its retention):
+			// the job only ends.
+			return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+				s.finish(j, Failed)
+				j.Error = reason
+			})
+		case !errors.Is(err, credit.ErrAlreadySettled):
+			return failed, err
+		}
+	}
+	// Charged, by a settle or at acceptance, for a job that will not show
+	// its work: marked failed first, then refunded.
+	r, err := s.cfg.Ledger.Reservation(ctx, account, id)
+	if err != nil {
+		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
+	}
+	failed, err := s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+		s.finish(j, Failed)
+		j.Error = reason + " What it was charged was refunded."
+		j.CreditsReleased = r.Reserved()
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.release(ctx, r, reason)
+	return failed, nil
 }
 
 // Fail voids a job's reservation and marks it failed with reason, a sentence

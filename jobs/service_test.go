@@ -14,6 +14,7 @@ import (
 
 	"github.com/creditrun/creditrun/internal/redisserver"
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -34,37 +35,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// recordingQueue is the queue of these tests: the service's own logic is
-// under test here, and the asynq queue is tested in package worker and end to
-// end. It records what it is asked and can be made to fail.
-type recordingQueue struct {
-	mu       sync.Mutex
-	enqueued []string
-	canceled []string
-	fail     atomic.Bool
-}
-
-func (q *recordingQueue) Enqueue(_ context.Context, j jobs.Job) error {
-	if q.fail.Load() {
-		return errors.New("queue down")
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.enqueued = append(q.enqueued, j.ID)
-	return nil
-}
-
-func (q *recordingQueue) Cancel(_ context.Context, j jobs.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.canceled = append(q.canceled, j.ID)
-	return nil
-}
-
 type fixture struct {
 	svc   *jobs.Service
 	l     *ledger.Redis
-	queue *recordingQueue
+	queue *jobstest.Queue
 }
 
 var ctx = context.Background()
@@ -103,7 +77,9 @@ plans:
     refresh: "@monthly"
 `
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds the service on a fresh key prefix; opts may change its
+// config before it is built.
+func newFixture(t *testing.T, opts ...func(*jobs.Config)) *fixture {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 64})
 	t.Cleanup(func() { c.Close() })
@@ -114,10 +90,13 @@ func newFixture(t *testing.T) *fixture {
 	}
 	l := ledger.New(c, ledger.Options{Prefix: prefix})
 	store := jobstore.New(c, jobstore.Options{Prefix: prefix})
-	q := &recordingQueue{}
-	svc := jobs.NewService(jobs.Config{Ledger: l, Store: store, Queue: q, Accounts: store, Catalog: catalog,
-		DataTypes: func(dt string) bool { return dt == "people" || dt == "businesses" || dt == "products" }})
-	return &fixture{svc: svc, l: l, queue: q}
+	q := &jobstest.Queue{}
+	cfg := jobs.Config{Ledger: l, Store: store, Queue: q, Accounts: store, Catalog: catalog,
+		DataTypes: func(dt string) bool { return dt == "people" || dt == "businesses" || dt == "products" }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &fixture{svc: jobs.NewService(cfg), l: l, queue: q}
 }
 
 func (f *fixture) account(t *testing.T, plans ...string) string {
@@ -160,8 +139,8 @@ func TestSubmitSearchAndComplete(t *testing.T) {
 	if j.Status != jobs.Queued || j.NumRecords != 10 || j.CreditsReserved != 10 || j.Meta.CreditsRemaining != 0 || j.Meta.Partial {
 		t.Fatalf("submitted %+v", j)
 	}
-	if len(f.queue.enqueued) != 1 || f.queue.enqueued[0] != j.ID {
-		t.Fatalf("enqueued %v", f.queue.enqueued)
+	if len(f.queue.Enqueued()) != 1 || f.queue.Enqueued()[0] != j.ID {
+		t.Fatalf("enqueued %v", f.queue.Enqueued())
 	}
 	if _, err := f.svc.Start(ctx, a, j.ID); err != nil {
 		t.Fatal(err)
@@ -220,8 +199,8 @@ func TestSubmitRefusals(t *testing.T) {
 	if got := f.available(t, a, "people"); got != 5 {
 		t.Fatalf("refusals reserved something: available %d", got)
 	}
-	if len(f.queue.enqueued) != 1 {
-		t.Fatalf("refusals enqueued: %v", f.queue.enqueued)
+	if len(f.queue.Enqueued()) != 1 {
+		t.Fatalf("refusals enqueued: %v", f.queue.Enqueued())
 	}
 	f.checkInvariants(t, a)
 }
@@ -289,7 +268,7 @@ func TestChargeAtAcceptance(t *testing.T) {
 		t.Fatalf("fail %+v, %v", failed, err)
 	}
 	// A submit whose queueing fails is refunded, even posted at acceptance.
-	f.queue.fail.Store(true)
+	f.queue.Fail.Store(true)
 	if _, err := f.svc.Submit(ctx, a, jobs.Spec{Kind: jobs.Enrichment, DataType: "products", MatchOn: []string{"name"}, Items: items}); err == nil {
 		t.Fatal("submit with the queue down succeeded")
 	}
@@ -303,7 +282,7 @@ func TestEnqueueFailureVoids(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	a := f.account(t, "people-10")
-	f.queue.fail.Store(true)
+	f.queue.Fail.Store(true)
 	if _, err := f.svc.Submit(ctx, a, search(4)); err == nil {
 		t.Fatal("submit with the queue down succeeded")
 	}
@@ -315,6 +294,52 @@ func TestEnqueueFailureVoids(t *testing.T) {
 		t.Fatalf("jobs %+v, %v", list, err)
 	}
 	f.checkInvariants(t, a)
+}
+
+// failingUpdates is a real store whose updates fail.
+type failingUpdates struct{ *jobstore.Redis }
+
+func (failingUpdates) Update(context.Context, string, string, []jobs.Status, func(*jobs.Job)) (jobs.Job, error) {
+	return jobs.Job{}, errors.New("store down")
+}
+
+// A submit whose queueing fails and whose job cannot be marked failed leaves
+// its credits held, for the reaper (which abandons the queued job), rather
+// than a queued job whose credits are back: its reservation stays open, and
+// a charge posted at acceptance stays posted.
+func TestEnqueueAndUpdateFailureLeavesReservation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *jobs.Config) { c.Store = failingUpdates{c.Store.(*jobstore.Redis)} })
+	f.queue.Fail.Store(true)
+	svc, l := f.svc, f.l
+	a, err := svc.CreateAccount(ctx, "", "Acme", []string{"people-10", "enhance-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, a.ID, search(4)); err == nil {
+		t.Fatal("submit with the queue down succeeded")
+	}
+	list, _, err := svc.List(ctx, a.ID, jobs.ListFilter{})
+	if err != nil || len(list) != 1 || list[0].Status != jobs.Queued {
+		t.Fatalf("jobs %+v, %v", list, err)
+	}
+	r, err := l.Reservation(ctx, a.ID, list[0].ID)
+	if err != nil || r.State != credit.Reserved || r.Reserved() != 4 {
+		t.Fatalf("reservation %+v, %v: want it open for the reaper", r, err)
+	}
+	p, err := l.Pool(ctx, a.ID, "people")
+	if err != nil || p.Available() != 6 {
+		t.Fatalf("pool %+v, %v", p, err)
+	}
+
+	items := []map[string]any{{"name": "a"}, {"name": "b"}}
+	if _, err := svc.Submit(ctx, a.ID, jobs.Spec{Kind: jobs.Enrichment, DataType: "products", MatchOn: []string{"name"}, Items: items}); err == nil {
+		t.Fatal("an enrichment with the queue down succeeded")
+	}
+	if p, err := l.Pool(ctx, a.ID, "enhancement"); err != nil || p.Available() != 2 {
+		t.Fatalf("the enhancement pool after a failed submit charged at acceptance: %+v, %v; want the charge held for the reaper", p.Counts, err)
+	}
+	ledgertest.CheckAccount(t, l, a.ID)
 }
 
 func TestCancel(t *testing.T) {
@@ -359,8 +384,8 @@ func TestCancel(t *testing.T) {
 	if got := f.available(t, a, "people"); got != 9 {
 		t.Fatalf("available %d, want 9", got)
 	}
-	if len(f.queue.canceled) != 2 {
-		t.Fatalf("queue cancels %v", f.queue.canceled)
+	if len(f.queue.Canceled()) != 2 {
+		t.Fatalf("queue cancels %v", f.queue.Canceled())
 	}
 	f.checkInvariants(t, a)
 }
@@ -445,4 +470,75 @@ func TestCreateAccount(t *testing.T) {
 	if _, err := f.svc.Account(ctx, "ok"); !errors.Is(err, jobs.ErrNotFound) {
 		t.Fatalf("a refused account exists: %v", err)
 	}
+}
+
+// TestAbandon ends jobs whose task will not run them again, and gives back
+// what they should not keep: an open reservation is voided, a settle whose
+// job was never recorded is refunded with its hold waived, and a charge at
+// acceptance stands once the job has started and is refunded when it never
+// did.
+func TestAbandon(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.account(t, "people-10", "enhance-4")
+	items := []map[string]any{{"name": "a"}, {"name": "b"}}
+	const lost = "The job could not run: its task was lost."
+
+	open, _ := f.svc.Submit(ctx, a, search(3))
+	j, err := f.svc.Abandon(ctx, a, open.ID, lost)
+	if err != nil || j.Status != jobs.Failed || j.Error != lost+" Nothing was charged." || j.CreditsReleased != 3 {
+		t.Fatalf("abandon an open reservation: %+v, %v", j, err)
+	}
+
+	// The worker settled 12 (10 prepaid, 2 overage) and died before recording it.
+	settled, err := f.svc.Submit(ctx, a, jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "*", NumRecords: 12, OnInsufficient: credit.Overage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Start(ctx, a, settled.ID); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.l.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: settled.ID, Cost: 12})
+	if err != nil || r.HoldID == "" {
+		t.Fatalf("settle: %+v, %v", r, err)
+	}
+	j, err = f.svc.Abandon(ctx, a, settled.ID, lost)
+	if err != nil || j.Status != jobs.Failed || j.Error != lost+" What it was charged was refunded." {
+		t.Fatalf("abandon a settled job: %+v, %v", j, err)
+	}
+	if got := f.available(t, a, "people"); got != 10 {
+		t.Errorf("people available after the refund: %d, want 10", got)
+	}
+	if h, err := f.l.Hold(ctx, r.HoldID); err != nil || h.Status != credit.HoldWaived {
+		t.Errorf("the settled job's hold: %+v, %v; want it waived", h, err)
+	}
+
+	never, err := f.svc.Submit(ctx, a, jobs.Spec{Kind: jobs.Enrichment, DataType: "products", MatchOn: []string{"name"}, Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = f.svc.Abandon(ctx, a, never.ID, lost); err != nil || j.Error != lost+" What it was charged was refunded." {
+		t.Fatalf("abandon a job charged at acceptance that never started: %+v, %v", j, err)
+	}
+	if got := f.available(t, a, "enhancement"); got != 4 {
+		t.Errorf("enhancement available after the refund: %d, want 4", got)
+	}
+	started, err := f.svc.Submit(ctx, a, jobs.Spec{Kind: jobs.Enrichment, DataType: "products", MatchOn: []string{"name"}, Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Start(ctx, a, started.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j, err = f.svc.Abandon(ctx, a, started.ID, lost); err != nil || j.Error != lost+" Its charge at acceptance stands." {
+		t.Fatalf("abandon a job charged at acceptance that started: %+v, %v", j, err)
+	}
+	if got := f.available(t, a, "enhancement"); got != 2 {
+		t.Errorf("enhancement available after a started job: %d, want 2", got)
+	}
+
+	if _, err := f.svc.Abandon(ctx, a, open.ID, lost); !errors.Is(err, jobs.ErrEnded) {
+		t.Errorf("abandon twice: %v, want ErrEnded", err)
+	}
+	f.checkInvariants(t, a)
 }

@@ -11,47 +11,89 @@ import (
 )
 
 // indexHold adds the hold a reservation opened, if any, to the global hold
-// index that finance lists across accounts. It is idempotent and runs after
-// every reserve and settle call, so a crash between a script and the index
-// heals when the call is repeated; ReindexHolds heals the rest.
+// indexes that finance lists across accounts: by creation, and by its status
+// as read after the settle. It is idempotent and runs after every reserve
+// and settle call, so a crash between a script and the index heals when the
+// call is repeated; ReindexHolds heals the rest.
 func (l *Redis) indexHold(ctx context.Context, r credit.Reservation) error {
 	if r.HoldID == "" {
 		return nil
 	}
+	z := redis.Z{Score: float64(unixMilli(r.EndedAt)), Member: r.HoldID}
 	pipe := l.client.Pipeline()
 	pipe.HSet(ctx, l.keys.holdAccounts(), r.HoldID, r.Account)
-	pipe.ZAdd(ctx, l.keys.holdIndex(), redis.Z{Score: float64(unixMilli(r.EndedAt)), Member: r.HoldID})
+	pipe.ZAdd(ctx, l.keys.holdIndex(), z)
+	status := pipe.HGet(ctx, l.keys.hold(r.Account, r.HoldID), "status")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("index hold %s: %w", r.HoldID, err)
+	}
+	pipe = l.client.Pipeline()
+	l.indexHoldStatus(ctx, pipe, z, credit.HoldStatus(status.Val()))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("index hold %s: %w", r.HoldID, err)
 	}
 	return nil
 }
 
-// ReindexHolds adds every hold of every account to the global hold index. It
-// heals an index that a crash left behind; it is safe to run at any time.
-func (l *Redis) ReindexHolds(ctx context.Context) error {
-	accounts, err := l.Accounts(ctx)
-	if err != nil {
-		return err
+// indexHoldStatus queues on pipe hold z's entry in the index of status. A
+// hold is unpaid first, then paid or waived for good, so the moves go one
+// way: a closed hold leaves the unpaid index, and nothing ever leaves the
+// paid or waived ones. A status read just before a concurrent pay thus never
+// takes the hold out of the paid index; at worst it leaves a stale unpaid
+// entry, which listings skip (they check each hold's status) and the next
+// ReindexHolds drops. An unknown status queues nothing.
+func (l *Redis) indexHoldStatus(ctx context.Context, pipe redis.Pipeliner, z redis.Z, status credit.HoldStatus) {
+	switch status {
+	case credit.HoldUnpaid:
+		pipe.ZAdd(ctx, l.keys.holdsIn(string(credit.HoldUnpaid)), z)
+	case credit.HoldPaid, credit.HoldWaived:
+		pipe.ZAdd(ctx, l.keys.holdsIn(string(status)), z)
+		pipe.ZRem(ctx, l.keys.holdsIn(string(credit.HoldUnpaid)), z.Member)
 	}
-	for _, a := range accounts {
-		zs, err := l.client.ZRangeWithScores(ctx, l.keys.holds(a), 0, -1).Result()
-		if err != nil {
-			return fmt.Errorf("reindex holds of %s: %w", a, err)
-		}
-		if len(zs) == 0 {
-			continue
-		}
+}
+
+// ReindexHolds adds every hold of every account to the global hold indexes,
+// and moves each into the index of its status. It heals indexes that a
+// crash left behind; it is safe to run at any time. It reads three round
+// trips per page of accounts.
+func (l *Redis) ReindexHolds(ctx context.Context) error {
+	return l.eachAccountPage(ctx, func(accounts []string) error {
 		pipe := l.client.Pipeline()
-		for _, z := range zs {
-			pipe.HSet(ctx, l.keys.holdAccounts(), z.Member, a)
-			pipe.ZAdd(ctx, l.keys.holdIndex(), z)
+		holds := make([]*redis.ZSliceCmd, len(accounts))
+		for i, a := range accounts {
+			holds[i] = pipe.ZRangeWithScores(ctx, l.keys.holds(a), 0, -1)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("reindex holds of %s: %w", a, err)
+			return fmt.Errorf("reindex holds: %w", err)
 		}
-	}
-	return nil
+		type held struct {
+			z      redis.Z
+			status *redis.StringCmd
+		}
+		var all []held
+		pipe = l.client.Pipeline()
+		for i, a := range accounts {
+			for _, z := range holds[i].Val() {
+				pipe.HSet(ctx, l.keys.holdAccounts(), z.Member, a)
+				pipe.ZAdd(ctx, l.keys.holdIndex(), z)
+				all = append(all, held{z, pipe.HGet(ctx, l.keys.hold(a, str(z.Member)), "status")})
+			}
+		}
+		if len(all) == 0 {
+			return nil
+		}
+		if err := execAllowingNil(ctx, pipe); err != nil {
+			return fmt.Errorf("reindex holds: %w", err)
+		}
+		pipe = l.client.Pipeline()
+		for _, h := range all {
+			l.indexHoldStatus(ctx, pipe, h.z, credit.HoldStatus(h.status.Val()))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("reindex holds: %w", err)
+		}
+		return nil
+	})
 }
 
 // Accounts returns every account id that has a pool, in no order.
@@ -127,7 +169,14 @@ func (l *Redis) closeHold(ctx context.Context, id string, status credit.HoldStat
 	}
 	switch code {
 	case "OK":
-		return parseHold(fields(rest)), nil
+		closed := parseHold(fields(rest))
+		pipe := l.client.Pipeline()
+		l.indexHoldStatus(ctx, pipe, redis.Z{Score: float64(unixMilli(closed.CreatedAt)), Member: id}, closed.Status)
+		// The hold is closed whatever becomes of its index entry: listings
+		// check each hold's status, a repeated call moves it again, and
+		// ReindexHolds moves it otherwise.
+		_, _ = pipe.Exec(ctx)
+		return closed, nil
 	case "NOT_FOUND":
 		return credit.Hold{}, credit.ErrHoldNotFound
 	case "CONFLICT":
@@ -144,8 +193,11 @@ type HoldFilter = credit.HoldFilter
 type HoldPage = credit.HoldPage
 
 // ListHolds lists holds by status and account, newest first. It reads every
-// hold the filter's account (or the whole index) has, so that TotalDueCents
-// covers all pages; holds are exceptions, not one per job. Returns an error
+// hold the filter's account has, or, across accounts, every hold of the
+// filter's status (or of the whole index), so that TotalDueCents covers all
+// pages: listing the unpaid holds costs what the unpaid holds cost, however
+// many were paid before. Each hold's status is checked as read, so an index
+// entry that lags never shows a hold under the wrong status. Returns an error
 // wrapping credit.ErrInvalidCursor for a cursor not on the listing,
 // credit.ErrInvalidStatus for an unknown status, or credit.ErrInvalidID for a
 // bad account id.
@@ -170,8 +222,12 @@ func (l *Redis) ListHolds(ctx context.Context, f HoldFilter) (HoldPage, error) {
 			accounts[i] = f.Account
 		}
 	} else {
+		index := l.keys.holdIndex()
+		if f.Status != "" {
+			index = l.keys.holdsIn(string(f.Status))
+		}
 		var err error
-		if ids, err = l.client.ZRevRange(ctx, l.keys.holdIndex(), 0, -1).Result(); err != nil {
+		if ids, err = l.client.ZRevRange(ctx, index, 0, -1).Result(); err != nil {
 			return HoldPage{}, fmt.Errorf("list holds: %w", err)
 		}
 		if len(ids) > 0 {

@@ -43,6 +43,11 @@ func (k keys) accounts() string { return k.prefix + ":accounts" }
 // holdIndex is a global sorted set of every hold id by creation time.
 func (k keys) holdIndex() string { return k.prefix + ":holds" }
 
+// holdsIn is a global sorted set of the hold ids of one status (unpaid, paid,
+// waived) by creation time. It may lag behind a hold's status, never hide
+// it for long: readers check each hold's status, and ReindexHolds heals it.
+func (k keys) holdsIn(status string) string { return k.prefix + ":holds:" + status }
+
 // holdAccounts is a global hash from hold id to account id.
 func (k keys) holdAccounts() string { return k.prefix + ":holds:account" }
 

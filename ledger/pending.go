@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 	"time"
 
@@ -11,52 +12,90 @@ import (
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
-// ReservationsOlderThan returns up to limit open reservations, across every
-// account, made before the given time: the reaper's candidates. Settled and
-// voided reservations are never among them.
-func (l *Redis) ReservationsOlderThan(ctx context.Context, before time.Time, limit int) ([]credit.Reservation, error) {
-	accounts, err := l.Accounts(ctx)
-	if err != nil {
-		return nil, err
+// OldReservations yields every open reservation, across every account, made
+// before the given time: the reaper's candidates. Settled and voided
+// reservations are never among them.
+//
+// It walks the accounts a page at a time, two round trips a page, so a pass
+// holds one page in memory however many accounts there are. As SSCAN does,
+// it yields every reservation that stays open throughout the walk, and may
+// yield one twice; one opened during the walk may be missed until the next.
+// A failure to read ends the sequence with its error.
+func (l *Redis) OldReservations(ctx context.Context, before time.Time) iter.Seq2[credit.Reservation, error] {
+	return func(yield func(credit.Reservation, error) bool) {
+		maxScore := strconv.FormatInt(before.UnixMilli()-1, 10)
+		err := l.eachAccountPage(ctx, func(accounts []string) error {
+			page, err := l.oldReservations(ctx, accounts, maxScore)
+			if err != nil {
+				return err
+			}
+			for _, r := range page {
+				if !yield(r, nil) {
+					return errStopWalk
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			yield(credit.Reservation{}, fmt.Errorf("old reservations: %w", err))
+		}
 	}
-	maxScore := strconv.FormatInt(before.UnixMilli()-1, 10)
+}
+
+// oldReservations returns the open reservations of accounts scored at or
+// below maxScore in their pending sets.
+func (l *Redis) oldReservations(ctx context.Context, accounts []string, maxScore string) ([]credit.Reservation, error) {
+	if len(accounts) == 0 {
+		return nil, nil
+	}
+	pipe := l.client.Pipeline()
+	jobs := make([]*redis.StringSliceCmd, len(accounts))
+	for i, a := range accounts {
+		jobs[i] = pipe.ZRangeByScore(ctx, l.keys.pending(a), &redis.ZRangeBy{Min: "-inf", Max: maxScore})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("pending sets: %w", err)
+	}
+	type pendingCmd struct {
+		account, job string
+		cmd          *redis.MapStringStringCmd
+	}
+	var cmds []pendingCmd
+	pipe = l.client.Pipeline()
+	for i, a := range accounts {
+		for _, job := range jobs[i].Val() {
+			cmds = append(cmds, pendingCmd{a, job, pipe.HGetAll(ctx, l.keys.reservation(a, job))})
+		}
+	}
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("reservations: %w", err)
+	}
 	var out []credit.Reservation
-	for len(accounts) > 0 && len(out) < limit {
-		n := min(len(accounts), 500)
-		batch := accounts[:n]
-		accounts = accounts[n:]
-		pipe := l.client.Pipeline()
-		jobs := make([]*redis.StringSliceCmd, len(batch))
-		for i, a := range batch {
-			jobs[i] = pipe.ZRangeByScore(ctx, l.keys.pending(a), &redis.ZRangeBy{Min: "-inf", Max: maxScore, Count: int64(limit - len(out))})
+	for _, p := range cmds {
+		if r := parseReservation(p.account, p.job, p.cmd.Val()); r.State == credit.Reserved {
+			out = append(out, r)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("old reservations: %w", err)
+	}
+	return out, nil
+}
+
+// ReservationsOlderThan returns up to limit of the reservations
+// OldReservations yields.
+func (l *Redis) ReservationsOlderThan(ctx context.Context, before time.Time, limit int) ([]credit.Reservation, error) {
+	var out []credit.Reservation
+	if limit < 1 {
+		return out, nil
+	}
+	for r, err := range l.OldReservations(ctx, before) {
+		if err != nil {
+			return nil, err
 		}
-		pipe = l.client.Pipeline()
-		type pendingCmd struct {
-			account, job string
-			cmd          *redis.MapStringStringCmd
-		}
-		var res []pendingCmd
-		for i, a := range batch {
-			for _, job := range jobs[i].Val() {
-				res = append(res, pendingCmd{a, job, pipe.HGetAll(ctx, l.keys.reservation(a, job))})
-			}
-		}
-		if len(res) == 0 {
-			continue
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("old reservations: %w", err)
-		}
-		for _, p := range res {
-			if len(out) == limit {
-				break
-			}
-			if r := parseReservation(p.account, p.job, p.cmd.Val()); r.State == credit.Reserved {
-				out = append(out, r)
-			}
+		out = append(out, r)
+		if len(out) == limit {
+			break
 		}
 	}
 	return out, nil

@@ -15,11 +15,16 @@ import (
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
+// DefaultRetainEnded is how long a settled or voided reservation is kept,
+// unless Options.RetainEnded says otherwise.
+const DefaultRetainEnded = 30 * 24 * time.Hour
+
 // Redis is the ledger on Redis: standalone, Cluster or miniredis.
 type Redis struct {
-	client  redis.UniversalClient
-	keys    keys
-	nowFunc func() time.Time
+	client      redis.UniversalClient
+	keys        keys
+	nowFunc     func() time.Time
+	retainEnded time.Duration
 }
 
 // Options configure a Redis ledger.
@@ -29,6 +34,12 @@ type Options struct {
 	Prefix string
 	// NowFunc is the clock. Defaults to time.Now.
 	NowFunc func() time.Time
+	// RetainEnded is how long a reservation is kept once it has ended
+	// (settled, voided, or posted at acceptance): long enough for any
+	// redelivery of its job to find it settled. The journal keeps what it
+	// did for good. Defaults to DefaultRetainEnded; below a millisecond
+	// counts as unset.
+	RetainEnded time.Duration
 }
 
 // New returns a ledger that keeps its state through client.
@@ -39,7 +50,10 @@ func New(client redis.UniversalClient, opts Options) *Redis {
 	if opts.NowFunc == nil {
 		opts.NowFunc = time.Now
 	}
-	return &Redis{client: client, keys: keys{prefix: opts.Prefix}, nowFunc: opts.NowFunc}
+	if opts.RetainEnded < time.Millisecond {
+		opts.RetainEnded = DefaultRetainEnded
+	}
+	return &Redis{client: client, keys: keys{prefix: opts.Prefix}, nowFunc: opts.NowFunc, retainEnded: opts.RetainEnded}
 }
 
 //go:embed scripts/*.lua

@@ -29,9 +29,10 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 	}
 	a, job := req.Account, req.JobID
 	holdID := credit.HoldIDFor(job)
-	args := make([]any, 0, 10+len(req.ItemIDs))
+	args := make([]any, 0, 11+len(req.ItemIDs))
 	args = append(args, a, req.Pool, job, req.Requested, string(req.Policy), flag(req.Dedup),
-		flag(req.ChargeAtAcceptance), l.now().UnixMilli(), holdID, flag(req.ItemIDs != nil))
+		flag(req.ChargeAtAcceptance), l.now().UnixMilli(), holdID, flag(req.ItemIDs != nil),
+		l.retainEnded.Milliseconds())
 	for _, id := range req.ItemIDs {
 		args = append(args, id)
 	}

@@ -30,8 +30,8 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 		return credit.Reservation{}, fmt.Errorf("settle %s: cost %d: %w", job, req.Cost, credit.ErrCostExceedsReserved)
 	}
 	holdID := credit.HoldIDFor(job)
-	args := make([]any, 0, 6+len(req.RecordIDs))
-	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job)
+	args := make([]any, 0, 7+len(req.RecordIDs))
+	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job, l.retainEnded.Milliseconds())
 	for _, id := range req.RecordIDs {
 		args = append(args, id)
 	}
@@ -69,7 +69,7 @@ func (l *Redis) Void(ctx context.Context, account, pool, job, reason string) (cr
 	code, rest, err := l.run(ctx, voidScript, []string{
 		l.keys.account(account), l.keys.pool(account, pool), l.keys.reservation(account, job),
 		l.keys.pending(account), l.keys.journal(account),
-	}, l.now().UnixMilli(), reason, pool, job)
+	}, l.now().UnixMilli(), reason, pool, job, l.retainEnded.Milliseconds())
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("void %s: %w", job, err)
 	}

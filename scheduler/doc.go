@@ -3,9 +3,10 @@
 //     whose period has ended (the ledger's period index) and starts each one's
 //     current period through the ledger, in pipelined batches; a sweep after
 //     downtime catches up to the current period once;
-//   - the reaper: it voids reservations stranded by a task that asynq archived
-//     or lost, or by a job past its deadline, and fails their jobs with a
-//     sentence saying why;
+//   - the reaper: it ends jobs stranded by a task that asynq archived or
+//     lost, or past their deadline, with a sentence saying why, and gives
+//     back what they hold; and it voids reservations whose job has ended or
+//     was never recorded;
 //   - the expiry: it deletes result files past the result retention and
 //     marks their jobs' results expired.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/creditrun/creditrun/jobs"
@@ -17,8 +18,9 @@ type ExpirerAccounts interface {
 
 // ExpirerJobs is what the expiry needs of the jobs service.
 type ExpirerJobs interface {
-	// List returns a page of an account's jobs, newest first.
-	List(ctx context.Context, account string, f jobs.ListFilter) ([]jobs.Job, string, error)
+	// ResultsDue returns the jobs of these accounts that finished before the
+	// given time and still have result files.
+	ResultsDue(ctx context.Context, accounts []string, before time.Time) ([]jobs.JobRef, error)
 	// ExpireResults deletes a succeeded job's result files and marks its
 	// results expired; idempotent.
 	ExpireResults(ctx context.Context, account, id string) (jobs.Job, error)
@@ -52,11 +54,15 @@ func NewExpirer(cfg ExpirerConfig) (*Expirer, error) {
 	return &Expirer{cfg: cfg}, nil
 }
 
+// expirePage is how many accounts one ResultsDue call covers.
+const expirePage = 500
+
 // Expire deletes the result files of every succeeded job that finished
-// ResultTTL or more before now, and marks the job's results expired. It
-// reads every succeeded job of every account, so it suits an hourly entry;
-// a job whose files could not be deleted is joined into the error and tried
-// again on the next pass. Any number of expirers may run at once.
+// ResultTTL or more before now, and marks the job's results expired. It reads
+// each account's index of jobs with result files, a page of accounts a round
+// trip, so a pass costs little when nothing is due. A job whose files could
+// not be deleted is joined into the error and tried again on the next pass.
+// Any number of expirers may run at once.
 func (e *Expirer) Expire(ctx context.Context, now time.Time) (expired int, err error) {
 	accounts, err := e.cfg.Accounts.Accounts(ctx)
 	if err != nil {
@@ -64,28 +70,24 @@ func (e *Expirer) Expire(ctx context.Context, now time.Time) (expired int, err e
 	}
 	cutoff := now.Add(-e.cfg.ResultTTL)
 	var errs []error
-	for _, a := range accounts {
-		cursor := ""
-		for {
-			page, next, err := e.cfg.Jobs.List(ctx, a, jobs.ListFilter{Status: jobs.Succeeded, Limit: 500, Cursor: cursor})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("expire: jobs of %s: %w", a, err))
-				break
+	for page := range slices.Chunk(accounts, expirePage) {
+		due, err := e.cfg.Jobs.ResultsDue(ctx, page, cutoff.Add(time.Millisecond))
+		if err != nil {
+			return expired, errors.Join(append(errs, fmt.Errorf("expire: %w", err))...)
+		}
+		for _, ref := range due {
+			if err := ctx.Err(); err != nil {
+				return expired, errors.Join(append(errs, err)...)
 			}
-			for _, j := range page {
-				if j.ResultsExpiredAt != nil || len(j.Results) == 0 || j.FinishedAt == nil || j.FinishedAt.After(cutoff) {
-					continue
-				}
-				if _, err := e.cfg.Jobs.ExpireResults(ctx, a, j.ID); err != nil {
-					errs = append(errs, err)
-					continue
-				}
+			_, err := e.cfg.Jobs.ExpireResults(ctx, ref.Account, ref.ID)
+			switch {
+			case errors.Is(err, jobs.ErrNotFound):
+				// Its record went since the index was read.
+			case err != nil:
+				errs = append(errs, err)
+			default:
 				expired++
 			}
-			if next == "" {
-				break
-			}
-			cursor = next
 		}
 	}
 	return expired, errors.Join(errs...)

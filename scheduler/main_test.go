@@ -18,6 +18,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childRedisEnv) != "" { // re-executed as a worker (reaper_kill_test.go)
+		os.Exit(runChildWorker())
+	}
 	os.Exit(redisserver.RunShared(m, func(s *redisserver.Server, c *redisserver.Cluster) { server, cluster = s, c }))
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -21,17 +23,16 @@ const (
 	// DefaultDeadline is how long after its submission a job may still be
 	// queued or running.
 	DefaultDeadline = 24 * time.Hour
-	// DefaultReapLimit is how many reservations one Reap looks at.
-	DefaultReapLimit = 1000
 	// DefaultTaskQueue is the asynq queue of job tasks (worker.QueueName).
 	DefaultTaskQueue = "default"
 )
 
 // ReaperLedger is what the reaper needs of the ledger.
 type ReaperLedger interface {
-	// ReservationsOlderThan returns up to limit open reservations, across
-	// every account, made before the given time.
-	ReservationsOlderThan(ctx context.Context, before time.Time, limit int) ([]credit.Reservation, error)
+	// OldReservations yields every open reservation, across every account,
+	// made before the given time, a page of accounts at a time; it may yield
+	// one twice. A failure to read ends it with its error.
+	OldReservations(ctx context.Context, before time.Time) iter.Seq2[credit.Reservation, error]
 	// Void releases what a job holds, with reason in the journal. Voiding a
 	// voided reservation returns it unchanged. Returns
 	// credit.ErrAlreadySettled for a settled reservation,
@@ -40,6 +41,8 @@ type ReaperLedger interface {
 	// Reservation returns a job's reservation. Returns
 	// credit.ErrReservationNotFound for an unknown one.
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
+	// Accounts returns every account id, in no order.
+	Accounts(ctx context.Context) ([]string, error)
 }
 
 var _ ReaperLedger = (*ledger.Redis)(nil)
@@ -57,11 +60,15 @@ var _ Tasks = (*asynq.Inspector)(nil)
 type Jobs interface {
 	// Get returns a job. Returns jobs.ErrNotFound for an unknown id.
 	Get(ctx context.Context, account, id string) (jobs.Job, error)
-	// Fail voids the job's reservation and marks it failed with reason, to
-	// which it adds what became of the credits. Returns an error wrapping
-	// jobs.ErrEnded when the job has ended, and one wrapping
-	// credit.ErrAlreadySettled when its work was settled meanwhile.
-	Fail(ctx context.Context, account, id, reason string) (jobs.Job, error)
+	// Abandon fails a job whose task will not run it again, with reason, to
+	// which it adds what became of the credits: an open reservation is
+	// voided, a settle whose job was never completed is refunded, and a
+	// charge at acceptance stands unless the job never started. Returns an
+	// error wrapping jobs.ErrEnded when the job has ended.
+	Abandon(ctx context.Context, account, id, reason string) (jobs.Job, error)
+	// ActiveBefore returns the jobs of these accounts created before the
+	// given time that have not ended.
+	ActiveBefore(ctx context.Context, accounts []string, before time.Time) ([]jobs.JobRef, error)
 }
 
 var _ Jobs = (*jobs.Service)(nil)
@@ -82,9 +89,6 @@ type ReaperConfig struct {
 	// Deadline is how long after its creation a job may be queued or
 	// running before it is failed. Defaults to DefaultDeadline.
 	Deadline time.Duration
-	// Limit is how many reservations one Reap looks at. Defaults to
-	// DefaultReapLimit.
-	Limit int
 }
 
 func (c *ReaperConfig) validate() error {
@@ -99,8 +103,6 @@ func (c *ReaperConfig) validate() error {
 		return fmt.Errorf("reaper: grace %s", c.Grace)
 	case c.Deadline < 0:
 		return fmt.Errorf("reaper: deadline %s", c.Deadline)
-	case c.Limit < 0:
-		return fmt.Errorf("reaper: limit %d", c.Limit)
 	}
 	if c.Queue == "" {
 		c.Queue = DefaultTaskQueue
@@ -111,19 +113,18 @@ func (c *ReaperConfig) validate() error {
 	if c.Deadline == 0 {
 		c.Deadline = DefaultDeadline
 	}
-	if c.Limit == 0 {
-		c.Limit = DefaultReapLimit
-	}
 	if c.Deadline < c.Grace {
 		return fmt.Errorf("reaper: deadline %s is shorter than grace %s", c.Deadline, c.Grace)
 	}
 	return nil
 }
 
-// Reaper releases stranded reservations: those of jobs whose task was
-// archived, whose task is gone, or which are past their deadline. It keeps
-// no state and is safe for concurrent use; several Reapers, in one process
-// or many, may reap at once, since failing and voiding are idempotent.
+// Reaper ends stranded jobs, those whose task was archived, whose task is
+// gone, or which are past their deadline, and releases stranded
+// reservations, those of jobs that have ended or were never recorded. It
+// keeps no state and is safe for concurrent use; several Reapers, in one
+// process or many, may reap at once, since ending a job is a
+// compare-and-set and voiding is idempotent.
 type Reaper struct {
 	cfg ReaperConfig
 }
@@ -137,11 +138,15 @@ func NewReaper(cfg ReaperConfig) (*Reaper, error) {
 	return &Reaper{cfg: cfg}, nil
 }
 
+// reapPage is how many accounts one ActiveBefore call covers.
+const reapPage = 500
+
 // Reap looks at the open reservations made more than the grace period
 // before now, and for each:
 //   - a job queued or running whose task was archived, or is gone, or which
-//     is past its deadline, is failed with a sentence saying why (its task,
-//     if any, is left alone: a worker that starts it finds the job ended);
+//     is past its deadline, is abandoned (jobs.Service.Abandon): failed with
+//     a sentence saying why and what became of its credits (its task, if
+//     any, is left alone: a worker that starts it finds the job ended);
 //   - a job that has ended, or that was never recorded, has its reservation
 //     voided through the ledger;
 //   - a job whose task waits or runs, within its deadline, is untouched.
@@ -149,19 +154,32 @@ func NewReaper(cfg ReaperConfig) (*Reaper, error) {
 // It returns how many jobs it failed or reservations it voided. A job
 // another reaper or a worker ended first is not counted and is no error
 // (two reapers that void the reservation of an ended job at the same moment
-// may both count it; the ledger voids it once). A
-// reservation it cannot handle is joined into the error and Reap goes on; a
-// failure to read the reservations ends it.
+// may both count it; the ledger voids it once). It walks every account, a
+// page at a time, so a stranded reservation is never hidden behind healthy
+// long-running ones.
+//
+// It then looks the same way at every other job created more than the
+// grace period before now that has not ended, whatever became of its
+// reservation: a job charged at acceptance has none open, one whose
+// reservation was released without the job being marked is not among the
+// reservations, and neither is one whose worker settled it and died before
+// recording it. Those are abandoned by the same rules; the last is refunded,
+// since the job shows no results.
+//
+// A reservation or job it cannot handle is joined into the error and Reap
+// goes on; a failure to read the reservations or the jobs ends it.
 func (r *Reaper) Reap(ctx context.Context, now time.Time) (reaped int, err error) {
-	rs, err := r.cfg.Ledger.ReservationsOlderThan(ctx, now.Add(-r.cfg.Grace), r.cfg.Limit)
-	if err != nil {
-		return 0, fmt.Errorf("reap: %w", err)
-	}
 	var errs []error
-	for _, res := range rs {
+	cutoff := now.Add(-r.cfg.Grace)
+	seen := map[jobs.JobRef]bool{} // the jobs of open reservations, looked at already
+	for res, err := range r.cfg.Ledger.OldReservations(ctx, cutoff) {
+		if err != nil {
+			return reaped, errors.Join(append(errs, fmt.Errorf("reap: %w", err))...)
+		}
 		if err := ctx.Err(); err != nil {
 			return reaped, errors.Join(append(errs, err)...)
 		}
+		seen[jobs.JobRef{Account: res.Account, ID: res.JobID}] = true
 		done, err := r.reap(ctx, now, res)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reap %s/%s: %w", res.Account, res.JobID, err))
@@ -170,7 +188,48 @@ func (r *Reaper) Reap(ctx context.Context, now time.Time) (reaped int, err error
 			reaped++
 		}
 	}
+
+	accounts, err := r.cfg.Ledger.Accounts(ctx)
+	if err != nil {
+		return reaped, errors.Join(append(errs, fmt.Errorf("reap: %w", err))...)
+	}
+	for page := range slices.Chunk(accounts, reapPage) {
+		refs, err := r.cfg.Jobs.ActiveBefore(ctx, page, cutoff)
+		if err != nil {
+			return reaped, errors.Join(append(errs, fmt.Errorf("reap: %w", err))...)
+		}
+		for _, ref := range refs {
+			if err := ctx.Err(); err != nil {
+				return reaped, errors.Join(append(errs, err)...)
+			}
+			if seen[ref] {
+				continue
+			}
+			done, err := r.reapJob(ctx, now, ref)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reap %s/%s: %w", ref.Account, ref.ID, err))
+			}
+			if done {
+				reaped++
+			}
+		}
+	}
 	return reaped, errors.Join(errs...)
+}
+
+// reapJob fails a job that has not ended if its task is gone or archived or
+// it is past its deadline, and reports whether it did.
+func (r *Reaper) reapJob(ctx context.Context, now time.Time, ref jobs.JobRef) (bool, error) {
+	j, err := r.cfg.Jobs.Get(ctx, ref.Account, ref.ID)
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case j.Status.Terminal():
+		return false, nil // ended since the index was read, by the first walk or another
+	}
+	return r.fail(ctx, now, j)
 }
 
 // reap handles one open reservation and reports whether it ended it.
@@ -184,13 +243,19 @@ func (r *Reaper) reap(ctx context.Context, now time.Time, res credit.Reservation
 	case j.Status.Terminal():
 		return r.void(ctx, res, fmt.Sprintf("reaped: the job had ended (%s)", j.Status))
 	}
+	return r.fail(ctx, now, j)
+}
+
+// fail abandons j, queued or running, when its task is archived or gone or
+// it is past its deadline, and reports whether it did.
+func (r *Reaper) fail(ctx context.Context, now time.Time, j jobs.Job) (bool, error) {
 	reason, err := r.reason(j, now)
 	if err != nil || reason == "" {
 		return false, err
 	}
-	_, err = r.cfg.Jobs.Fail(ctx, j.Account, j.ID, reason)
+	_, err = r.cfg.Jobs.Abandon(ctx, j.Account, j.ID, reason)
 	switch {
-	case errors.Is(err, jobs.ErrEnded), errors.Is(err, credit.ErrAlreadyVoided), errors.Is(err, credit.ErrAlreadySettled):
+	case errors.Is(err, jobs.ErrEnded):
 		return false, nil // another reaper, a cancel or the worker ended it first
 	case err != nil:
 		return false, err
@@ -210,8 +275,7 @@ func (r *Reaper) reason(j jobs.Job, now time.Time) (string, error) {
 	case info.State == asynq.TaskStateArchived:
 		return "The job could not run: its task was archived " + attempts(j.Attempts) + ".", nil
 	case info.State == asynq.TaskStateCompleted:
-		// Completed with its reservation still open and the job not ended:
-		// nothing will run it again.
+		// Completed with the job not ended: nothing will run it again.
 		return "The job could not run: its task ended without finishing it.", nil
 	case !now.Before(j.CreatedAt.Add(r.cfg.Deadline)):
 		return "The job did not finish within " + hours(r.cfg.Deadline) + " of its submission.", nil

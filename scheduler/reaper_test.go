@@ -366,7 +366,6 @@ func TestNewReaperConfig(t *testing.T) {
 	}{
 		{"no parts", scheduler.ReaperConfig{}},
 		{"negative grace", parts(scheduler.ReaperConfig{Grace: -time.Second})},
-		{"negative limit", parts(scheduler.ReaperConfig{Limit: -1})},
 		{"deadline under grace", parts(scheduler.ReaperConfig{Grace: time.Hour, Deadline: time.Minute})},
 	} {
 		if _, err := scheduler.NewReaper(c.cfg); err == nil {
@@ -376,4 +375,94 @@ func TestNewReaperConfig(t *testing.T) {
 	if _, err := scheduler.NewReaper(parts(scheduler.ReaperConfig{})); err != nil {
 		t.Errorf("NewReaper with defaults: %v", err)
 	}
+}
+
+// TestReapWithoutOpenReservation reaps stranded jobs that the walk of open
+// reservations cannot see: two charged at acceptance (their reservations are
+// settled at submit), one of which started; one whose reservation was
+// released while the job stayed queued; and one whose worker settled it and
+// died before recording it. Each is failed; the charge at acceptance of the
+// one that started stands, the one that never started and the settled one
+// are refunded.
+func TestReapWithoutOpenReservation(t *testing.T) {
+	t.Parallel()
+	e := newReapEnv(t)
+	ctx := t.Context()
+	enh, err := e.svc.CreateAccount(ctx, "enh", "Enh", []string{"enhance-5k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrich := func() jobs.Job {
+		t.Helper()
+		j, err := e.svc.Submit(ctx, enh.ID, jobs.Spec{Kind: jobs.Enrichment, DataType: "products", MatchOn: []string{"name"},
+			Items: []map[string]any{{"name": "a"}, {"name": "b"}, {"name": "c"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.deleteTask(j.ID)
+		return j
+	}
+	stands := enrich()
+	if _, err := e.svc.Start(ctx, enh.ID, stands.ID); err != nil {
+		t.Fatal(err)
+	}
+	never := enrich()
+	if p, err := e.ledger.Pool(ctx, enh.ID, stands.Pool); err != nil || p.Available() != 5000-6 {
+		t.Fatalf("charged at acceptance: %+v, %v; want 6 used", p.Counts, err)
+	}
+
+	released := e.submit()
+	if _, err := e.ledger.Void(ctx, e.account, released.Pool, released.ID, "the job could not be queued"); err != nil {
+		t.Fatal(err)
+	}
+	e.deleteTask(released.ID)
+	settled := e.submit()
+	if _, err := e.svc.Start(ctx, e.account, settled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ledger.Settle(ctx, credit.SettleRequest{Account: e.account, Pool: settled.Pool, JobID: settled.ID, Cost: 7}); err != nil {
+		t.Fatal(err)
+	}
+	e.deleteTask(settled.ID)
+	healthy := e.submit()
+	before, err := e.ledger.Pool(ctx, e.account, healthy.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(10 * time.Minute)
+
+	r := e.reaper(scheduler.ReaperConfig{})
+	if n, err := r.Reap(ctx, e.clock.Now()); err != nil || n != 4 {
+		t.Fatalf("Reap = %d, %v; want 4", n, err)
+	}
+	const lost = "The job could not run: its task was lost."
+	for _, c := range []struct {
+		name, account, id, error string
+	}{
+		{"started, charged at acceptance", enh.ID, stands.ID, lost + " Its charge at acceptance stands."},
+		{"never started, charged at acceptance", enh.ID, never.ID, lost + " What it was charged was refunded."},
+		{"released", e.account, released.ID, lost + " Nothing was charged."},
+		{"settled, not recorded", e.account, settled.ID, lost + " What it was charged was refunded."},
+	} {
+		if j, err := e.svc.Get(ctx, c.account, c.id); err != nil || j.Status != jobs.Failed || j.Error != c.error {
+			t.Errorf("%s: %s %q (%v), want failed %q", c.name, j.Status, j.Error, err, c.error)
+		}
+	}
+	if p, err := e.ledger.Pool(ctx, enh.ID, stands.Pool); err != nil || p.Available() != 5000-3 {
+		t.Errorf("enhancement pool after the reap: %+v, %v; want only the started job's 3 charged", p.Counts, err)
+	}
+	if after, err := e.ledger.Pool(ctx, e.account, healthy.Pool); err != nil || after.Available() != before.Available()+7 {
+		t.Errorf("people pool after the reap: available %d, want %d (the settled 7 refunded)", after.Available(), before.Available()+7)
+	}
+	if got := e.releases(released.ID); got != 1 {
+		t.Errorf("the released job has %d release entries, want 1", got)
+	}
+	if j := e.job(healthy.ID); j.Status != jobs.Queued || e.state(healthy.ID) != credit.Reserved {
+		t.Errorf("the healthy job: %s, reservation %s", j.Status, e.state(healthy.ID))
+	}
+	if n, err := r.Reap(ctx, e.clock.Now()); err != nil || n != 0 {
+		t.Errorf("second Reap = %d, %v; want 0, nil", n, err)
+	}
+	ledgertest.CheckAccount(t, e.ledger, e.account)
+	ledgertest.CheckAccount(t, e.ledger, enh.ID)
 }

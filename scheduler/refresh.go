@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/plan"
 )
 
-// DefaultBatchSize is how many refreshes a sweep sends in one pipeline.
+// DefaultBatchSize is how many accounts a sweep reads from the period index
+// at a time: their records are looked up in one pipeline, and their
+// refreshes sent in another.
 const DefaultBatchSize = 500
 
 // Ledger is what the refresh sweep needs of the ledger.
@@ -28,14 +34,16 @@ type Ledger interface {
 
 var _ Ledger = (*ledger.Redis)(nil)
 
-// Accounts gives an account's plans.
+// Accounts gives accounts' plans, many at a time.
 type Accounts interface {
-	// Account returns an account. Returns an error wrapping jobs.ErrNotFound
-	// for an unknown id.
-	Account(ctx context.Context, id string) (jobs.Account, error)
+	// AccountsByID returns the accounts of ids that exist, by id, in one
+	// round trip. An unknown or malformed id is absent from the map. Returns
+	// an error when the store fails, or, with the map of the others, a
+	// *jobstore.BadRecordsError naming the records that do not decode.
+	AccountsByID(ctx context.Context, ids []string) (map[string]jobs.Account, error)
 }
 
-var _ Accounts = jobs.Accounts(nil)
+var _ Accounts = (*jobstore.Redis)(nil)
 
 // RefresherConfig configures a Refresher.
 type RefresherConfig struct {
@@ -45,7 +53,8 @@ type RefresherConfig struct {
 	Accounts Accounts
 	// Catalog holds the plans. Required.
 	Catalog *plan.Catalog
-	// BatchSize is how many refreshes go in one pipeline. Defaults to
+	// BatchSize is how many accounts a page of the sweep holds: one lookup
+	// of their records and one pipeline of their refreshes. Defaults to
 	// DefaultBatchSize.
 	BatchSize int
 }
@@ -91,15 +100,36 @@ func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
 //
 // An account it cannot refresh (no longer known, or with no plan for the
 // pool) is skipped and its reason joined into the error, and the sweep goes
-// on; a failure to read the index or reach Redis ends the sweep with it.
+// on; so is an account whose record does not decode. A failure to read the
+// index or to reach Redis ends the sweep of that pool name, and is joined
+// into the error.
+//
+// It sweeps the pool names at once, one goroutine each, so that Redis
+// runs one pool's refreshes while another's next page is prepared. Each
+// reads its index a page of BatchSize accounts at a time, looks up the
+// page's accounts in one call (each account once per sweep, whatever the
+// number of pools it is indexed under), and refreshes the page in one
+// pipeline.
 func (r *Refresher) Sweep(ctx context.Context, now time.Time) (applied int, err error) {
-	s := sweep{r: r, now: now, subs: map[string]subscription{}}
-	for _, pool := range r.poolNames() {
-		if err := s.pool(ctx, pool); err != nil {
-			return s.applied, errors.Join(append(s.errs, err)...)
-		}
+	s := &sweep{r: r, now: now, subs: map[string]*subscription{}, plans: map[string]planSet{}}
+	pools := r.poolNames()
+	swept := make([]poolSweep, len(pools))
+	var wg sync.WaitGroup
+	for i, pool := range pools {
+		swept[i] = poolSweep{sweep: s, pool: pool, periods: map[periodKey]period{}}
+		wg.Go(func() {
+			if err := swept[i].run(ctx); err != nil {
+				swept[i].errs = append(swept[i].errs, err)
+			}
+		})
 	}
-	return s.applied, errors.Join(s.errs...)
+	wg.Wait()
+	var errs []error
+	for _, ps := range swept {
+		applied += ps.applied
+		errs = append(errs, ps.errs...)
+	}
+	return applied, errors.Join(errs...)
 }
 
 func (r *Refresher) poolNames() []string {
@@ -113,100 +143,187 @@ func (r *Refresher) poolNames() []string {
 	return names
 }
 
-// sweep is the state of one Sweep: the subscriptions it has looked up.
+// sweep is the state one Sweep shares between its pool names: the plans of
+// the accounts it has looked up.
 type sweep struct {
-	r       *Refresher
-	now     time.Time
-	subs    map[string]subscription
-	applied int
-	errs    []error
+	r   *Refresher
+	now time.Time
+
+	mu   sync.Mutex
+	subs map[string]*subscription
+	// plans holds the subscriptions made, by plan ids joined: accounts on
+	// the same plans share one.
+	plans map[string]planSet
 }
 
-type subscription struct {
+// planSet is the subscription to one list of plan ids, or why there is none.
+type planSet struct {
 	sub *plan.Subscription
 	err error
 }
 
-// pool sweeps one pool name, a page at a time. The accounts it refreshes
+// subscription is an account's plans, or why it has none, once ready is
+// closed.
+type subscription struct {
+	ready chan struct{}
+	sub   *plan.Subscription
+	err   error
+	// failed is the lookup's own failure (Redis, decoding): it ends the
+	// sweep of every pool name that waited for it.
+	failed error
+}
+
+// poolSweep is the sweep of one pool name: what it applied, the accounts it
+// skipped and why, and the periods it has worked out.
+type poolSweep struct {
+	*sweep
+	pool    string
+	periods map[periodKey]period
+	applied int
+	errs    []error
+}
+
+// periodKey is a plan and the end of a pool's last period, as indexed; with
+// the sweep's now it makes the period a refresh applies.
+type periodKey struct {
+	plan    string
+	lastEnd int64 // unix ms, the index's precision
+}
+
+// period is the span [start, end) a refresh applies.
+type period struct{ start, end time.Time }
+
+// run sweeps the pool name, a page at a time. The accounts it refreshes
 // leave the range; those it skips stay, so the next page starts after them.
-func (s *sweep) pool(ctx context.Context, pool string) error {
-	size := s.r.cfg.BatchSize
+func (ps *poolSweep) run(ctx context.Context) error {
+	size := ps.r.cfg.BatchSize
 	seen := map[string]bool{}
 	skipped := 0
 	for {
-		accounts, err := s.r.cfg.Ledger.PoolsEndedBefore(ctx, pool, s.now, skipped, size)
+		accounts, err := ps.r.cfg.Ledger.PoolsEndedBefore(ctx, ps.pool, ps.now, skipped, size)
 		if err != nil {
-			return fmt.Errorf("refresh sweep of %s: %w", pool, err)
+			return fmt.Errorf("refresh sweep of %s: %w", ps.pool, err)
 		}
-		items := make([]ledger.RefreshItem, 0, len(accounts))
-		fresh := false
+		page := make([]ledger.EndedPool, 0, len(accounts))
 		for _, e := range accounts {
-			a := e.Account
-			if seen[a] {
+			if seen[e.Account] {
 				skipped++ // it stayed in the range: an error below, or a stale index entry
 				continue
 			}
-			seen[a], fresh = true, true
-			p, err := s.plan(ctx, a, pool)
+			seen[e.Account] = true
+			page = append(page, e)
+		}
+		subs, err := ps.lookUp(ctx, page)
+		if err != nil {
+			return fmt.Errorf("refresh sweep of %s: %w", ps.pool, err)
+		}
+		items := make([]ledger.RefreshItem, 0, len(page))
+		for i, e := range page {
+			item, err := ps.item(e, subs[i])
 			if err != nil {
-				s.errs = append(s.errs, err)
-				skipped++
-				continue
-			}
-			item, err := s.item(e, pool, p)
-			if err != nil {
-				s.errs = append(s.errs, err)
+				ps.errs = append(ps.errs, err)
 				skipped++
 				continue
 			}
 			items = append(items, item)
 		}
 		if len(items) > 0 {
-			results, err := s.r.cfg.Ledger.RefreshBatch(ctx, items)
+			results, err := ps.r.cfg.Ledger.RefreshBatch(ctx, items)
 			if err != nil {
-				return fmt.Errorf("refresh sweep of %s: %w", pool, err)
+				return fmt.Errorf("refresh sweep of %s: %w", ps.pool, err)
 			}
 			for i, res := range results {
 				switch {
 				case res.Err != nil:
-					s.errs = append(s.errs, fmt.Errorf("refresh %s/%s: %w", items[i].Account, pool, res.Err))
+					ps.errs = append(ps.errs, fmt.Errorf("refresh %s/%s: %w", items[i].Account, ps.pool, res.Err))
 					skipped++
 				case res.Applied:
-					s.applied++
+					ps.applied++
 				}
-				if res.Err == nil && !s.now.Before(res.Pool.PeriodEnd) {
+				if res.Err == nil && !ps.now.Before(res.Pool.PeriodEnd) {
 					skipped++ // still ended: it stays in the range
 				}
 			}
 		}
-		if len(accounts) < size || !fresh {
+		if len(accounts) < size || len(page) == 0 {
 			return nil
 		}
 	}
 }
 
-// plan returns the plan that fills pool for account, from the account's
-// plan ids, looked up once per sweep.
-func (s *sweep) plan(ctx context.Context, account, pool string) (plan.Plan, error) {
-	sub, ok := s.subs[account]
-	if !ok {
-		a, err := s.r.cfg.Accounts.Account(ctx, account)
-		if err == nil {
-			sub.sub, err = s.r.cfg.Catalog.Subscribe(a.PlanIDs)
+// lookUp returns the plans of the accounts of page, in order. It reads the
+// records of those that no pool name of the sweep has looked up yet in one
+// call, and waits for those that another is looking up.
+func (s *sweep) lookUp(ctx context.Context, page []ledger.EndedPool) ([]*subscription, error) {
+	subs := make([]*subscription, len(page))
+	var ids []string
+	var mine []*subscription
+	s.mu.Lock()
+	for i, e := range page {
+		sub, ok := s.subs[e.Account]
+		if !ok {
+			sub = &subscription{ready: make(chan struct{})}
+			s.subs[e.Account] = sub
+			ids = append(ids, e.Account)
+			mine = append(mine, sub)
+		}
+		subs[i] = sub
+	}
+	s.mu.Unlock()
+
+	if len(ids) > 0 {
+		found, err := s.r.cfg.Accounts.AccountsByID(ctx, ids)
+		var bad *jobstore.BadRecordsError
+		if errors.As(err, &bad) {
+			err = nil // those accounts are skipped, each with its error
+		} else if err != nil {
+			err = fmt.Errorf("look up %d accounts: %w", len(ids), err)
+		}
+		for i, id := range ids {
+			sub := mine[i]
+			switch a, ok := found[id]; {
+			case err != nil:
+				sub.failed = err
+			case bad != nil && bad.Errs[id] != nil:
+				sub.err = fmt.Errorf("refresh %s: plans: %w", id, bad.Errs[id])
+			case !ok:
+				sub.err = fmt.Errorf("refresh %s: plans: account %s: %w", id, id, jobs.ErrNotFound)
+			default:
+				set := s.subscribe(a.PlanIDs)
+				if sub.sub = set.sub; set.err != nil {
+					sub.err = fmt.Errorf("refresh %s: plans: %w", id, set.err)
+				}
+			}
+			close(sub.ready)
 		}
 		if err != nil {
-			sub.err = fmt.Errorf("refresh %s: plans: %w", account, err)
+			return nil, err
 		}
-		s.subs[account] = sub
 	}
-	if sub.err != nil {
-		return plan.Plan{}, sub.err
+	for _, sub := range subs {
+		<-sub.ready // closed by whoever looks it up, whether or not the lookup fails
+		if sub.failed != nil {
+			return nil, sub.failed
+		}
 	}
-	p, ok := sub.sub.PlanForPool(pool)
+	return subs, nil
+}
+
+// subscribe returns the subscription to planIDs, made once per sweep.
+func (s *sweep) subscribe(planIDs []string) planSet {
+	var b strings.Builder
+	for _, id := range planIDs {
+		b.WriteString(strconv.Itoa(len(id)) + ":" + id) // no two lists alike
+	}
+	k := b.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set, ok := s.plans[k]
 	if !ok {
-		return plan.Plan{}, fmt.Errorf("refresh %s/%s: %w: no plan of the account fills the pool", account, pool, ErrNoPlan)
+		set.sub, set.err = s.r.cfg.Catalog.Subscribe(planIDs)
+		s.plans[k] = set
 	}
-	return p, nil
+	return set
 }
 
 // ErrNoPlan is joined into a sweep's error for an account indexed under a
@@ -214,12 +331,29 @@ func (s *sweep) plan(ctx context.Context, account, pool string) (plan.Plan, erro
 var ErrNoPlan = errors.New("no plan for pool")
 
 // item is the refresh of e's pool into the period that holds now, following
-// on from the period end the index holds. An index entry that lags gives a
-// period already applied, which changes nothing and heals the entry.
-func (s *sweep) item(e ledger.EndedPool, pool string, p plan.Plan) (ledger.RefreshItem, error) {
-	start, end := p.CurrentPeriod(e.PeriodEnd, s.now)
-	if end.IsZero() {
-		return ledger.RefreshItem{}, fmt.Errorf("refresh %s/%s: plan %s has no boundary after %s", e.Account, pool, p.ID, start)
+// on from the period end the index holds, by the account's plan for the
+// pool. An index entry that lags gives a period already applied, which
+// changes nothing and heals the entry.
+//
+// The period is worked out once per plan and period end: the accounts of a
+// cron-spec plan share their boundaries, and working one out walks the
+// schedule some 64 times.
+func (ps *poolSweep) item(e ledger.EndedPool, sub *subscription) (ledger.RefreshItem, error) {
+	if sub.err != nil {
+		return ledger.RefreshItem{}, sub.err
 	}
-	return ledger.RefreshItem{Account: e.Account, Pool: pool, Start: start, End: end}, nil
+	p, ok := sub.sub.PlanForPool(ps.pool)
+	if !ok {
+		return ledger.RefreshItem{}, fmt.Errorf("refresh %s/%s: %w: no plan of the account fills the pool", e.Account, ps.pool, ErrNoPlan)
+	}
+	k := periodKey{plan: p.ID, lastEnd: e.PeriodEnd.UnixMilli()}
+	pd, ok := ps.periods[k]
+	if !ok {
+		pd.start, pd.end = p.CurrentPeriod(e.PeriodEnd, ps.now)
+		ps.periods[k] = pd
+	}
+	if pd.end.IsZero() {
+		return ledger.RefreshItem{}, fmt.Errorf("refresh %s/%s: plan %s has no boundary after %s", e.Account, ps.pool, p.ID, pd.start)
+	}
+	return ledger.RefreshItem{Account: e.Account, Pool: ps.pool, Start: pd.start, End: pd.end}, nil
 }

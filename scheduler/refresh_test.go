@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/jobs/jobstore"
@@ -21,28 +25,6 @@ import (
 
 var ctx = context.Background()
 
-const catalogYAML = `
-plans:
-  monthly:
-    pool: people
-    data_types: [people]
-    operations: [search]
-    credits: 100
-    refresh: "@monthly"
-  yearly:
-    pool: properties
-    data_types: [properties]
-    operations: [search]
-    credits: 1000
-    refresh: "@yearly"
-  weekly:
-    pool: products
-    data_types: [products]
-    operations: [search]
-    credits: 10
-    refresh: "@every 168h"
-`
-
 // env is one case: a key prefix, a fake clock, the catalog, and a ledger,
 // account store and Refresher per "scheduler", each on its own client.
 type env struct {
@@ -52,23 +34,26 @@ type env struct {
 	l          *ledger.Redis // the first scheduler's ledger, for setup and checks
 	accounts   *jobstore.Redis
 	refreshers []*scheduler.Refresher
+	// client and prefix reach the raw keys.
+	client redis.UniversalClient
+	prefix string
 }
 
 func newEnv(t *testing.T, newClient newClientFunc, schedulers, batch int) *env {
-	catalog, err := plan.Parse([]byte(catalogYAML))
+	catalog, err := plan.Parse([]byte(ledgertest.PeriodPlans))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	prefix := "t" + hex.EncodeToString(b)
-	e := &env{t: t, clock: ledgertest.NewClock(time.Date(2026, 1, 18, 5, 0, 0, 0, time.UTC)), catalog: catalog}
+	e := &env{t: t, clock: ledgertest.NewClock(time.Date(2026, 1, 18, 5, 0, 0, 0, time.UTC)), catalog: catalog, prefix: prefix}
 	for i := range schedulers {
 		c := newClient(t)
 		l := ledger.New(c, ledger.Options{Prefix: prefix, NowFunc: e.clock.Now})
 		accounts := jobstore.New(c, jobstore.Options{Prefix: prefix, NowFunc: e.clock.Now})
 		if i == 0 {
-			e.l, e.accounts = l, accounts
+			e.l, e.accounts, e.client = l, accounts, c
 		}
 		r, err := scheduler.NewRefresher(scheduler.RefresherConfig{Ledger: l, Accounts: accounts, Catalog: catalog, BatchSize: batch})
 		if err != nil {
@@ -86,17 +71,25 @@ func (e *env) account(name string) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	id := name + "-" + hex.EncodeToString(b)
+	if err := e.open(id); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// open creates the account id as account does; it may run on any goroutine.
+func (e *env) open(id string) error {
 	now := e.clock.Now()
 	if err := e.accounts.CreateAccount(ctx, jobs.Account{ID: id, PlanIDs: e.catalog.IDs(), CreatedAt: now}); err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	for _, p := range e.catalog.Plans() {
 		start, end := p.FirstPeriod(now)
 		if _, _, err := e.l.OpenPool(ctx, id, p.PoolConfig(), start, end); err != nil {
-			e.t.Fatal(err)
+			return err
 		}
 	}
-	return id
+	return nil
 }
 
 // sweep runs every scheduler's Sweep at once at the clock's now and returns
@@ -299,5 +292,203 @@ func TestSweepDowntime(t *testing.T) {
 		}
 		ledgertest.CheckAccount(t, e.l, a)
 		ledgertest.CheckAccount(t, e.l, orphan)
+	})
+}
+
+// countingAccounts records the ids of each call to AccountsByID.
+type countingAccounts struct {
+	scheduler.Accounts
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (c *countingAccounts) AccountsByID(ctx context.Context, ids []string) (map[string]jobs.Account, error) {
+	c.mu.Lock()
+	c.calls = append(c.calls, slices.Clone(ids))
+	c.mu.Unlock()
+	return c.Accounts.AccountsByID(ctx, ids)
+}
+
+// countingLedger records the size of each RefreshBatch.
+type countingLedger struct {
+	scheduler.Ledger
+	mu      sync.Mutex
+	batches []int
+}
+
+func (c *countingLedger) RefreshBatch(ctx context.Context, items []ledger.RefreshItem) ([]ledger.RefreshResult, error) {
+	c.mu.Lock()
+	c.batches = append(c.batches, len(items))
+	c.mu.Unlock()
+	return c.Ledger.RefreshBatch(ctx, items)
+}
+
+// TestSweepPages sweeps a few thousand accounts, every pool of each ended,
+// in pages of 100: the accounts are looked up a page at a time, each once
+// for all its pools, the refreshes go in batches of at most a page, and each
+// (account, pool) is refreshed exactly once, with one journal entry.
+func TestSweepPages(t *testing.T) {
+	t.Parallel()
+	const n, batch = 2000, 100
+	targets(t, func(t *testing.T, newClient newClientFunc) {
+		e := newEnv(t, newClient, 1, batch)
+		ids := make([]string, n)
+		work := make(chan int)
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for i := range work {
+					errs <- e.open(ids[i])
+				}
+			})
+		}
+		for i := range ids {
+			ids[i] = "page-" + strconv.Itoa(i)
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Past the end of every pool's first period, the yearly one's too.
+		e.clock.Advance(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC).Sub(e.clock.Now()))
+		accounts := &countingAccounts{Accounts: e.accounts}
+		l := &countingLedger{Ledger: e.l}
+		r, err := scheduler.NewRefresher(scheduler.RefresherConfig{Ledger: l, Accounts: accounts, Catalog: e.catalog, BatchSize: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pools := len(e.catalog.Plans())
+		applied, err := r.Sweep(ctx, e.clock.Now())
+		if err != nil || applied != pools*n {
+			t.Fatalf("sweep: %d applied, %v; want %d", applied, err, pools*n)
+		}
+
+		looked := map[string]int{}
+		for _, call := range accounts.calls {
+			if len(call) == 0 || len(call) > batch {
+				t.Errorf("a lookup of %d accounts, want 1 to %d", len(call), batch)
+			}
+			for _, id := range call {
+				looked[id]++
+			}
+		}
+		if len(accounts.calls) != n/batch || len(looked) != n {
+			t.Errorf("%d lookups of %d accounts, want %d of %d", len(accounts.calls), len(looked), n/batch, n)
+		}
+		for id, k := range looked {
+			if k != 1 {
+				t.Errorf("%s looked up %d times", id, k)
+			}
+		}
+		items := 0
+		for _, b := range l.batches {
+			if b == 0 || b > batch {
+				t.Errorf("a refresh batch of %d, want 1 to %d", b, batch)
+			}
+			items += b
+		}
+		if items != pools*n || len(l.batches) != pools*n/batch {
+			t.Errorf("%d refresh batches of %d items in all, want %d of %d", len(l.batches), items, pools*n/batch, pools*n)
+		}
+
+		for _, id := range ids {
+			got := e.refreshes(id)
+			for _, p := range e.catalog.Plans() {
+				if got[p.Pool] != 1 {
+					t.Fatalf("%s: refresh entries %v, want one per pool", id, got)
+				}
+			}
+		}
+		for _, id := range ids[:5] {
+			ledgertest.CheckAccount(t, e.l, id)
+		}
+		if applied, err := r.Sweep(ctx, e.clock.Now()); applied != 0 || err != nil {
+			t.Fatalf("second sweep: %d, %v", applied, err)
+		}
+	})
+}
+
+// failingAccounts is an account store whose every lookup fails.
+type failingAccounts struct{ err error }
+
+func (f failingAccounts) AccountsByID(context.Context, []string) (map[string]jobs.Account, error) {
+	return nil, f.err
+}
+
+// TestSweepLookupFails: when the accounts cannot be looked up, the sweep of
+// every pool name ends with the failure (the pool names that waited for the
+// lookup too), and nothing is refreshed.
+func TestSweepLookupFails(t *testing.T) {
+	t.Parallel()
+	targets(t, func(t *testing.T, newClient newClientFunc) {
+		e := newEnv(t, newClient, 1, 0)
+		var ids []string
+		for range 3 {
+			ids = append(ids, e.account("fail"))
+		}
+		e.clock.Advance(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC).Sub(e.clock.Now()))
+		down := errors.New("accounts are down")
+		r, err := scheduler.NewRefresher(scheduler.RefresherConfig{Ledger: e.l, Accounts: failingAccounts{down}, Catalog: e.catalog})
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err := r.Sweep(ctx, e.clock.Now())
+		if applied != 0 || !errors.Is(err, down) {
+			t.Fatalf("sweep: %d applied, %v; want 0 and the lookup's failure", applied, err)
+		}
+		for _, pool := range []string{"people", "products", "properties"} {
+			if !strings.Contains(err.Error(), "refresh sweep of "+pool) {
+				t.Errorf("the sweep of %s did not end with the failure: %v", pool, err)
+			}
+		}
+		for _, id := range ids {
+			if got := e.refreshes(id); len(got) != 0 {
+				t.Errorf("%s: refresh entries %v", id, got)
+			}
+		}
+	})
+}
+
+// TestSweepSkipsBadRecord corrupts one account's record among several on a
+// page: that account is skipped with its error, and every other is
+// refreshed.
+func TestSweepSkipsBadRecord(t *testing.T) {
+	t.Parallel()
+	targets(t, func(t *testing.T, newClient newClientFunc) {
+		e := newEnv(t, newClient, 1, 0)
+		var ids []string
+		for range 6 {
+			ids = append(ids, e.account("rec"))
+		}
+		bad := ids[2]
+		if err := e.client.Set(ctx, e.prefix+":{a:"+bad+"}:profile", "{not json", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC).Sub(e.clock.Now()))
+		applied, err := e.refreshers[0].Sweep(ctx, e.clock.Now())
+		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "decode") {
+			t.Fatalf("sweep: %v; want the bad record named", err)
+		}
+		pools := len(e.refreshes(ids[0]))
+		if pools == 0 || applied != pools*(len(ids)-1) {
+			t.Fatalf("applied %d, want %d pools × %d accounts", applied, pools, len(ids)-1)
+		}
+		for _, id := range ids {
+			want := pools
+			if id == bad {
+				want = 0
+			}
+			if got := len(e.refreshes(id)); got != want {
+				t.Errorf("%s: %d pools refreshed, want %d", id, got, want)
+			}
+			ledgertest.CheckAccount(t, e.l, id)
+		}
 	})
 }

@@ -58,6 +58,9 @@ type HandlerConfig struct {
 	// Logger logs what the handler cannot report through the task's error.
 	// Defaults to slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, counts the deliveries and what they came to (see
+	// Metrics). Defaults to nil: nothing is counted.
+	Metrics *Metrics
 }
 
 // Handler runs job:run tasks. It implements asynq.Handler.
@@ -95,58 +98,84 @@ const endTimeout = 10 * time.Second
 // earlier delivery). It returns an error wrapping asynq.SkipRetry for a task
 // of another type, a bad payload, an unknown job, and a job that cannot
 // succeed (an unknown data type, a bad query or match_on), which it fails
-// first. It returns ctx's error when ctx ends (a cancel, or a shutdown), and
-// any other error as it is, for asynq to retry, except on the last retry,
-// when it fails the job first and wraps asynq.SkipRetry.
+// first. It returns ctx's error when ctx is canceled (a cancel, a shutdown,
+// a lost lease), even on the last retry, and any other error as it is, for
+// asynq to retry, except on the last retry, when it fails the job first and
+// wraps asynq.SkipRetry. The task's timeout is such an error.
+//
+// HandlerConfig.Metrics counts each delivery once, by what it came to.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	start := time.Now()
+	a, err := h.process(ctx, t)
+	h.cfg.Metrics.observe(a, time.Since(start))
+	return err
+}
+
+// process is ProcessTask; it says as well what the delivery came to, each
+// return with its one result.
+func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
+	a := attempt{kind: kindUnknown, result: resultFailed}
 	if t.Type() != TypeRun {
-		return fmt.Errorf("unknown task type %q: %w", t.Type(), asynq.SkipRetry)
+		return a, fmt.Errorf("unknown task type %q: %w", t.Type(), asynq.SkipRetry)
 	}
 	p, err := decodePayload(t.Payload())
 	if err != nil {
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		return a, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	j, err := h.cfg.Service.Start(ctx, p.Account, p.Job)
 	switch {
 	case errors.Is(err, jobs.ErrEnded):
-		return nil
+		a.kind = h.kindOf(ctx, p)
+		return a.is(resultEnded), nil
 	case errors.Is(err, jobs.ErrNotFound):
-		return fmt.Errorf("start %s: %w: %w", p.Job, err, asynq.SkipRetry)
+		return a, fmt.Errorf("start %s: %w: %w", p.Job, err, asynq.SkipRetry)
 	case err != nil:
-		return h.retryOrFail(ctx, p, nil, fmt.Errorf("start %s: %w", p.Job, err), "starting")
+		return h.retryOrFail(ctx, a, p, run{h: h, job: jobs.Job{Account: p.Account, ID: p.Job}}, fmt.Errorf("start %s: %w", p.Job, err), "starting")
 	}
+	a.kind = kindLabel(j.Kind)
 	if j.Attempts > h.cfg.MaxAttempts {
 		reason := fmt.Sprintf("The job was started %d times without finishing.", j.Attempts-1)
-		h.fail(ctx, j, nil, reason)
-		return fmt.Errorf("job %s: %d attempts: %w", j.ID, j.Attempts-1, asynq.SkipRetry)
+		result := h.fail(ctx, j, nil, reason)
+		return a.is(result), fmt.Errorf("job %s: %d attempts: %w", j.ID, j.Attempts-1, asynq.SkipRetry)
 	}
 
 	r := run{h: h, job: j}
 	o, err := r.run(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return h.stopped(ctx, j, r)
+		if cutShort(ctx) {
+			return a.is(resultStopped), h.stopped(ctx, j, r)
 		}
 		if permanent(err) {
-			h.fail(ctx, j, r.written, failReason(err))
-			return fmt.Errorf("run %s: %w: %w", j.ID, err, asynq.SkipRetry)
+			result := h.fail(ctx, j, r.written, failReason(err))
+			return a.is(result), fmt.Errorf("run %s: %w: %w", j.ID, err, asynq.SkipRetry)
 		}
-		return h.retryOrFail(ctx, p, r.written, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
+		return h.retryOrFail(ctx, a, p, r, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
 	}
 
 	done, err := h.cfg.Service.Complete(ctx, j.Account, j.ID, o)
 	if errors.Is(err, jobs.ErrEnded) {
-		return h.ended(ctx, j, r)
+		if err := h.ended(ctx, j, r); err != nil {
+			return a.is(resultRetry), err
+		}
+		return a.is(resultEnded), nil
 	}
 	if err != nil {
-		return h.retryOrFail(ctx, p, r.written, fmt.Errorf("complete %s: %w", j.ID, err), "settling")
+		return h.retryOrFail(ctx, a, p, r, fmt.Errorf("complete %s: %w", j.ID, err), "settling")
 	}
 	h.tagResults(ctx, done, r.written, r.tag)
-	return nil
+	a.outcome = o
+	return a.is(resultSucceeded), nil
 }
 
-// stopped handles a run whose ctx ended: a cancel (CancelProcessing) or a
-// shutdown. A job that has ended was canceled: its results go and the task
+// cutShort reports whether ctx was canceled: a cancel (CancelProcessing), a
+// shutdown or a lost lease, none of them a failure of the job. A ctx past
+// its deadline (the task's timeout) is not cut short: the run failed.
+func cutShort(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
+// stopped handles a run whose ctx was canceled: a cancel (CancelProcessing)
+// or a shutdown. A job that has ended was canceled: its results go and the task
 // is done. Otherwise the worker is shutting down, and ctx's error sends the
 // task back to the queue.
 func (h *Handler) stopped(ctx context.Context, j jobs.Job, r run) error {
@@ -176,37 +205,50 @@ func (h *Handler) ended(ctx context.Context, j jobs.Job, r run) error {
 	return nil
 }
 
-// retryOrFail returns err for asynq to retry, or, on the last retry, fails
-// the job with a sentence saying why and returns err wrapping SkipRetry.
-func (h *Handler) retryOrFail(ctx context.Context, p payload, written []string, err error, stage string) error {
+// retryOrFail returns err for asynq to retry (result retry), or, on the last
+// retry, fails the job with a sentence saying why and returns err wrapping
+// SkipRetry (the result of fail). When ctx was canceled the delivery was cut
+// short, not failed, even on the last retry: r's results are handled as
+// stopped does (result stopped), and a shutdown puts the task back.
+func (h *Handler) retryOrFail(ctx context.Context, a attempt, p payload, r run, err error, stage string) (attempt, error) {
+	if cutShort(ctx) {
+		if serr := h.stopped(ctx, r.job, r); serr != nil {
+			return a.is(resultStopped), err
+		}
+		return a.is(resultStopped), nil
+	}
 	n, ok1 := asynq.GetRetryCount(ctx)
 	limit, ok2 := asynq.GetMaxRetry(ctx)
 	if !ok1 || !ok2 || n < limit {
-		return err
+		return a.is(resultRetry), err
 	}
 	reason := fmt.Sprintf("The job failed on each of its %d attempts, the last while %s.", n+1, stage)
-	h.fail(ctx, jobs.Job{Account: p.Account, ID: p.Job}, written, reason)
-	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	result := h.fail(ctx, jobs.Job{Account: p.Account, ID: p.Job}, r.written, reason)
+	return a.is(result), fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 }
 
-// fail fails a job and drops its results, even once ctx is done. A job that
-// succeeded meanwhile, through another delivery, keeps them. A failure to
-// fail is logged: the reaper voids what is left.
-func (h *Handler) fail(ctx context.Context, j jobs.Job, written []string, reason string) {
+// fail fails a job and drops its results, even once ctx is done, and returns
+// resultFailed. A job that has ended meanwhile returns resultEnded; one that
+// succeeded, through another delivery, keeps its results. A failure to fail
+// is logged (still resultFailed): the reaper voids what is left.
+func (h *Handler) fail(ctx context.Context, j jobs.Job, written []string, reason string) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
 	defer cancel()
+	result := resultFailed
 	_, err := h.cfg.Service.Fail(ctx, j.Account, j.ID, reason)
 	if errors.Is(err, jobs.ErrEnded) {
+		result = resultEnded
 		var cur jobs.Job
 		if cur, err = h.cfg.Service.Get(ctx, j.Account, j.ID); err == nil && cur.Status == jobs.Succeeded {
-			return
+			return result
 		}
 	}
 	if err != nil {
 		h.cfg.Logger.Error("fail job", "job", j.ID, "account", j.Account, "err", err)
-		return
+		return result
 	}
 	h.deleteObjects(ctx, written)
+	return result
 }
 
 func (h *Handler) deleteObjects(ctx context.Context, keys []string) {

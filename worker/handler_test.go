@@ -599,3 +599,79 @@ func TestAttemptsCapped(t *testing.T) {
 	}
 	f.checkLedger(t, done)
 }
+
+// blockingStart is the jobs service with a Start that waits for the
+// delivery's ctx to end, then fails with its error, as a Start cut short by
+// a cancel or a shutdown does.
+type blockingStart struct {
+	*jobs.Service
+	started chan struct{}
+}
+
+func (b blockingStart) Start(ctx context.Context, account, id string) (jobs.Job, error) {
+	close(b.started)
+	<-ctx.Done()
+	return jobs.Job{}, fmt.Errorf("start %s: %w", id, ctx.Err())
+}
+
+// TestShutdownOnLastRetryIsNoFailure shuts a worker down while the last
+// delivery of a task starts the job: asynq puts the task back, and the job
+// is not failed (the old handler failed it, no retry being left), so the
+// next worker runs it; its reservation stays open meanwhile.
+func TestShutdownOnLastRetryIsNoFailure(t *testing.T) {
+	f := newFixture(t, nil, worker.HandlerConfig{})
+	f.queue.MaxRetry = 0 // the first delivery is the last
+	started := make(chan struct{})
+	h := worker.NewHandler(worker.HandlerConfig{Service: blockingStart{f.svc, started}, Source: openDataset(t, 10), Storage: f.files,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	out := make(chan error, 4)
+	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: f.redis.Addr()}, asynq.Config{
+		Concurrency: 1, Queues: map[string]int{worker.QueueName: 1}, ShutdownTimeout: 100 * time.Millisecond,
+		Logger: quietLogger{},
+	})
+	if err := srv.Start(recordingHandler{h, out}); err != nil {
+		t.Fatal(err)
+	}
+
+	j := f.submit(t, jobs.Spec{Kind: jobs.Search, DataType: source.People, NumRecords: 5})
+	select {
+	case <-started:
+	case <-time.After(time.Minute): // a safety net, not a measure
+		t.Fatal("the task never started")
+	}
+	srv.Shutdown()
+	if err := wait(t, out); err == nil || errors.Is(err, asynq.SkipRetry) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("the delivery cut short by the shutdown returned %v, want ctx's error", err)
+	}
+	if got := f.job(t, j.ID); got.Status != jobs.Queued || got.Error != "" {
+		t.Fatalf("job after the shutdown: %s %q, want it still queued", got.Status, got.Error)
+	}
+	info, err := f.inspector.GetTaskInfo(worker.QueueName, j.ID)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("task after the shutdown: %+v, %v; want it pending again", info, err)
+	}
+	r, err := f.ledger.Reservation(t.Context(), f.account, j.ID)
+	if err != nil || r.State != credit.Reserved {
+		t.Fatalf("reservation %+v, %v; want it open", r, err)
+	}
+
+	// The next worker runs it.
+	startServer(t, f, recordingHandler{f.handler, out})
+	if err := wait(t, out); err != nil {
+		t.Fatalf("the next delivery: %v", err)
+	}
+	done := f.job(t, j.ID)
+	if done.Status != jobs.Succeeded {
+		t.Fatalf("job after the next delivery: %s %q", done.Status, done.Error)
+	}
+	f.checkLedger(t, done)
+}
+
+// quietLogger drops asynq's own log lines.
+type quietLogger struct{}
+
+func (quietLogger) Debug(...any) {}
+func (quietLogger) Info(...any)  {}
+func (quietLogger) Warn(...any)  {}
+func (quietLogger) Error(...any) {}
+func (quietLogger) Fatal(...any) {}

@@ -31,6 +31,10 @@ import (
 	"github.com/creditrun/creditrun/worker"
 )
 
+// recordsOutliveFiles is how much longer a job's record is kept than its
+// result files: the job says for a week that its files expired.
+const recordsOutliveFiles = 7 * 24 * time.Hour
+
 // app is one creditrun process: the parts its roles share, built from the
 // config and wired here, and only here.
 type app struct {
@@ -97,7 +101,7 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 	a.ledger = ledger.New(a.redis, ledger.Options{})
 	// A job's record outlives its result files by a week, so that the
 	// expiry, which reads the record, always finds what to delete.
-	a.store = jobstore.New(a.redis, jobstore.Options{RetainEnded: cfg.ResultTTL + 7*24*time.Hour})
+	a.store = jobstore.New(a.redis, jobstore.Options{RetainEnded: cfg.ResultTTL + recordsOutliveFiles})
 	client := asynq.NewClient(a.asynqOpt)
 	inspector := asynq.NewInspector(a.asynqOpt)
 	a.closers = append(a.closers, func() { client.Close(); inspector.Close() })
@@ -183,7 +187,8 @@ func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, err
 	return srv, nil
 }
 
-// runWorker runs asynq workers on the jobs queue until ctx ends.
+// runWorker runs asynq workers on the jobs queue until ctx ends; their
+// metrics go to the app's registry.
 func (a *app) runWorker(ctx context.Context) error {
 	dir := a.cfg.Dataset
 	ds, err := dataset.Open(ctx, dir)
@@ -195,8 +200,12 @@ func (a *app) runWorker(ctx context.Context) error {
 	if a.sourceFunc != nil {
 		src = a.sourceFunc(ds)
 	}
+	m, err := worker.NewMetrics(a.registry)
+	if err != nil {
+		return err
+	}
 	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.storage, Logger: a.log,
-		PartSize: int64(a.cfg.PartRecords)})
+		PartSize: int64(a.cfg.PartRecords), Metrics: m})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
 }
 
@@ -222,7 +231,10 @@ func (a *app) opsHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+	// A collector that fails (the queue's, when Redis is down) is left out of
+	// the page, not the whole page: the scheduler's last success matters
+	// most then.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return mux
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,8 @@ type benchOptions struct {
 	downloadRecords   int64
 	skipMemory        bool
 	skipS3            bool
+	skipJobs          bool
+	refreshAccounts   int
 	cpuProfile        string
 }
 
@@ -46,12 +49,17 @@ func runBench(ctx context.Context, args []string) error {
 	fs.Int64Var(&o.downloadRecords, "download-records", 1_000_000, "records of the large download whose worker memory is measured (against 10,000)")
 	fs.BoolVar(&o.skipMemory, "skip-memory", false, "skip the worker memory measurement (it generates and loads a dataset of --download-records people)")
 	fs.BoolVar(&o.skipS3, "skip-s3", false, "skip the S3 download measurement (it starts versitygw and a worker process on a dataset of --download-records people)")
+	fs.BoolVar(&o.skipJobs, "skip-jobs", false, "skip the measurements of jobs: submits, end to end, latency, worker memory and S3")
+	fs.IntVar(&o.refreshAccounts, "refresh-accounts", 100_000, "accounts (of two pools each) of the refresh sweep; 0 skips it")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of this process to `PREFIX`-submit.pprof (the last round of submits) and PREFIX-e2e.pprof (creditrun's end-to-end run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.duration <= 0 || o.goroutines < 1 || o.e2eJobs < 1 || o.workerConcurrency < 1 || o.downloadRecords < 1 {
 		return fmt.Errorf("bench: --duration, --goroutines, --e2e-jobs, --worker-concurrency and --download-records must be positive")
+	}
+	if o.refreshAccounts < 0 {
+		return fmt.Errorf("bench: --refresh-accounts must not be negative")
 	}
 	client, url, stop, err := benchRedis(o.redisURL)
 	if err != nil {
@@ -64,8 +72,13 @@ func runBench(ctx context.Context, args []string) error {
 	if err := benchLedgerPair(ctx, client, o, &fig, progress); err != nil {
 		return err
 	}
-	if err := benchJobs(ctx, client, url, o, &fig, progress); err != nil {
+	if err := benchRefresh(ctx, client, o, &fig, progress); err != nil {
 		return err
+	}
+	if !o.skipJobs {
+		if err := benchJobs(ctx, client, url, o, &fig, progress); err != nil {
+			return err
+		}
 	}
 	if o.asJSON {
 		return fig.WriteJSON(os.Stdout)
@@ -75,8 +88,11 @@ func runBench(ctx context.Context, args []string) error {
 
 // benchLedgerPair measures a reserve and its settle against two trivial
 // scripts (issue 2).
-func benchLedgerPair(ctx context.Context, client redis.UniversalClient, o benchOptions, fig *benchmark.Figures, progress io.Writer) error {
+func benchLedgerPair(ctx context.Context, client redis.UniversalClient, o benchOptions, fig *benchmark.Figures, progress io.Writer) (err error) {
 	prefix := fmt.Sprintf("crbench%d", time.Now().UnixNano())
+	defer func() {
+		err = errors.Join(err, deletePrefix(context.WithoutCancel(ctx), client, prefix))
+	}()
 	pair, err := benchmark.NewLedgerPair(ctx, client, prefix)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bufio"
-	"net/http"
 	"testing"
 	"time"
 
@@ -119,23 +117,7 @@ func TestE2EStorageDownMidUpload(t *testing.T) {
 		if len(objects) != len(done.Results) {
 			t.Errorf("the bucket holds %v under the job, its results are %d files", objects, len(done.Results))
 		}
-		var lines int64
-		for _, f := range done.Results {
-			resp, err := http.Get(f.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				lines++
-			}
-			resp.Body.Close()
-			if err := sc.Err(); err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET %s: %d %v", f.URL, resp.StatusCode, err)
-			}
-			lines-- // the header
-		}
-		if lines != people {
+		if lines := csvRecords(t, done.Results); lines != people {
 			t.Errorf("%d records in the result files, want %d", lines, people)
 		}
 	case "failed":

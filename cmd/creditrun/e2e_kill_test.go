@@ -130,6 +130,22 @@ func (p *proc) kill(t *testing.T) {
 	<-p.done
 }
 
+// stop sends SIGTERM and waits for the process to exit, killing it after
+// 30 s.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("creditrun (pid %d) did not stop on SIGTERM within 30s", p.cmd.Process.Pid)
+	}
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
@@ -215,8 +231,17 @@ func TestE2EWorkerKilledMidDownload(t *testing.T) {
 		t.Errorf("pool %+v", p)
 	}
 	// The files hold every record once: a header and a line per record.
+	if lines := csvRecords(t, done.Results); lines != people {
+		t.Errorf("%d records in the result files, want %d", lines, people)
+	}
+}
+
+// csvRecords fetches CSV result files through their links and counts their
+// records: every line but each file's header.
+func csvRecords(t *testing.T, results []resultJSON) int64 {
+	t.Helper()
 	var lines int64
-	for _, f := range done.Results {
+	for _, f := range results {
 		resp, err := http.Get(f.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -231,7 +256,5 @@ func TestE2EWorkerKilledMidDownload(t *testing.T) {
 		}
 		lines-- // the header
 	}
-	if lines != people {
-		t.Errorf("%d records in the result files, want %d", lines, people)
-	}
+	return lines
 }

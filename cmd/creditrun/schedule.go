@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/creditrun/creditrun/scheduler"
@@ -28,57 +29,47 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 	entries := []scheduler.Entry{
 		// Periods end at each plan's own boundaries; a sweep every minute
 		// refreshes the pools whose period has ended, once per period.
-		{Name: "refresh", Spec: "@every 1m", RunFunc: func(ctx context.Context, now time.Time) error {
-			applied, err := refresher.Sweep(ctx, now)
-			if applied > 0 {
-				a.log.Info("scheduler: refreshed pools", "applied", applied)
-			}
-			return err
-		}},
-		// Reservations stranded by a task asynq archived or lost, or by a
-		// job past its deadline, are voided and their jobs failed.
-		{Name: "reap", Spec: "@every 1m", RunFunc: func(ctx context.Context, now time.Time) error {
-			reaped, err := reaper.Reap(ctx, now)
-			if reaped > 0 {
-				a.log.Info("scheduler: reaped stranded reservations", "reaped", reaped)
-			}
-			return err
-		}},
+		{Name: "refresh", Spec: "@every 1m", Did: "refreshed pools", RunFunc: refresher.Sweep},
+		// Jobs stranded by a task asynq archived or lost, or past their
+		// deadline, are failed and their credits released; reservations of
+		// jobs that ended are voided.
+		{Name: "reap", Spec: "@every 1m", Did: "reaped stranded jobs and reservations", RunFunc: reaper.Reap},
 		// Result files go once CREDITRUN_RESULT_TTL has passed since their
 		// job finished; the job says when.
-		{Name: "expire", Spec: "@every 10m", RunFunc: func(ctx context.Context, now time.Time) error {
-			expired, err := expirer.Expire(ctx, now)
-			if expired > 0 {
-				a.log.Info("scheduler: expired result files", "jobs", expired)
-			}
-			return err
-		}},
+		{Name: "expire", Spec: "@every 10m", Did: "expired the result files of jobs", RunFunc: expirer.Expire},
 		// Paying a hold and re-tagging its files are two steps; this heals
-		// a crash between them, and the global hold index with it.
-		{Name: "heal", Spec: "@every 5m", RunFunc: func(ctx context.Context, _ time.Time) error {
-			healed, err := a.svc.HealTags(ctx)
-			if healed > 0 {
-				a.log.Info("scheduler: re-tagged result files", "files", healed)
-			}
-			return errors.Join(err, a.ledger.ReindexHolds(ctx))
+		// a crash between them, and the global hold index with it. Holds
+		// older than a job record's life have no files left to tag.
+		{Name: "heal", Spec: "@every 5m", Did: "re-tagged result files", RunFunc: func(ctx context.Context, now time.Time) (int, error) {
+			healed, err := a.svc.HealTags(ctx, now.Add(-(a.cfg.ResultTTL + recordsOutliveFiles)))
+			return healed, errors.Join(err, a.ledger.ReindexHolds(ctx))
+		}},
+		// A crash between opening a pool and indexing its period would keep
+		// the pool out of every sweep; this puts missing entries back.
+		{Name: "reindex", Spec: "@every 15m", Did: "indexed pools missing from the period index", RunFunc: func(ctx context.Context, _ time.Time) (int, error) {
+			return a.ledger.ReindexPeriods(ctx)
 		}},
 	}
 	if s3, ok := a.storage.(*storage.S3); ok {
 		// A failed upload aborts its multipart upload; this sweeps what a
 		// crash left behind.
-		entries = append(entries, scheduler.Entry{Name: "abort-uploads", Spec: "@hourly", RunFunc: func(ctx context.Context, now time.Time) error {
-			_, err := s3.AbortUploads(ctx, "results/", now.Add(-24*time.Hour))
-			return err
+		entries = append(entries, scheduler.Entry{Name: "abort-uploads", Spec: "@hourly", Did: "aborted multipart uploads", RunFunc: func(ctx context.Context, now time.Time) (int, error) {
+			return s3.AbortUploads(ctx, "results/", now.Add(-24*time.Hour))
 		}})
 	}
 	return entries, nil
 }
 
-// runScheduler runs the cron entries until ctx ends.
+// runScheduler runs the cron entries until ctx ends. Its process exports
+// the job queue's metrics as well: the queue is the cluster's, and one role
+// exporting it keeps dashboards from summing copies.
 func (a *app) runScheduler(ctx context.Context) error {
 	entries, err := a.schedule()
 	if err != nil {
 		return err
 	}
-	return scheduler.Run(ctx, entries, time.Now, a.log)
+	if err := a.registry.Register(worker.NewQueueCollector(a.tasks)); err != nil {
+		return fmt.Errorf("queue metrics: %w", err)
+	}
+	return scheduler.Run(ctx, entries, scheduler.RunOptions{NowFunc: time.Now, Logger: a.log, Registerer: a.registry})
 }

@@ -36,16 +36,16 @@ func TestSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]func(context.Context, time.Time) error{}
+	byName := map[string]func(context.Context, time.Time) (int, error){}
 	for _, e := range entries {
 		byName[e.Name] = e.RunFunc
 	}
-	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil || len(entries) != 4 {
+	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil || byName["reindex"] == nil || len(entries) != 5 {
 		t.Fatalf("entries %v", entries)
 	}
 	later := before.PeriodEnd.Add(time.Hour)
 	for range 2 {
-		if err := byName["refresh"](ctx, later); err != nil {
+		if _, err := byName["refresh"](ctx, later); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,15 +69,29 @@ func TestSchedule(t *testing.T) {
 	if refreshes != 1 {
 		t.Fatalf("%d refresh entries, want 1", refreshes)
 	}
-	if err := byName["heal"](ctx, later); err != nil {
+	if _, err := byName["heal"](ctx, later); err != nil {
 		t.Fatal(err)
 	}
 	// No reservation is stranded and no result file is old: the reaper
 	// and the expiry find nothing to do.
 	for _, name := range []string{"reap", "expire"} {
-		if err := byName[name](ctx, later); err != nil {
+		if _, err := byName[name](ctx, later); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+	}
+	// A pool missing from the period index is put back by the reindex.
+	if err := a.redis.ZRem(ctx, "cr:periods:people", "sched").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ended, err := a.ledger.PoolsEndedBefore(ctx, "people", later.AddDate(1, 0, 0), 0, 10); err != nil || len(ended) != 0 {
+		t.Fatalf("index after the drop: %v, %v", ended, err)
+	}
+	if _, err := byName["reindex"](ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	ended, err := a.ledger.PoolsEndedBefore(ctx, "people", later.AddDate(1, 0, 0), 0, 10)
+	if err != nil || len(ended) != 1 || ended[0].Account != "sched" || !ended[0].PeriodEnd.Equal(after.PeriodEnd) {
+		t.Fatalf("index after the reindex: %+v, %v", ended, err)
 	}
 	ledgertest.CheckAccount(t, a.ledger, "sched")
 }

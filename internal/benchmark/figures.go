@@ -11,7 +11,7 @@ import (
 
 // Figures is what `creditrun bench` reports: each of creditrun's paths, the
 // bare tool beneath it measured in the same run, and their ratio. The JSON
-// names are the contract of `creditrun bench --json` (issues 2, 4 and 5); the
+// names are the contract of `creditrun bench --json` (issues 2, 4, 5 and 6); the
 // figures after the download ones say how the run was made.
 type Figures struct {
 	LedgerPairsPerS  float64 `json:"ledger_pairs_per_s"`
@@ -39,6 +39,16 @@ type Figures struct {
 	S3DownloadRatio float64 `json:"s3_download_ratio"`
 	S3DownloadRSSMB float64 `json:"s3_download_rss_mb"`
 
+	// One refresh sweep (scheduler.Refresher.Sweep) over RefreshAccounts
+	// accounts of two ended pools each, against a bare sweep of the same
+	// shape measured in the same run: per pool and account one HSET of
+	// three fields and one ZADD, pipelined in pages of the sweep's size.
+	// The ratio is creditrun's rate / the bare one.
+	RefreshAccountsPerS     float64 `json:"refresh_accounts_per_s"`
+	RefreshPoolsPerS        float64 `json:"refresh_pools_per_s"`
+	RefreshBareAccountsPerS float64 `json:"refresh_bare_accounts_per_s"`
+	RefreshRatio            float64 `json:"refresh_ratio"`
+
 	Goroutines        int     `json:"goroutines"`
 	DurationS         float64 `json:"duration_s"`
 	E2EJobs           int     `json:"e2e_jobs"`
@@ -51,6 +61,9 @@ type Figures struct {
 	AsynqEnqueueP50Ms float64 `json:"asynq_enqueue_p50_ms"`
 	AsynqEnqueueP99Ms float64 `json:"asynq_enqueue_p99_ms"`
 	DownloadRecords   int64   `json:"download_records"`
+	// The accounts of the refresh sweep, and how long its one Sweep took.
+	RefreshAccounts int     `json:"refresh_accounts"`
+	RefreshSeconds  float64 `json:"refresh_s"`
 	// The peak resident memory of each worker process once it had loaded
 	// the dataset, before its download.
 	DownloadLoadedRSSMB1M  float64 `json:"download_loaded_rss_mb_1m"`

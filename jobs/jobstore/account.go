@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -61,4 +64,67 @@ func (r *Redis) Account(ctx context.Context, id string) (jobs.Account, error) {
 		return jobs.Account{}, fmt.Errorf("account %s: decode: %w", id, err)
 	}
 	return a, nil
+}
+
+// AccountsByID returns the accounts of ids that exist, by id. It reads them
+// in one pipeline of GETs: one round trip, or one per node on Cluster, where
+// the accounts sit on different slots. An id that is unknown or malformed is
+// simply absent from the map; an empty ids gives an empty map and no round
+// trip.
+//
+// Returns an error, and no map, when Redis fails. A record that does not
+// decode is left out of the map, which the others still fill, and named in
+// the error, a *BadRecordsError: one bad record does not hide the rest.
+func (r *Redis) AccountsByID(ctx context.Context, ids []string) (map[string]jobs.Account, error) {
+	found := make(map[string]jobs.Account, len(ids))
+	cmds := make(map[string]*redis.StringCmd, len(ids))
+	pipe := r.client.Pipeline()
+	for _, id := range ids {
+		if _, dup := cmds[id]; dup || credit.CheckID("account", id) != nil {
+			continue
+		}
+		cmds[id] = pipe.Get(ctx, r.keys.profile(id))
+	}
+	if len(cmds) == 0 {
+		return found, nil
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	var bad map[string]error
+	for id, cmd := range cmds {
+		data, err := cmd.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("accounts by id (%d): account %s: %w", len(cmds), id, err)
+		}
+		var a jobs.Account
+		if err := json.Unmarshal(data, &a); err != nil {
+			if bad == nil {
+				bad = map[string]error{}
+			}
+			bad[id] = fmt.Errorf("account %s: decode: %w", id, err)
+			continue
+		}
+		found[id] = a
+	}
+	if bad != nil {
+		return found, &BadRecordsError{Errs: bad}
+	}
+	return found, nil
+}
+
+// BadRecordsError names the account records that AccountsByID could not
+// decode, each with its error.
+type BadRecordsError struct {
+	Errs map[string]error
+}
+
+func (e *BadRecordsError) Error() string {
+	ids := slices.Sorted(maps.Keys(e.Errs))
+	msgs := make([]string, len(ids))
+	for i, id := range ids {
+		msgs[i] = e.Errs[id].Error()
+	}
+	return fmt.Sprintf("%d account records do not decode: %s", len(ids), strings.Join(msgs, "; "))
 }

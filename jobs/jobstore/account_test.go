@@ -3,6 +3,7 @@ package jobstore_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -112,4 +114,91 @@ func allKeys(t *testing.T, h *harness) []string {
 		t.Fatal("no keys under the prefix: the scan sees nothing")
 	}
 	return all
+}
+
+// testAccountsByID reads known, unknown, malformed and repeated ids, a large
+// batch, a corrupt record and an unreachable server.
+func testAccountsByID(t *testing.T, h *harness) {
+	want := map[string]jobs.Account{}
+	for _, id := range []string{"acme", "globex"} {
+		a := jobs.Account{ID: id, Name: strings.ToUpper(id), PlanIDs: []string{"people-1k-99"}, CreatedAt: h.now}
+		if err := h.store.CreateAccount(h.ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = a
+	}
+
+	// Known ids are found; unknown and malformed ones are absent, and a
+	// repeated id is one entry.
+	ids := append([]string{"acme", "initech", "globex", "acme"}, badIDs...)
+	got, err := h.store.AccountsByID(h.ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AccountsByID (-want +got):\n%s", diff)
+	}
+	for name, ids := range map[string][]string{"nil": nil, "empty": {}, "only unknown": {"initech"}, "only malformed": badIDs} {
+		got, err := h.store.AccountsByID(h.ctx, ids)
+		if err != nil || got == nil || len(got) != 0 {
+			t.Errorf("AccountsByID of %s ids: %v, %v; want an empty map", name, got, err)
+		}
+	}
+
+	// A large batch, spread over every slot of a cluster.
+	const n = 3000
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	many := make([]string, 0, n+n/10)
+	for i := range n {
+		id := "bulk-" + strconv.Itoa(i)
+		many = append(many, id)
+		wg.Go(func() {
+			errs <- h.store.CreateAccount(h.ctx, jobs.Account{ID: id, PlanIDs: []string{"plan-" + strconv.Itoa(i%7)}})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n / 10 {
+		many = append(many, "missing-"+strconv.Itoa(i))
+	}
+	got, err = h.store.AccountsByID(h.ctx, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Errorf("AccountsByID of %d known and %d unknown ids: %d accounts", n, n/10, len(got))
+	}
+	for i := range n {
+		id := "bulk-" + strconv.Itoa(i)
+		if a := got[id]; a.ID != id || len(a.PlanIDs) != 1 || a.PlanIDs[0] != "plan-"+strconv.Itoa(i%7) || !a.CreatedAt.Equal(h.now) {
+			t.Fatalf("account %s: %+v", id, a)
+		}
+	}
+
+	// A record that does not decode is named in a *BadRecordsError, not
+	// taken for an absence, and does not hide the others.
+	if err := h.client.Set(h.ctx, h.key("corrupt", "profile"), "{not json", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = h.store.AccountsByID(h.ctx, []string{"acme", "corrupt"})
+	bad, ok := errors.AsType[*jobstore.BadRecordsError](err)
+	if !ok || len(bad.Errs) != 1 || bad.Errs["corrupt"] == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("AccountsByID with a corrupt record: %v; want a *BadRecordsError naming it", err)
+	}
+	if len(got) != 1 || got["acme"].ID != "acme" {
+		t.Errorf("AccountsByID with a corrupt record gave %+v; want acme", got)
+	}
+
+	// So is a Redis that cannot be reached.
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer down.Close()
+	if got, err := jobstore.New(down, jobstore.Options{Prefix: h.prefix}).AccountsByID(h.ctx, []string{"acme"}); err == nil {
+		t.Errorf("AccountsByID on a Redis that is down: %v, no error", got)
+	}
 }

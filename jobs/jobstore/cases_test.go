@@ -25,4 +25,7 @@ var cases = map[string]func(t *testing.T, h *harness){
 	"BadCursors":          testBadCursors,
 	"BadIDs":              testBadIDs,
 	"Accounts":            testAccounts,
+	"AccountsByID":        testAccountsByID,
+	"ResultsIndex":        testResultsIndex,
+	"ActiveIndex":         testActiveIndex,
 }

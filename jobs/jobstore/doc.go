@@ -9,5 +9,8 @@
 // string written once. Update is a compare-and-set: a script writes the new
 // record only if the stored one is still the one read. A job that ends keeps
 // its keys for Options.RetainEnded, then Redis expires them, and List drops
-// their ids from the account's index when it meets them.
+// their ids from the account's index when it meets them. The same scripts
+// keep two more indexes per account exact: the jobs that have not ended
+// (the reaper's), and the jobs that succeeded with result files still kept,
+// by finish time (the expiry's).
 package jobstore

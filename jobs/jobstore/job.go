@@ -46,7 +46,7 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 	}
 	k := r.keys
 	n, err := reply(ctx, r.client, createScript,
-		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account)},
+		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account)},
 		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl)
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)

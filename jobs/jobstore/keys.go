@@ -21,5 +21,13 @@ func (k keys) progress(account, id string) string { return k.job(account, id) + 
 // jobs is a sorted set of the account's job ids by creation time (unix ms).
 func (k keys) jobs(account string) string { return k.tag(account) + ":jobs" }
 
+// results is a sorted set of the account's jobs whose result files are
+// kept, by the time the job finished (unix ms), for their expiry.
+func (k keys) results(account string) string { return k.tag(account) + ":results" }
+
+// active is a sorted set of the account's jobs that have not ended, by
+// creation time (unix ms), for the reaper.
+func (k keys) active(account string) string { return k.tag(account) + ":active" }
+
 // profile is a string: the account as JSON.
 func (k keys) profile(account string) string { return k.tag(account) + ":profile" }

@@ -98,7 +98,7 @@ scan:
 	}
 	if len(stale) > 0 {
 		// Best effort: an id left behind is dropped by a later List.
-		_ = r.prune(ctx, account, stale)
+		_ = r.prune(ctx, account, r.keys.jobs(account), stale)
 	}
 	if err := r.layProgress(ctx, account, page); err != nil {
 		return nil, "", fmt.Errorf("list jobs of %s: %w", account, err)
@@ -150,11 +150,12 @@ func (r *Redis) mget(ctx context.Context, account string, entries []position) ([
 	return out, nil
 }
 
-// prune drops from the account's index the ids whose record has expired.
-func (r *Redis) prune(ctx context.Context, account string, ids []string) error {
+// prune drops from one of the account's indexes (its jobs, its results) the
+// ids whose record has expired.
+func (r *Redis) prune(ctx context.Context, account, index string, ids []string) error {
 	keys := make([]string, 0, len(ids)+1)
 	args := make([]any, len(ids))
-	keys = append(keys, r.keys.jobs(account))
+	keys = append(keys, index)
 	for i, id := range ids {
 		keys = append(keys, r.keys.job(account, id))
 		args[i] = id

@@ -22,6 +22,9 @@ const maxUpdateAttempts = 32
 // once and must change nothing but the job. fn sees the job's latest
 // progress. fn must not change the job's ID or Account.
 //
+// A job that succeeded with result files is indexed by its finish time for
+// ResultsDue, and leaves that index when its files go (ResultsExpiredAt).
+//
 // When the new status has ended, the job's record and items get a TTL of
 // Options.RetainEnded (an ended job updated again keeps the TTL it has), and
 // the progress the job holds becomes final. While the job has not ended, a
@@ -36,7 +39,7 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		return jobs.Job{}, fmt.Errorf("update %w", unknownJob(id, err))
 	}
 	k := r.keys
-	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id)}
+	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account)}
 	for range maxUpdateAttempts {
 		raw, p, err := r.read(ctx, account, id)
 		if err != nil {
@@ -49,7 +52,7 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		if !slices.Contains(from, j.Status) {
 			return jobs.Job{}, &jobs.StatusError{ID: id, Status: j.Status}
 		}
-		before := j.Progress
+		before, kept := j.Progress, resultsKept(j)
 		fn(&j)
 		if j.ID != id || j.Account != account {
 			return jobs.Job{}, fmt.Errorf("update job %s: the update changed its id or account to %s/%s", id, j.Account, j.ID)
@@ -69,7 +72,14 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		case j.Progress != before:
 			done, total = strconv.FormatInt(j.Progress.Done, 10), strconv.FormatInt(j.Progress.Total, 10)
 		}
-		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total)
+		index := ""
+		switch {
+		case resultsKept(j):
+			index = strconv.FormatInt(j.FinishedAt.UnixMilli(), 10)
+		case kept:
+			index = "-"
+		}
+		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index)
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
 		}
@@ -81,4 +91,10 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		}
 	}
 	return jobs.Job{}, fmt.Errorf("update job %s: it changed under every one of %d attempts", id, maxUpdateAttempts)
+}
+
+// resultsKept reports whether j has finished with result files that are still
+// kept: what the results index holds.
+func resultsKept(j jobs.Job) bool {
+	return j.Status == jobs.Succeeded && j.FinishedAt != nil && len(j.Results) > 0 && j.ResultsExpiredAt == nil
 }

@@ -3,10 +3,12 @@ package ledgertest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -167,6 +169,167 @@ func testListHolds(t *testing.T, h *Harness) {
 	}
 	if got := holdIDs(list(ledger.HoldFilter{}).Holds); !cmp.Equal(got, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}) {
 		t.Fatalf("after reindex %v", got)
+	}
+	h.CheckInvariants(t, a, b)
+}
+
+// testRecentHolds opens holds before and after a cut-off, more of them after
+// than one page of RecentHolds holds, and walks those after it, oldest first.
+func testRecentHolds(t *testing.T, h *Harness, scale int) {
+	a, b := h.Account("ra"), h.Account("rb")
+	h.Open(t, a, poolCfg("people", 0, 1_000_000))
+	h.Open(t, b, poolCfg("people", 0, 1_000_000))
+	for i := range 20 {
+		overageJob(t, h, a, fmt.Sprintf("old%d", i), 1)
+	}
+	h.Clock.Advance(time.Hour)
+	since := h.Clock.Now()
+	var want []string
+	for i := range 1040 / scale {
+		acct := a
+		if i%2 == 1 {
+			acct = b
+		}
+		want = append(want, overageJob(t, h, acct, fmt.Sprintf("new%d", i), 1).HoldID)
+		h.Clock.Advance(time.Millisecond)
+	}
+	if _, err := h.L.PayHold(ctx, want[3], "inv_3"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for hold, err := range h.L.RecentHolds(ctx, since) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantStatus := map[bool]credit.HoldStatus{true: credit.HoldPaid, false: credit.HoldUnpaid}[hold.ID == want[3]]; hold.Status != wantStatus {
+			t.Errorf("%s has status %s, want %s", hold.ID, hold.Status, wantStatus)
+		}
+		got = append(got, hold.ID)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("recent holds (-want +got):\n%s", diff)
+	}
+	n := 0
+	for _, err := range h.L.RecentHolds(ctx, since) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 2 {
+			break
+		}
+	}
+	if n != 2 {
+		t.Fatalf("an early break after 2 yielded %d", n)
+	}
+	for hold, err := range h.L.RecentHolds(ctx, h.Clock.Now().Add(time.Hour)) {
+		t.Fatalf("a hold from the future: %+v, %v", hold, err)
+	}
+	h.CheckInvariants(t, a, b)
+}
+
+// testHoldStatusIndex follows holds through the indexes by status that
+// ListHolds reads across accounts: a hold moves when it is paid or waived,
+// an entry that lags never shows it under the wrong status, and
+// ReindexHolds puts it where it belongs.
+func testHoldStatusIndex(t *testing.T, h *Harness) {
+	a, b := h.Account("sa"), h.Account("sb")
+	h.Open(t, a, poolCfg("people", 0, 1000))
+	h.Open(t, b, poolCfg("people", 0, 1000))
+	var ids []string
+	for i := range 6 {
+		h.Clock.Advance(time.Minute)
+		acct := []string{a, b}[i%2]
+		ids = append(ids, overageJob(t, h, acct, fmt.Sprintf("sj%d", i), int64(i+1)).HoldID)
+	}
+	if _, err := h.L.PayHold(ctx, ids[0], "inv_0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.L.WaiveHold(ctx, ids[1], "goodwill"); err != nil {
+		t.Fatal(err)
+	}
+	index := func(status credit.HoldStatus) []string {
+		t.Helper()
+		got, err := h.Client.ZRange(ctx, h.Prefix+":holds:"+string(status), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	listed := func(status credit.HoldStatus) ([]string, int64) {
+		t.Helper()
+		p, err := h.L.ListHolds(ctx, ledger.HoldFilter{Status: status, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, hold := range p.Holds {
+			if hold.Status != status {
+				t.Errorf("%s listed as %s is %s", hold.ID, status, hold.Status)
+			}
+			got = append(got, hold.ID)
+		}
+		return got, p.TotalDueCents
+	}
+	check := func(when string) {
+		t.Helper()
+		for status, want := range map[credit.HoldStatus][]string{
+			credit.HoldUnpaid: {ids[2], ids[3], ids[4], ids[5]},
+			credit.HoldPaid:   {ids[0]},
+			credit.HoldWaived: {ids[1]},
+		} {
+			if diff := cmp.Diff(want, index(status)); diff != "" {
+				t.Errorf("%s: the %s index (-want +got):\n%s", when, status, diff)
+			}
+			got, due := listed(status)
+			if diff := cmp.Diff(sortStrings(want), sortStrings(got)); diff != "" {
+				t.Errorf("%s: listed %s (-want +got):\n%s", when, status, diff)
+			}
+			var wantDue int64
+			for _, id := range want {
+				hold, err := h.L.Hold(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantDue += hold.AmountDueCents
+			}
+			if due != wantDue {
+				t.Errorf("%s: total due of %s %d, want %d", when, status, due, wantDue)
+			}
+		}
+	}
+	check("after pay and waive")
+
+	// A crash between closing a hold and moving it: ids[2] is paid, yet
+	// still indexed unpaid.
+	snap := h.Client.ZRange(ctx, h.Prefix+":holds:unpaid", 0, -1).Val()
+	if _, err := h.L.PayHold(ctx, ids[2], "inv_2"); err != nil {
+		t.Fatal(err)
+	}
+	z := h.Client.ZScore(ctx, h.Prefix+":holds", ids[2]).Val()
+	h.Client.ZRem(ctx, h.Prefix+":holds:paid", ids[2])
+	h.Client.ZAdd(ctx, h.Prefix+":holds:unpaid", redis.Z{Score: z, Member: ids[2]})
+	if got := h.Client.ZRange(ctx, h.Prefix+":holds:unpaid", 0, -1).Val(); !cmp.Equal(got, snap) {
+		t.Fatalf("the simulated lag: unpaid index %v, want %v", got, snap)
+	}
+	if got, _ := listed(credit.HoldUnpaid); slices.Contains(got, ids[2]) {
+		t.Errorf("a paid hold whose entry lags is listed unpaid: %v", got)
+	}
+	// Listing by status reads that status's index: until the reindex, the
+	// lagging hold is not among the paid ones.
+	if got, _ := listed(credit.HoldPaid); slices.Contains(got, ids[2]) {
+		t.Errorf("listed paid %v before the reindex: the listing did not read the paid index", got)
+	}
+	if err := h.L.ReindexHolds(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[credit.HoldStatus][]string{credit.HoldUnpaid: {ids[3], ids[4], ids[5]}, credit.HoldPaid: {ids[0], ids[2]}}
+	for status, w := range want {
+		if got, _ := listed(status); !cmp.Equal(sortStrings(got), sortStrings(w)) {
+			t.Errorf("after reindex: listed %s %v, want %v", status, got, w)
+		}
+		if got := index(status); !cmp.Equal(sortStrings(got), sortStrings(w)) {
+			t.Errorf("after reindex: the %s index %v, want %v", status, got, w)
+		}
 	}
 	h.CheckInvariants(t, a, b)
 }

@@ -8,13 +8,10 @@ import (
 	"github.com/creditrun/creditrun/ledger/plan"
 )
 
-// testPlanPeriods opens pools from plans with monthly, yearly and @every
-// schedules, lives a year of boundaries through a fake clock, and refreshes
-// each boundary from three "schedulers", late ones included: each period is
-// refreshed exactly once, used resets, allocated is the grant again, and a
-// reservation made before a boundary settles after it.
-func testPlanPeriods(t *testing.T, h *Harness) {
-	catalog, err := plan.Parse([]byte(`
+// PeriodPlans is a plans file of three plans on three pools, refreshed
+// monthly, yearly and every 168 hours: the periods the ledger suite and the
+// scheduler's tests live through.
+const PeriodPlans = `
 plans:
   monthly:
     pool: people
@@ -34,7 +31,15 @@ plans:
     operations: [search]
     credits: 10
     refresh: "@every 168h"
-`))
+`
+
+// testPlanPeriods opens pools from plans with monthly, yearly and @every
+// schedules, lives a year of boundaries through a fake clock, and refreshes
+// each boundary from three "schedulers", late ones included: each period is
+// refreshed exactly once, used resets, allocated is the grant again, and a
+// reservation made before a boundary settles after it.
+func testPlanPeriods(t *testing.T, h *Harness) {
+	catalog, err := plan.Parse([]byte(PeriodPlans))
 	if err != nil {
 		t.Fatal(err)
 	}

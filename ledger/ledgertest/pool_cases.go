@@ -2,10 +2,12 @@ package ledgertest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -200,4 +202,80 @@ func testReservationsOlderThan(t *testing.T, h *Harness) {
 		t.Fatalf("after void: %+v", got)
 	}
 	h.CheckInvariants(t, a, b)
+}
+
+// testOldReservationsPages walks more accounts than one page of
+// OldReservations holds, each stranded reservation among healthy ones, and
+// finds every one of them.
+func testOldReservationsPages(t *testing.T, h *Harness, scale int) {
+	n := 1300 / scale
+	accounts := make([]string, n)
+	for i := range accounts {
+		accounts[i] = h.Account(fmt.Sprintf("page%d", i))
+	}
+	var want []string
+	var g errgroup.Group
+	g.SetLimit(16)
+	start, end := h.Period()
+	for i, a := range accounts {
+		if i%40 == 0 {
+			want = append(want, a+"/stranded")
+		}
+		g.Go(func() error {
+			if _, _, err := h.L.OpenPool(ctx, a, poolCfg("people", 100, 0), start, end); err != nil {
+				return err
+			}
+			if i%40 == 0 {
+				if _, err := h.Reserve(credit.ReserveRequest{Account: a, Pool: "people", JobID: "stranded", Requested: 1, Policy: credit.Reject}); err != nil {
+					return err
+				}
+			}
+			if i%7 == 0 {
+				if _, err := h.Reserve(credit.ReserveRequest{Account: a, Pool: "people", JobID: "done", Requested: 2, Policy: credit.Reject}); err != nil {
+					return err
+				}
+				_, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: "done", Cost: 1})
+				return err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	h.Clock.Advance(time.Hour)
+	cutoff := h.Clock.Now()
+	h.MustReserve(t, credit.ReserveRequest{Account: accounts[0], Pool: "people", JobID: "fresh", Requested: 1, Policy: credit.Reject})
+
+	seen := map[string]bool{}
+	for r, err := range h.L.OldReservations(ctx, cutoff) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != credit.Reserved || r.Requested != 1 {
+			t.Fatalf("yielded %+v", r)
+		}
+		seen[r.Account+"/"+r.JobID] = true
+	}
+	got := make([]string, 0, len(seen))
+	for k := range seen {
+		got = append(got, k)
+	}
+	if !cmp.Equal(sortStrings(got), sortStrings(want)) {
+		t.Fatalf("old reservations: %d found, %d stranded; diff %s", len(got), len(want), cmp.Diff(sortStrings(want), sortStrings(got)))
+	}
+
+	// A caller that stops early stops the walk.
+	stopped := 0
+	for _, err := range h.L.OldReservations(ctx, cutoff) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopped++
+		break
+	}
+	if stopped != 1 {
+		t.Fatalf("an early break yielded %d", stopped)
+	}
+	h.CheckInvariants(t, accounts[:3]...)
 }

@@ -3,9 +3,11 @@ package ledgertest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -247,6 +249,48 @@ func testDedup(t *testing.T, h *Harness) {
 	}
 	if p := h.MustPool(t, a, "businesses"); p.Used != 5 {
 		t.Fatalf("used %d, want 5", p.Used)
+	}
+	h.CheckInvariants(t, a)
+}
+
+// testReservationTTL checks that a reservation is kept for
+// ledger.DefaultRetainEnded once it has ended (settled, voided, posted at
+// acceptance, with items and dedup ids), and for good while it is open.
+func testReservationTTL(t *testing.T, h *Harness) {
+	a := h.Account("ttl")
+	h.Open(t, a, poolCfg("people", 100, 0))
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "open", Requested: 1, Policy: credit.Reject})
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "settled", Requested: 3, Policy: credit.Reject})
+	h.MustSettle(t, a, "people", "settled", 2)
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "dedup", Requested: 2, Policy: credit.Reject, Dedup: true})
+	if _, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: "dedup", Cost: 2, RecordIDs: []string{"r1", "r2"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "voided", Requested: 4, Policy: credit.Reject})
+	if _, err := h.L.Void(ctx, a, "people", "voided", "canceled"); err != nil {
+		t.Fatal(err)
+	}
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "accepted", Requested: 2,
+		ItemIDs: []string{"r3", ""}, Policy: credit.Partial, ChargeAtAcceptance: true, Dedup: true})
+
+	ttl := func(job string) time.Duration {
+		t.Helper()
+		d, err := h.Client.PTTL(ctx, h.Prefix+":{a:"+a+"}:res:"+job).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := ttl("open"); d != -1 {
+		t.Errorf("an open reservation has TTL %s, want none", d)
+	}
+	for _, job := range []string{"settled", "dedup", "voided", "accepted"} {
+		if d := ttl(job); d <= ledger.DefaultRetainEnded-time.Hour || d > ledger.DefaultRetainEnded {
+			t.Errorf("reservation %s has TTL %s, want %s", job, d, ledger.DefaultRetainEnded)
+		}
+	}
+	if charged, err := h.L.ChargedRecords(ctx, a, "people"); err != nil || charged != 3 {
+		t.Errorf("charged records %d, %v; want 3 (r1, r2, r3)", charged, err)
 	}
 	h.CheckInvariants(t, a)
 }

@@ -9,14 +9,39 @@
 -- ARGV[4] now (unix ms)
 -- -> {"OK", applied 0|1, field, value, ...}   the pool hash
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"}
-local pool, start, stop, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local p = read_pool(KEYS[2])
-if not p then return missing(KEYS[1]) end
-if start <= p.period_start then return reply(KEYS[2], 0) end
-local allocated = math.max(p.grant, p.reserved)
-change(KEYS[1], KEYS[3], now, 'refresh', pool, '', p.grant, p,
-  {allocated = allocated - p.allocated, used = -p.used},
-  {'period_start', start, 'period_end', stop})
-save_counts(KEYS[2], p)
-redis.call('HSET', KEYS[2], 'period_start', start, 'period_end', stop)
+--
+-- Written for speed: a sweep runs it once per pool and period, 100,000s at a
+-- time. It reads only the fields it needs, writes the pool in one HSET, and
+-- passes values to redis.call as strings (see settle.lua).
+local pool, start_s, stop_s, now_s = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local v = redis.call('HMGET', KEYS[2], 'grant', 'period_start', 'allocated', 'used', 'reserved')
+if not v[1] then return missing(KEYS[1]) end -- every pool has a grant
+if tonumber(start_s) <= num(v[2]) then return reply(KEYS[2], 0) end
+local grant, allocated, used, reserved = num(v[1]), num(v[3]), num(v[4]), num(v[5])
+local new_allocated = math.max(grant, reserved)
+
+-- The journal entry change() would write: the grant as amount, the nonzero
+-- deltas, available after, and the new period.
+local entry = {'at', now_s, 'type', 'refresh', 'pool', pool, 'amount', string.format('%d', grant)}
+local w = {'period_start', start_s, 'period_end', stop_s}
+if new_allocated ~= allocated then
+  entry[#entry + 1] = 'da'
+  entry[#entry + 1] = string.format('%d', new_allocated - allocated)
+  w[#w + 1] = 'allocated'
+  w[#w + 1] = string.format('%d', new_allocated)
+end
+if used ~= 0 then
+  entry[#entry + 1] = 'du'
+  entry[#entry + 1] = string.format('%d', -used)
+  w[#w + 1] = 'used'
+  w[#w + 1] = '0'
+end
+entry[#entry + 1] = 'avail'
+entry[#entry + 1] = string.format('%d', new_allocated - reserved)
+entry[#entry + 1] = 'period_start'
+entry[#entry + 1] = start_s
+entry[#entry + 1] = 'period_end'
+entry[#entry + 1] = stop_s
+journal(KEYS[1], KEYS[3], unpack(entry))
+redis.call('HSET', KEYS[2], unpack(w))
 return reply(KEYS[2], 1)

@@ -7,7 +7,8 @@
 -- ARGV[1] account  ARGV[2] pool  ARGV[3] job  ARGV[4] requested
 -- ARGV[5] policy reject|partial|overage  ARGV[6] dedup 0|1
 -- ARGV[7] charge at acceptance 0|1  ARGV[8] now (unix ms)  ARGV[9] hold id
--- ARGV[10] items 0|1  ARGV[11..] the items' record ids, "" where unknown
+-- ARGV[10] items 0|1  ARGV[11] how long a reservation posted at acceptance is
+-- kept (ms)  ARGV[12..] the items' record ids, "" where unknown
 -- -> {"OK", field, value, ...}          the reservation hash
 --    {"INSUFFICIENT", required, available}
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"OVERAGE_DISABLED"}
@@ -21,7 +22,7 @@ local account, pool, job, requested_s, policy = ARGV[1], ARGV[2], ARGV[3], ARGV[
 local dedup, at_acceptance, now_s, hold_id = ARGV[6] == '1', ARGV[7] == '1', ARGV[8], ARGV[9]
 local has_items = ARGV[10] == '1'
 local requested = tonumber(requested_s)
-local FIRST_ITEM = 11
+local FIRST_ITEM = 12
 
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local old = redis.call('HMGET', KEYS[3], 'pool', 'requested')
@@ -205,4 +206,5 @@ end
 res[#res + 1] = 'remaining'
 res[#res + 1] = avail_s or string.format('%d', allocated - used - reserved)
 redis.call('HSET', KEYS[3], unpack(res, 2))
+if at_acceptance then redis.call('PEXPIRE', KEYS[3], ARGV[11]) end
 return res

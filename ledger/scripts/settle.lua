@@ -6,8 +6,9 @@
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
 -- KEYS[7] hold hash      KEYS[8] holds zset
 -- ARGV[1] cost  ARGV[2] now (unix ms)  ARGV[3] hold id  ARGV[4] pool
--- ARGV[5] account  ARGV[6] job
--- ARGV[7..] the charged records' ids, one per credit of cost (dedup reservations;
+-- ARGV[5] account  ARGV[6] job  ARGV[7] how long the settled reservation is
+-- kept (ms)
+-- ARGV[8..] the charged records' ids, one per credit of cost (dedup reservations;
 --            only those the pool has not charged before are posted, so cost may
 --            exceed the reservation as long as those do not)
 -- -> {"OK", {field, value, ...}, {field, value, ...}}   the reservation hash as
@@ -22,7 +23,7 @@
 -- are read.
 local cost_s, now_s, hold_id, job = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
 local cost = tonumber(cost_s)
-local FIRST_ID = 7
+local FIRST_ID = 8
 
 local r = redis.call('HGETALL', KEYS[3])
 if #r == 0 then return {'NOT_FOUND'} end
@@ -130,4 +131,5 @@ else
 end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], unpack(changes))
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return {'OK', r, changes}

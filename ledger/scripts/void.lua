@@ -3,6 +3,7 @@
 -- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal
 -- ARGV[1] now (unix ms)  ARGV[2] reason  ARGV[3] pool  ARGV[4] job
+-- ARGV[5] how long the voided reservation is kept (ms)
 -- -> {"OK", field, value, ...}   the reservation hash
 --    {"NOT_FOUND"} | {"POOL", reserved pool} | {"SETTLED"}
 local now, reason = tonumber(ARGV[1]), ARGV[2]
@@ -24,5 +25,6 @@ if prepaid + overage > 0 then
 end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], 'state', 'voided', 'released', prepaid + overage, 'ended_at', ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 r.state, r.released, r.ended_at = 'voided', prepaid + overage, ARGV[1]
 return reply_fields(table_fields(r))

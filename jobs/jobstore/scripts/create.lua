@@ -1,6 +1,8 @@
--- create.lua: write a new job, its items and its place in the account's index,
+-- create.lua: write a new job, its items and its place in the account's index
+-- (and, while it has not ended, in the index of jobs that have not ended),
 -- unless the job's id is taken.
 -- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash   KEYS[4] jobs zset
+-- KEYS[5] the account's index of jobs that have not ended
 -- ARGV[1] job JSON   ARGV[2] items JSON ('' for none)   ARGV[3] created (unix ms)
 -- ARGV[4] job id     ARGV[5] TTL in ms when the job has ended already, else 0
 -- -> 1 created | 0 the id is taken
@@ -16,6 +18,8 @@ local ttl = tonumber(ARGV[5])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
+else
+  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
 end
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 return 1

@@ -1,12 +1,17 @@
 -- update.lua: compare and set one job. The new record is written only if the
 -- stored one is, byte for byte, the one the caller read. A job that ends gets
--- its TTL (kept, not renewed, if it had ended before), and its progress hash
--- goes: the record carries the final progress. A job that runs loses any TTL.
+-- its TTL (kept, not renewed, if it had ended before), its progress hash goes
+-- (the record carries the final progress), and it leaves the index of jobs
+-- that have not ended. A job that runs loses any TTL.
 -- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash
+-- KEYS[4] the account's index of jobs with result files kept
+-- KEYS[5] the account's index of jobs that have not ended
 -- ARGV[1] the job JSON as read   ARGV[2] the new job JSON
 -- ARGV[3] TTL in ms when the new job has ended, 0 while it has not
 -- ARGV[4] progress done, ARGV[5] progress total: written to the hash while the
 --         job has not ended; '' leaves the hash alone
+-- ARGV[6] the job's id   ARGV[7] its finish time (unix ms) to index it in
+--         KEYS[4]; '-' drops it from there; '' leaves the index alone
 -- -> 1 written | 0 the job changed since it was read | -1 no such job
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -19,10 +24,16 @@ if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
   redis.call('DEL', KEYS[3])
+  redis.call('ZREM', KEYS[5], ARGV[6])
 else
   redis.call('PERSIST', KEYS[2])
   if ARGV[4] ~= '' then
     redis.call('HSET', KEYS[3], 'done', ARGV[4], 'total', ARGV[5])
   end
+end
+if ARGV[7] == '-' then
+  redis.call('ZREM', KEYS[4], ARGV[6])
+elseif ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[6])
 end
 return 1

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/internal/benchmark"
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
+	"github.com/creditrun/creditrun/ledger"
+	"github.com/creditrun/creditrun/ledger/plan"
+	"github.com/creditrun/creditrun/scheduler"
+)
+
+// benchRefreshCatalog is the catalog of the refresh bench: an account on
+// both plans has two pools, each refreshed monthly.
+const benchRefreshCatalog = `
+plans:
+  bench-people:
+    pool: people
+    data_types: [people]
+    operations: [search, download, enrichment]
+    credits: 1000
+    refresh: "@monthly"
+  bench-properties:
+    pool: properties
+    data_types: [properties]
+    operations: [search, download, enrichment]
+    credits: 10000
+    refresh: "@monthly"
+`
+
+// benchRefresh measures issue 6's figure: one scheduler.Refresher.Sweep over
+// o.refreshAccounts accounts whose two pools' periods have ended, against a
+// bare sweep of the same shape (per pool and account one HSET of three
+// fields and one ZADD, pipelined in pages of the sweep's size). Its accounts
+// live under a key prefix of their own, deleted at the end.
+func benchRefresh(ctx context.Context, client redis.UniversalClient, o benchOptions, fig *benchmark.Figures, progress io.Writer) (err error) {
+	n := o.refreshAccounts
+	if n < 1 {
+		return nil
+	}
+	catalog, err := plan.Parse([]byte(benchRefreshCatalog))
+	if err != nil {
+		return fmt.Errorf("bench refresh: %w", err)
+	}
+	prefix := fmt.Sprintf("crbench%d", time.Now().UnixNano())
+	defer func() {
+		// Even when ctx has ended: a --redis-url run leaves nothing behind.
+		err = errors.Join(err, deletePrefix(context.WithoutCancel(ctx), client, prefix))
+	}()
+
+	// The accounts were created two months ago, so that each pool's first
+	// period has ended by now and the sweep catches each up once.
+	now := time.Now().UTC()
+	created := now.AddDate(0, -2, 0)
+	store := jobstore.New(client, jobstore.Options{Prefix: prefix})
+	fmt.Fprintf(progress, "bench: refresh sweep: creating %d accounts of %d pools\n", n, len(catalog.Plans()))
+	if err := createRefreshAccounts(ctx, store, ledger.New(client, ledger.Options{Prefix: prefix, NowFunc: func() time.Time { return created }}),
+		catalog, n, 2*o.goroutines, created); err != nil {
+		return err
+	}
+
+	refresher, err := scheduler.NewRefresher(scheduler.RefresherConfig{
+		Ledger: ledger.New(client, ledger.Options{Prefix: prefix}), Accounts: store, Catalog: catalog,
+	})
+	if err != nil {
+		return fmt.Errorf("bench refresh: %w", err)
+	}
+	pools := len(catalog.Plans())
+	fmt.Fprintf(progress, "bench: refresh sweep of %d accounts\n", n)
+	start := time.Now()
+	applied, err := refresher.Sweep(ctx, now)
+	elapsed := time.Since(start).Seconds()
+	if err != nil {
+		return fmt.Errorf("bench refresh: sweep: %w", err)
+	}
+	if applied != pools*n {
+		return fmt.Errorf("bench refresh: the sweep applied %d refreshes, want %d", applied, pools*n)
+	}
+
+	fmt.Fprintf(progress, "bench: bare refresh sweep of %d accounts\n", n)
+	start = time.Now()
+	if err := bareRefreshSweep(ctx, client, prefix+":bare", catalog, n, now); err != nil {
+		return err
+	}
+	bare := time.Since(start).Seconds()
+
+	rate, bareRate := float64(n)/elapsed, float64(n)/bare
+	fig.RefreshAccountsPerS = benchmark.Round(rate, 0)
+	fig.RefreshPoolsPerS = benchmark.Round(float64(applied)/elapsed, 0)
+	fig.RefreshBareAccountsPerS = benchmark.Round(bareRate, 0)
+	fig.RefreshRatio = benchmark.Ratio(rate, bareRate)
+	fig.RefreshAccounts = n
+	fig.RefreshSeconds = benchmark.Round(elapsed, 3)
+	return nil
+}
+
+// refreshAccountID is the id of the refresh bench's i-th account.
+func refreshAccountID(i int) string { return "acct-" + strconv.Itoa(i) }
+
+// createRefreshAccounts creates n accounts on every plan of catalog at
+// created, with workers goroutines, as jobs.Service.CreateAccount does: the
+// account record, then each plan's pool and its first period.
+func createRefreshAccounts(ctx context.Context, store *jobstore.Redis, l *ledger.Redis, catalog *plan.Catalog, n, workers int, created time.Time) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := createRefreshAccount(ctx, store, l, catalog, refreshAccountID(i), created); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("bench refresh: create accounts: %w", err)
+	}
+	return nil
+}
+
+func createRefreshAccount(ctx context.Context, store *jobstore.Redis, l *ledger.Redis, catalog *plan.Catalog, id string, created time.Time) error {
+	if err := store.CreateAccount(ctx, jobs.Account{ID: id, Name: id, PlanIDs: catalog.IDs(), CreatedAt: created}); err != nil {
+		return err
+	}
+	for _, p := range catalog.Plans() {
+		start, end := p.FirstPeriod(created)
+		if _, _, err := l.OpenPool(ctx, id, p.PoolConfig(), start, end); err != nil {
+			return fmt.Errorf("open pool %s of %s: %w", p.Pool, id, err)
+		}
+	}
+	return nil
+}
+
+// bareRefreshSweep is the floor of the refresh sweep: for each pool name of
+// catalog and each of n accounts, one HSET of a pool hash's three period
+// fields and one ZADD of its period end to the pool's index, under prefix,
+// pipelined in pages of scheduler.DefaultBatchSize accounts.
+func bareRefreshSweep(ctx context.Context, client redis.UniversalClient, prefix string, catalog *plan.Catalog, n int, now time.Time) error {
+	for _, p := range catalog.Plans() {
+		start, end := p.CurrentPeriod(now.AddDate(0, -1, 0), now)
+		index := prefix + ":periods:" + p.Pool
+		for lo := 0; lo < n; lo += scheduler.DefaultBatchSize {
+			pipe := client.Pipeline()
+			for i := lo; i < min(lo+scheduler.DefaultBatchSize, n); i++ {
+				id := refreshAccountID(i)
+				pipe.HSet(ctx, prefix+":{a:"+id+"}:pool:"+p.Pool,
+					"period_start", start.UnixMilli(), "period_end", end.UnixMilli(), "used", 0)
+				pipe.ZAdd(ctx, index, redis.Z{Score: float64(end.UnixMilli()), Member: id})
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return fmt.Errorf("bench refresh: bare sweep: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// deletePrefix deletes every key that starts with prefix+":", on every
+// master of a cluster: SCAN, then an UNLINK of each key found, pipelined a
+// page at a time (one key a command, so that Cluster takes it whatever the
+// keys' slots).
+func deletePrefix(ctx context.Context, client redis.UniversalClient, prefix string) error {
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+		var page []string
+		flush := func() error {
+			if len(page) == 0 {
+				return nil
+			}
+			pipe := c.Pipeline()
+			for _, k := range page {
+				pipe.Unlink(ctx, k)
+			}
+			page = page[:0]
+			_, err := pipe.Exec(ctx)
+			return err
+		}
+		for iter.Next(ctx) {
+			if page = append(page, iter.Val()); len(page) == 1000 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		return flush()
+	}
+	var err error
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, del)
+	case *redis.Client:
+		err = del(ctx, c)
+	default:
+		err = fmt.Errorf("a client of type %T", client)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: delete keys %s:*: %w", prefix, err)
+	}
+	return nil
+}

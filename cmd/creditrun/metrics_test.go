@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/creditrun/creditrun/internal/redisserver"
+)
+
+// TestMetricsAllRoles runs a search to success on the stack that `creditrun
+// all` runs (the API, a worker and the scheduler in one process, on one
+// registry) and reads /metrics: the worker counted the search, and the
+// scheduler's process exports the queue.
+func TestMetricsAllRoles(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOptions{roles: roles{api: true, worker: true, scheduler: true}})
+	_, key := s.newAccount(t, "people-1k-99")
+	j, _ := s.submit(t, key, "/v1/searches", map[string]any{"data_type": "people", "query": "id:per_00000042", "num_records": 10})
+	s.waitSucceeded(t, key, j.ID)
+
+	want := []string{
+		`creditrun_worker_tasks_total{kind="search",result="succeeded"} 1`,
+		`creditrun_worker_records_total{kind="search"} 1`,
+		`creditrun_queue_tasks{state="pending"} `,
+		`creditrun_queue_processed_total `,
+	}
+	// The worker counts its task once the handler returns, a moment after
+	// the job shows succeeded: poll, up to a deadline that is a safety net.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body := getMetrics(t, s.base+"/metrics")
+		var missing []string
+		for _, w := range want {
+			if !strings.Contains(body, "\n"+w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, body)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// getMetrics GETs a /metrics page, with no key, and fails the test unless it
+// answers 200.
+func getMetrics(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// failingCollector is a collector whose scrape fails, as the queue's does
+// when Redis is down.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("redis is down"))
+}
+
+// TestMetricsSurviveAFailingCollector: a collector that fails leaves the
+// rest of /metrics served, with 200.
+func TestMetricsSurviveAFailingCollector(t *testing.T) {
+	t.Parallel()
+	srv := redisserver.T(t)
+	cfg := config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), WorkerConcurrency: 2, ResultTTL: time.Hour,
+		LinkTTL: time.Minute, PartRecords: 1000}
+	a, err := newApp(context.Background(), cfg, srv.URL(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	a.registry.MustRegister(failingCollector{prometheus.NewDesc("creditrun_test_failing", "A collector that fails.", nil, nil)})
+	ops := httptest.NewServer(a.opsHandler())
+	t.Cleanup(ops.Close)
+	body := getMetrics(t, ops.URL+"/metrics")
+	if !strings.Contains(body, "\ngo_goroutines ") {
+		t.Fatalf("/metrics with a failing collector lacks the others:\n%s", body)
+	}
+}
