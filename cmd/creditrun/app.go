@@ -191,7 +191,7 @@ func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, err
 // metrics go to the app's registry.
 func (a *app) runWorker(ctx context.Context) error {
 	dir := a.cfg.Dataset
-	ds, err := dataset.Open(ctx, dir)
+	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir)})
 	if err != nil {
 		return fmt.Errorf("open the dataset %s: %w", dir, err)
 	}
@@ -208,6 +208,10 @@ func (a *app) runWorker(ctx context.Context) error {
 		PartSize: int64(a.cfg.PartRecords), Metrics: m})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
 }
+
+// indexDir is where a worker keeps its dataset's index files, in its data
+// dir: built by the first worker on a dataset, mapped by every worker.
+func indexDir(dataDir string) string { return filepath.Join(dataDir, "index") }
 
 // opsHandler serves what every process serves: /healthz, /readyz and
 // /metrics. The API serves its own.

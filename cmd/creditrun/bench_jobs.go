@@ -83,8 +83,9 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 	if _, err := dataset.Generate(ctx, dataset.GenerateConfig{Dir: dir, People: int(o.downloadRecords), Seed: 1}); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
+	idx := &benchIndex{dataset: dir, dir: filepath.Join(tmp, "download-index")}
 	if !o.skipMemory {
-		if err := workerMemory(ctx, o, fig, stack, url, dir, tmp, progress); err != nil {
+		if err := workerMemory(ctx, o, fig, stack, url, idx, tmp, progress); err != nil {
 			return err
 		}
 	}
@@ -93,7 +94,7 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 		return nil
 	}
 	fig.S3DownloadRecords = o.downloadRecords
-	return benchS3(ctx, fig, stack, url, dir, tmp, progress)
+	return benchS3(ctx, fig, stack, url, idx, tmp, progress)
 }
 
 // submitThroughput measures submits against bare enqueues, alternating
@@ -316,8 +317,8 @@ func drain(ctx context.Context, o benchOptions, produce func(context.Context) er
 // workerMemory measures the peak resident memory of a `creditrun worker`
 // process (this binary) streaming a download of o.downloadRecords people to
 // the local backend, against one of smallDownload, each in a process of
-// its own on the generated dataset dir.
-func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, url, dir, tmp string, progress io.Writer) error {
+// its own on the generated dataset of idx, with its index built beforehand.
+func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, stack *benchmark.Stack, url string, idx *benchIndex, tmp string, progress io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench worker memory: %w", err)
@@ -328,8 +329,11 @@ func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, s
 	}{{smallDownload, &fig.DownloadRSSMB10k, &fig.DownloadLoadedRSSMB10k}, {o.downloadRecords, &fig.DownloadRSSMB1M, &fig.DownloadLoadedRSSMB1M}} {
 		fmt.Fprintf(progress, "bench: worker process downloading %d records\n", run.records)
 		dataDir := filepath.Join(tmp, fmt.Sprintf("worker-%d", run.records))
+		if err := idx.give(ctx, dataDir); err != nil {
+			return fmt.Errorf("bench worker memory: %w", err)
+		}
 		mem, err := benchmark.DownloadPeakRSS(ctx, benchmark.WorkerProcess{
-			Command: []string{exe, "worker"}, RedisURL: url, Dataset: dir, DataDir: dataDir,
+			Command: []string{exe, "worker"}, RedisURL: url, Dataset: idx.dataset, DataDir: dataDir,
 		}, stack, run.records)
 		if rmErr := os.RemoveAll(dataDir); err == nil {
 			err = rmErr

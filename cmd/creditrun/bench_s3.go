@@ -32,7 +32,7 @@ const benchS3Timeout = 10 * time.Minute
 // a temporary file) with the same part size and concurrency, and the
 // worker's resident memory while it ran. Without versitygw it notes why in
 // fig.S3Skipped and returns nil.
-func benchS3(ctx context.Context, fig *benchmark.Figures, stack *benchmark.Stack, redisURL, datasetDir, tmp string, progress io.Writer) (err error) {
+func benchS3(ctx context.Context, fig *benchmark.Figures, stack *benchmark.Stack, redisURL string, idx *benchIndex, tmp string, progress io.Writer) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, benchS3Timeout)
 	defer cancel()
 	srv, err := s3server.Start(s3server.Options{})
@@ -65,9 +65,13 @@ func benchS3(ctx context.Context, fig *benchmark.Figures, stack *benchmark.Stack
 	}
 	// The worker uses storage's default part size and concurrency, as
 	// `creditrun worker` does in production; the bare upload copies them.
+	dataDir := filepath.Join(tmp, "worker-s3")
+	if err := idx.give(ctx, dataDir); err != nil {
+		return fmt.Errorf("bench s3: %w", err)
+	}
 	mem, err := benchmark.DownloadPeakRSS(ctx, benchmark.WorkerProcess{
-		Command: []string{exe, "worker"}, RedisURL: redisURL, Dataset: datasetDir,
-		DataDir: filepath.Join(tmp, "worker-s3"),
+		Command: []string{exe, "worker"}, RedisURL: redisURL, Dataset: idx.dataset,
+		DataDir: dataDir,
 		Env: []string{
 			"CREDITRUN_S3_BUCKET=" + benchS3Bucket, "CREDITRUN_S3_ENDPOINT=" + srv.Endpoint(),
 			"CREDITRUN_S3_REGION=" + srv.Region(),

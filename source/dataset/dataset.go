@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 
 	"github.com/creditrun/creditrun/source"
@@ -48,18 +49,39 @@ type Dataset struct {
 // type files.
 var ErrNoFiles = errors.New("no dataset files")
 
-// Open loads and indexes the dataset in dir: the file <type>.jsonl of each
-// data type of source.DataTypes that exists there. Each line is one record,
-// a JSON object with a string "id" unique in its file; blank lines are
-// skipped. Open returns a *LineError for a bad line (its file, its line
-// number and the reason: ErrBadJSON, ErrMissingID, ErrBadID or
-// ErrDuplicateID), an error wrapping ErrNoFiles when dir holds no data type
-// file, and ctx.Err() when ctx ends first. The files load in parallel.
+// Open loads and indexes the dataset in dir, the index in memory, as
+// OpenWith does with no Options.
 func Open(ctx context.Context, dir string) (*Dataset, error) {
+	return OpenWith(ctx, dir, Options{})
+}
+
+// Options are the settings of OpenWith.
+type Options struct {
+	// IndexDir, when set, is a directory that keeps each data file's index,
+	// built on the first open of the file and mapped into memory on every
+	// open, that one and the next ones. A mapped index costs the pages
+	// that searches touch, which the kernel can drop and read again; the
+	// index in memory costs the whole index, and building it about three
+	// times as much for a while. An index is built again when its data
+	// file's size or modification time changed. Processes may share the
+	// directory.
+	IndexDir string
+}
+
+// OpenWith loads and indexes the dataset in dir: the file <type>.jsonl of
+// each data type of source.DataTypes that exists there. Each line is one
+// record, a JSON object with a string "id" unique in its file; blank lines
+// are skipped. OpenWith returns a *LineError for a bad line (its file, its
+// line number and the reason: ErrBadJSON, ErrMissingID, ErrBadID or
+// ErrDuplicateID), an error wrapping ErrNoFiles when dir holds no data type
+// file, an error when an index cannot be written to opts.IndexDir, and
+// ctx.Err() when ctx ends first. The files load in parallel.
+func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 	d := &Dataset{dir: dir, tables: make(map[string]*table)}
 	type result struct {
-		t   *table
-		err error
+		t     *table
+		built bool
+		err   error
 	}
 	results := make(map[string]*result)
 	var wg sync.WaitGroup
@@ -70,10 +92,11 @@ func Open(ctx context.Context, dir string) (*Dataset, error) {
 		}
 		r := new(result)
 		results[name] = r
-		wg.Go(func() { r.t, r.err = loadTable(ctx, name, path) })
+		wg.Go(func() { r.t, r.built, r.err = loadTable(ctx, name, path, opts.IndexDir) })
 	}
 	wg.Wait()
 	var errs []error
+	built := false
 	for _, name := range source.DataTypes() {
 		r := results[name]
 		switch {
@@ -82,7 +105,14 @@ func Open(ctx context.Context, dir string) (*Dataset, error) {
 			errs = append(errs, r.err)
 		default:
 			d.tables[name] = r.t
+			built = built || r.built
 		}
+	}
+	if built {
+		// Building an index leaves about twice its size in garbage, which
+		// the runtime would keep for a while: give it back now, before the
+		// dataset serves.
+		debug.FreeOSMemory()
 	}
 	if len(errs) > 0 {
 		d.Close()
@@ -128,7 +158,8 @@ func (d *Dataset) Len(dataType string) int {
 	return 0
 }
 
-// IndexBytes returns the memory the index of a data type holds, in bytes.
+// IndexBytes returns the size of the index of a data type, in bytes: memory
+// it holds, or the part of its index file that is mapped.
 func (d *Dataset) IndexBytes(dataType string) int {
 	if t := d.tables[dataType]; t != nil {
 		return t.indexBytes()

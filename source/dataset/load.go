@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 
@@ -45,16 +46,71 @@ func (e *LineError) Unwrap() error { return e.Err }
 const maxLine = 64 << 20
 
 // loadTable reads and indexes one JSONL file. The table keeps the file open.
-func loadTable(ctx context.Context, name, path string) (_ *table, err error) {
+// With an indexDir, it maps the file's index from there when one is there for
+// this file as it is, and otherwise builds it, writes it there and maps it;
+// built reports whether it built the index.
+func loadTable(ctx context.Context, name, path, indexDir string) (_ *table, built bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 		}
 	}()
+	if indexDir == "" {
+		t, err := buildTable(ctx, f, name, path)
+		return t, err == nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	stamp := stampOf(fi)
+	ipath, err := indexPath(indexDir, name, path)
+	if err != nil {
+		return nil, false, err
+	}
+	if t, err := mapTable(ipath, name, stamp); err == nil {
+		t.file = f
+		return t, false, nil
+	}
+	// No index, or not one of this file as it is: build it.
+	t, err := buildTable(ctx, f, name, path)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := writeIndex(ipath, t, stamp); err != nil {
+		return nil, false, fmt.Errorf("write the index of %s: %w", path, err)
+	}
+	mt, err := mapTable(ipath, name, stamp)
+	if err != nil {
+		return nil, false, fmt.Errorf("map the index of %s just written: %w", path, err)
+	}
+	mt.file = f
+	return mt, true, nil
+}
+
+// mapTable maps the index file at path as a table of data type name, whose
+// data file has this stamp. The mapping is given back once the table is
+// unreachable: everything that reads the index reaches it through the table.
+func mapTable(path, name string, stamp dataStamp) (*table, error) {
+	b, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t := &table{name: name, mapped: true}
+	if err := readIndex(b, t, stamp); err != nil {
+		unmap(b)
+		return nil, err
+	}
+	runtime.AddCleanup(t, func(b []byte) { unmap(b) }, b)
+	return t, nil
+}
+
+// buildTable reads and indexes the JSONL file f, at path.
+func buildTable(ctx context.Context, f *os.File, name, path string) (*table, error) {
 	b := newTableBuilder(name)
 	lr := lineReader{r: f, buf: make([]byte, 4<<20)}
 	for {

@@ -208,14 +208,16 @@ func inRange(s string, lo, hi query.Bound) bool {
 // TestSearchAgainstOracle runs generated queries on a generated dataset and
 // compares the index's answers with the slow evaluation above. The dataset is
 // big enough for the sets to take every form (lists, bitmaps, all).
+// It runs on each way of holding the index (openModes).
 func TestSearchAgainstOracle(t *testing.T) {
 	dir := t.TempDir()
 	generate(t, GenerateConfig{Dir: dir, People: 2000, Properties: 1000, Seed: 3})
-	d, err := Open(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
+	for _, m := range openModes(t, dir) {
+		t.Run(m.name, func(t *testing.T) { searchAgainstOracle(t, m.d) })
 	}
-	defer d.Close()
+}
+
+func searchAgainstOracle(t *testing.T, d *Dataset) {
 	for _, dataType := range []string{source.People, source.Properties} {
 		recs := oracleRecords(t, d, dataType)
 		r := rng{s: 99}
@@ -314,11 +316,12 @@ func randomQuery(r *rng, recs []oracleRecord, depth int) string {
 func TestConcurrentUse(t *testing.T) {
 	dir := t.TempDir()
 	generate(t, GenerateConfig{Dir: dir, People: 500, Businesses: 300, Seed: 5})
-	d, err := Open(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
+	for _, m := range openModes(t, dir) {
+		t.Run(m.name, func(t *testing.T) { concurrentUse(t, m.d) })
 	}
-	defer d.Close()
+}
+
+func concurrentUse(t *testing.T, d *Dataset) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for g := range 8 {

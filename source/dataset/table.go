@@ -14,6 +14,9 @@ type table struct {
 	name string
 	file *os.File
 	n    int
+	// mapped is set when the slices below lie in a mapped index file, not
+	// in the heap.
+	mapped bool
 
 	off  []int64  // where record i starts in the file
 	size []uint32 // its length in bytes

@@ -1,0 +1,376 @@
+package dataset
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/creditrun/creditrun/source"
+)
+
+// openMode is a dataset opened one way.
+type openMode struct {
+	name string
+	d    *Dataset
+}
+
+// openModes opens the dataset in dir in each way of holding its index: in
+// memory; built into an index directory and mapped; and mapped from that
+// directory by a second open, which builds nothing. The tables of the last
+// two are checked to be mapped.
+func openModes(t *testing.T, dir string) []openMode {
+	t.Helper()
+	open := func(opts Options) *Dataset {
+		d, err := OpenWith(t.Context(), dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	mem := open(Options{})
+	indexDir := t.TempDir()
+	built := open(Options{IndexDir: indexDir})
+	stamps := indexStamps(t, indexDir)
+	mapped := open(Options{IndexDir: indexDir})
+	if got := indexStamps(t, indexDir); len(got) == 0 || !sameFiles(got, stamps) {
+		t.Fatalf("a second open wrote the index files again, or there are none: %v, then %v", stamps, got)
+	}
+	for name, tb := range mem.tables {
+		if tb.mapped || !built.tables[name].mapped || !mapped.tables[name].mapped {
+			t.Fatalf("%s: mapped in memory %v, built %v, reopened %v; want false, true, true",
+				name, tb.mapped, built.tables[name].mapped, mapped.tables[name].mapped)
+		}
+	}
+	return []openMode{{"memory", mem}, {"built", built}, {"mapped", mapped}}
+}
+
+// indexStamps returns the files of an index directory by name.
+func indexStamps(t *testing.T, dir string) map[string]os.FileInfo {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]os.FileInfo{}
+	for _, e := range entries {
+		fi, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fi
+	}
+	return out
+}
+
+// sameFiles reports whether two readings of an index directory show the same
+// files: an index written again is a new file renamed into place.
+func sameFiles(a, b map[string]os.FileInfo) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, fi := range a {
+		if b[name] == nil || !os.SameFile(fi, b[name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIndexFileAnswersAsMemory compares, on every data type, what a dataset
+// whose index is mapped answers with what it answers with the index in
+// memory: the fields, random searches and matches.
+func TestIndexFileAnswersAsMemory(t *testing.T) {
+	dir := t.TempDir()
+	generate(t, GenerateConfig{Dir: dir, People: 600, Properties: 400, Businesses: 400, Products: 400, Seed: 11})
+	modes := openModes(t, dir)
+	mem := modes[0].d
+	for _, dataType := range source.DataTypes() {
+		recs := oracleRecords(t, mem, dataType)
+		wantFields, err := mem.Fields(dataType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []source.Item
+		for i := 0; i < len(recs); i += 37 {
+			items = append(items, source.Item{"id": recs[i].id})
+		}
+		items = append(items, source.Item{"id": "no such id"})
+		for _, m := range modes[1:] {
+			if m.d.Len(dataType) != mem.Len(dataType) {
+				t.Errorf("%s %s: Len %d, want %d", m.name, dataType, m.d.Len(dataType), mem.Len(dataType))
+			}
+			fields, err := m.d.Fields(dataType)
+			if err != nil || !cmp.Equal(fields, wantFields) {
+				t.Errorf("%s %s: Fields %v, %v; want %v", m.name, dataType, fields, err, wantFields)
+			}
+			r := rng{s: 7}
+			for range 100 {
+				q := randomQuery(&r, recs, 3)
+				wantN, want := searchIDs(t, mem, dataType, q, len(recs))
+				gotN, got := searchIDs(t, m.d, dataType, q, len(recs))
+				if gotN != wantN || !cmp.Equal(got, want) {
+					t.Fatalf("%s %s %q: found %d, want %d; diff (-memory +mapped):\n%s", m.name, dataType, q, gotN, wantN, cmp.Diff(want, got))
+				}
+			}
+			if got, want := matchIDs(t, m.d, dataType, []string{"id"}, items), matchIDs(t, mem, dataType, []string{"id"}, items); !cmp.Equal(got, want) {
+				t.Errorf("%s %s: matches %v, want %v", m.name, dataType, got, want)
+			}
+		}
+	}
+}
+
+// copyFixture copies the fixture dataset to a directory of the test's.
+func copyFixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir("testdata/fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("testdata/fixture", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// openIndexed opens dir with indexDir, and reports whether it built the
+// people's index (true) or mapped the one there (false).
+func openIndexed(t *testing.T, dir, indexDir string) (*Dataset, bool) {
+	t.Helper()
+	path, err := indexPath(indexDir, source.People, filepath.Join(dir, "people.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(path)
+	d, err := OpenWith(t.Context(), dir, Options{IndexDir: indexDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if !d.tables[source.People].mapped {
+		t.Fatal("the people's index is not mapped")
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An index is written to a new file renamed into place.
+	return d, before == nil || !os.SameFile(before, after)
+}
+
+// TestIndexFileRebuiltWhenStale changes the data file after its index was
+// written, once in size and once in place with its size kept: each time the
+// next open builds the index again and finds the change.
+func TestIndexFileRebuiltWhenStale(t *testing.T) {
+	dir, indexDir := copyFixture(t), t.TempDir()
+	if _, built := openIndexed(t, dir, indexDir); !built {
+		t.Fatal("the first open did not build the index")
+	}
+	if _, built := openIndexed(t, dir, indexDir); built {
+		t.Fatal("the second open built the index again")
+	}
+	people := filepath.Join(dir, "people.jsonl")
+	f, err := os.OpenFile(people, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"id":"per_new","firstName":"Zebulon"}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d, built := openIndexed(t, dir, indexDir)
+	if !built {
+		t.Fatal("an open after the file grew did not build the index again")
+	}
+	if n, ids := searchIDs(t, d, source.People, "firstName:zebulon", 10); n != 1 || ids[0] != "per_new" {
+		t.Fatalf("the new record: found %d %v", n, ids)
+	}
+
+	// The same size, another content, a later modification time.
+	b, err := os.ReadFile(people)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("Zebulon"), []byte("Zachary"), 1)
+	if err := os.WriteFile(people, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(people, later, later); err != nil {
+		t.Fatal(err)
+	}
+	d, built = openIndexed(t, dir, indexDir)
+	if !built {
+		t.Fatal("an open after the file changed in place did not build the index again")
+	}
+	if n, _ := searchIDs(t, d, source.People, "firstName:zebulon", 10); n != 0 {
+		t.Fatalf("the old name: found %d", n)
+	}
+	if n, ids := searchIDs(t, d, source.People, "firstName:zachary", 10); n != 1 || ids[0] != "per_new" {
+		t.Fatalf("the new name: found %d %v", n, ids)
+	}
+}
+
+// TestIndexFileRebuiltWhenBad replaces a good index file with broken ones:
+// each is built again, and the dataset answers as it did.
+func TestIndexFileRebuiltWhenBad(t *testing.T) {
+	dir, indexDir := copyFixture(t), t.TempDir()
+	d, _ := openIndexed(t, dir, indexDir)
+	wantN, want := searchIDs(t, d, source.People, "*", 100)
+	path, err := indexPath(indexDir, source.People, filepath.Join(dir, "people.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withByte := func(at int, v byte) []byte {
+		b := bytes.Clone(good)
+		b[at] = v
+		return b
+	}
+	for name, b := range map[string][]byte{
+		"empty":         {},
+		"truncated":     good[:len(good)/2],
+		"no trailer":    good[:len(good)-len(indexMagic)],
+		"bytes after":   append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0),
+		"other version": withByte(7, '0'),
+		"other order":   withByte(8, 9),
+		"huge count":    withByte(len(indexMagic)+8+8+8+7, 0x7f), // the top byte of the records' count
+		"short slice":   withByte(int(unsafeHeaderSize()), 0),    // the first slice's length
+		"not an index":  []byte(strings.Repeat("not an index ", 100)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d, built := openIndexed(t, dir, indexDir)
+			if !built {
+				t.Fatal("a bad index was not built again")
+			}
+			if n, got := searchIDs(t, d, source.People, "*", 100); n != wantN || !cmp.Equal(got, want) {
+				t.Fatalf("found %d %v, want %d %v", n, got, wantN, want)
+			}
+			if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, good) {
+				t.Fatalf("the index built again differs from the first (%v)", err)
+			}
+		})
+	}
+}
+
+// TestIndexFileUnwritable shows an index directory that cannot be written as
+// an error of the open.
+func TestIndexFileUnwritable(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenWith(t.Context(), "testdata/fixture", Options{IndexDir: notDir})
+	if err == nil || !strings.Contains(err.Error(), "write the index of") {
+		t.Fatalf("OpenWith into a file: %v, want an error writing the index", err)
+	}
+}
+
+// TestIndexFileShared opens two datasets at once from several goroutines each,
+// all sharing one index directory: every open answers for its own data, and
+// no temporary file is left.
+func TestIndexFileShared(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir()}
+	generate(t, GenerateConfig{Dir: dirs[0], People: 300, Seed: 1})
+	generate(t, GenerateConfig{Dir: dirs[1], People: 200, Seed: 2})
+	indexDir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			dir := dirs[g%2]
+			d, err := OpenWith(t.Context(), dir, Options{IndexDir: indexDir})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer d.Close()
+			if want := 300 - 100*(g%2); d.Len(source.People) != want {
+				errs <- fmt.Errorf("%s: %d people, want %d", dir, d.Len(source.People), want)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	entries, err := os.ReadDir(indexDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, dir := range dirs {
+		names, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files += len(names)
+	}
+	if len(entries) != files {
+		t.Errorf("index directory holds %d files, want %d (one per data file)", len(entries), files)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".idx") {
+			t.Errorf("left in the index directory: %s", e.Name())
+		}
+	}
+}
+
+// FuzzReadIndex lays arbitrary bytes out as an index: it never panics, and
+// whatever it accepts fits together (checkLayout). The data file's stamp is
+// taken from the bytes' own header, so that the fuzzer gets past it.
+func FuzzReadIndex(f *testing.F) {
+	indexDir := f.TempDir()
+	d, err := OpenWith(f.Context(), "testdata/fixture", Options{IndexDir: indexDir})
+	if err != nil {
+		f.Fatal(err)
+	}
+	d.Close()
+	entries, err := os.ReadDir(indexDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(indexDir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		buf := bytesOf(make([]uint64, (len(b)+7)/8))[:len(b)]
+		copy(buf, b)
+		var stamp dataStamp
+		if hs := int(unsafeHeaderSize()); len(buf) >= hs {
+			h := headerOf(buf)
+			stamp = dataStamp{size: h.DataSize, mtime: h.DataMtime}
+		}
+		var tb table
+		if err := readIndex(buf, &tb, stamp); err == nil {
+			if err := checkLayout(&tb); err != nil {
+				t.Fatalf("readIndex accepted a layout that does not fit: %v", err)
+			}
+		}
+	})
+}
