@@ -324,9 +324,12 @@ func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, s
 		return fmt.Errorf("bench worker memory: %w", err)
 	}
 	for _, run := range []struct {
-		records       int64
-		rssMB, loaded *float64
-	}{{smallDownload, &fig.DownloadRSSMB10k, &fig.DownloadLoadedRSSMB10k}, {o.downloadRecords, &fig.DownloadRSSMB1M, &fig.DownloadLoadedRSSMB1M}} {
+		records             int64
+		rssMB, loaded, anon *float64
+	}{
+		{smallDownload, &fig.DownloadRSSMB10k, &fig.DownloadLoadedRSSMB10k, &fig.DownloadAnonRSSMB10k},
+		{o.downloadRecords, &fig.DownloadRSSMB1M, &fig.DownloadLoadedRSSMB1M, &fig.DownloadAnonRSSMB1M},
+	} {
 		fmt.Fprintf(progress, "bench: worker process downloading %d records\n", run.records)
 		dataDir := filepath.Join(tmp, fmt.Sprintf("worker-%d", run.records))
 		if err := idx.give(ctx, dataDir); err != nil {
@@ -343,6 +346,7 @@ func workerMemory(ctx context.Context, o benchOptions, fig *benchmark.Figures, s
 		}
 		*run.rssMB = benchmark.Round(float64(mem.PeakRSS)/(1<<20), 1)
 		*run.loaded = benchmark.Round(float64(mem.LoadedRSS)/(1<<20), 1)
+		*run.anon = benchmark.Round(float64(mem.DuringAnonRSS)/(1<<20), 1)
 		if run.records == o.downloadRecords {
 			fig.DownloadRecords = run.records
 			fig.DownloadMB, fig.DownloadSeconds = downloadSize(mem.Job)

@@ -126,6 +126,7 @@ func benchS3(ctx context.Context, fig *benchmark.Figures, stack *benchmark.Stack
 	fig.S3DownloadLoadedRSSMB = mb(mem.SubmitRSS)
 	fig.S3DownloadLoadedPeakRSSMB = mb(mem.LoadedRSS)
 	fig.S3DownloadRSSGrowthMB = mb(mem.DuringRSS - mem.SubmitRSS)
+	fig.S3DownloadAnonRSSMB = mb(mem.DuringAnonRSS)
 	fig.S3DownloadWorkerCPUS = benchmark.Round(mem.CPU.Seconds(), 2)
 	fig.S3DownloadServerCPUS = benchmark.Round((serverCPU1 - serverCPU0).Seconds(), 2)
 	fig.S3BareUploadCPUS = benchmark.Round(bareCPU.Seconds(), 2)

@@ -68,8 +68,13 @@ type Figures struct {
 	// the dataset, before its download.
 	DownloadLoadedRSSMB1M  float64 `json:"download_loaded_rss_mb_1m"`
 	DownloadLoadedRSSMB10k float64 `json:"download_loaded_rss_mb_10k"`
-	DownloadMB             float64 `json:"download_mb"`
-	DownloadSeconds        float64 `json:"download_s"`
+	// The most of each worker's resident memory, sampled every 50 ms
+	// during its download, that was anonymous (RssAnon: heap, stacks),
+	// not the dataset's index file mapped in.
+	DownloadAnonRSSMB1M  float64 `json:"download_rss_anon_mb_1m"`
+	DownloadAnonRSSMB10k float64 `json:"download_rss_anon_mb_10k"`
+	DownloadMB           float64 `json:"download_mb"`
+	DownloadSeconds      float64 `json:"download_s"`
 
 	// Why the S3 figures are missing, when they are: --skip-s3, or no
 	// versitygw. Empty when they were measured.
@@ -87,6 +92,11 @@ type Figures struct {
 	S3DownloadLoadedRSSMB     float64 `json:"s3_download_loaded_rss_mb"`
 	S3DownloadLoadedPeakRSSMB float64 `json:"s3_download_loaded_peak_rss_mb"`
 	S3DownloadRSSGrowthMB     float64 `json:"s3_download_rss_growth_mb"`
+	// The most of the worker's sampled resident memory during the download
+	// that was anonymous (RssAnon: heap, stacks); the rest of
+	// s3_download_rss_mb is mostly the dataset's index file mapped in,
+	// pages the kernel can drop and read again.
+	S3DownloadAnonRSSMB float64 `json:"s3_download_rss_anon_mb"`
 	// CPU seconds: of the worker process during the download and of this
 	// process during the bare upload, and of versitygw during each.
 	S3DownloadWorkerCPUS   float64 `json:"s3_download_worker_cpu_s"`

@@ -48,6 +48,9 @@ type WorkerMemory struct {
 	// download ran: VmRSS sampled every 50 ms, or VmHWM at the end when that
 	// rose during the download. Both in bytes.
 	SubmitRSS, DuringRSS int64
+	// DuringAnonRSS is the most of DuringRSS's samples that was anonymous
+	// memory (RssAnon: heap, stacks), not files mapped in.
+	DuringAnonRSS int64
 	// CPU is the CPU time the worker process used from the submit to the
 	// download's success.
 	CPU time.Duration
@@ -130,6 +133,9 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 		return m, err
 	}
 	m.DuringRSS = m.SubmitRSS
+	if m.DuringAnonRSS, err = currentAnonRSS(pid); err != nil {
+		return m, err
+	}
 
 	m.Job, err = s.Service.Submit(ctx, s.Account, jobs.Spec{Kind: jobs.Download, DataType: source.People, NumRecords: records, Format: jobs.CSV})
 	if err != nil {
@@ -145,6 +151,11 @@ func DownloadPeakRSS(ctx context.Context, p WorkerProcess, s *Stack, records int
 			return m, err
 		}
 		m.DuringRSS = max(m.DuringRSS, rss)
+		anon, err := currentAnonRSS(pid)
+		if err != nil {
+			return m, err
+		}
+		m.DuringAnonRSS = max(m.DuringAnonRSS, anon)
 		if m.Job, err = s.Service.Get(ctx, s.Account, id); err != nil {
 			return m, fmt.Errorf("download %s: %w", id, err)
 		}

@@ -24,6 +24,12 @@ func peakRSS(pid int) (int64, error) { return procStatusKB(pid, "VmHWM") }
 // of /proc/<pid>/status.
 func currentRSS(pid int) (int64, error) { return procStatusKB(pid, "VmRSS") }
 
+// currentAnonRSS returns the part of the resident memory of a process now
+// that is anonymous (heap, stacks), in bytes: RssAnon of /proc/<pid>/status.
+// The rest is files mapped in (such as a dataset's index), which the kernel
+// can drop and read again, and shared memory.
+func currentAnonRSS(pid int) (int64, error) { return procStatusKB(pid, "RssAnon") }
+
 // procStatusKB reads the size field of /proc/<pid>/status, in bytes.
 func procStatusKB(pid int, field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))

@@ -23,6 +23,11 @@ func currentRSS(int) (int64, error) {
 	return 0, errors.New("rss: measured from /proc/<pid>/status, which only Linux has")
 }
 
+// currentAnonRSS needs Linux's /proc.
+func currentAnonRSS(int) (int64, error) {
+	return 0, errors.New("rss: measured from /proc/<pid>/status, which only Linux has")
+}
+
 // procCPU needs Linux's /proc.
 func procCPU(int) (time.Duration, error) {
 	return 0, errors.New("process cpu: measured from /proc/<pid>/stat, which only Linux has")

@@ -111,6 +111,11 @@ func writeIndex(path string, t *table, stamp dataStamp) (err error) {
 	if w.err != nil {
 		return w.err
 	}
+	// Readable by the other processes that share the directory, as a file
+	// made by os.Create would be.
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}
