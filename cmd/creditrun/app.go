@@ -191,7 +191,7 @@ func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, err
 // metrics go to the app's registry.
 func (a *app) runWorker(ctx context.Context) error {
 	dir := a.cfg.Dataset
-	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir)})
+	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir), Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("open the dataset %s: %w", dir, err)
 	}

@@ -24,7 +24,8 @@ type config struct {
 	// Dataset is the dataset directory. Defaults to a generated sample in
 	// the data dir.
 	Dataset string
-	// DataDir holds local state: the embedded mode's and local storage's.
+	// DataDir holds local state: the embedded mode's, local storage's and
+	// the worker's dataset index files (in index/).
 	// Defaults to ./.creditrun.
 	DataDir string
 	// S3Bucket, S3Endpoint and S3Region configure result storage in S3;

@@ -48,8 +48,8 @@ type WorkerMemory struct {
 	// download ran: VmRSS sampled every 50 ms, or VmHWM at the end when that
 	// rose during the download. Both in bytes.
 	SubmitRSS, DuringRSS int64
-	// DuringAnonRSS is the most of DuringRSS's samples that was anonymous
-	// memory (RssAnon: heap, stacks), not files mapped in.
+	// DuringAnonRSS is the most anonymous memory (RssAnon: heap, stacks,
+	// not files mapped in) of the samples taken while the download ran.
 	DuringAnonRSS int64
 	// CPU is the CPU time the worker process used from the submit to the
 	// download's success.

@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -43,6 +44,7 @@ var _ source.Source = (*Dataset)(nil)
 type Dataset struct {
 	dir    string
 	tables map[string]*table
+	built  []string // the data types whose index the open built
 }
 
 // ErrNoFiles is returned by Open when the directory holds none of the data
@@ -63,9 +65,21 @@ type Options struct {
 	// that searches touch, which the kernel can drop and read again; the
 	// index in memory costs the whole index, and building it about three
 	// times as much for a while. An index is built again when its data
-	// file's size or modification time changed. Processes may share the
-	// directory.
+	// file changed (size, modification time, inode or change time), or the
+	// index file is not whole. Processes may share the directory: one
+	// builds an index while the others wait for it. An index that cannot
+	// be written there stays in memory.
 	IndexDir string
+	// Logger gets a warning when an index cannot be kept in IndexDir (it
+	// then stays in memory). Nil logs nothing.
+	Logger *slog.Logger
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // OpenWith loads and indexes the dataset in dir: the file <type>.jsonl of
@@ -74,8 +88,7 @@ type Options struct {
 // are skipped. OpenWith returns a *LineError for a bad line (its file, its
 // line number and the reason: ErrBadJSON, ErrMissingID, ErrBadID or
 // ErrDuplicateID), an error wrapping ErrNoFiles when dir holds no data type
-// file, an error when an index cannot be written to opts.IndexDir, and
-// ctx.Err() when ctx ends first. The files load in parallel.
+// file, and ctx.Err() when ctx ends first. The files load in parallel.
 func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 	d := &Dataset{dir: dir, tables: make(map[string]*table)}
 	type result struct {
@@ -92,7 +105,7 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 		}
 		r := new(result)
 		results[name] = r
-		wg.Go(func() { r.t, r.built, r.err = loadTable(ctx, name, path, opts.IndexDir) })
+		wg.Go(func() { r.t, r.built, r.err = loadTable(ctx, name, path, opts) })
 	}
 	wg.Wait()
 	var errs []error
@@ -105,7 +118,10 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 			errs = append(errs, r.err)
 		default:
 			d.tables[name] = r.t
-			built = built || r.built
+			if r.built {
+				built = true
+				d.built = append(d.built, name)
+			}
 		}
 	}
 	if built {

@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -17,19 +20,27 @@ import (
 // which the kernel can drop and read again, and not a heap the size of the
 // index plus the garbage of building it. Every part of the index is a flat
 // slice of fixed-size values, so the file is those slices back to back, in
-// this machine's byte order, each aligned to 8 bytes behind its length:
+// this machine's byte order, each behind its length and padded with zeros
+// to 8 bytes:
 //
-//	header: magic, byte-order mark, the data file's size and modification
-//	        time, the number of records and of fields
-//	slices: off, size, ids, idEnd, byID, exemplars, then per field its name,
-//	        tokens (text, ends, posts, starts) and nums (vals, ords)
-//	trailer: magic
+//	header:  indexHeader
+//	slices:  off, size, ids, idEnd, byID, exemplars, then per field its
+//	         name, tokens (text, ends, posts, starts) and nums (vals, ords)
+//	trailer: indexTrailer, a CRC-32C of all that precedes it
 //
 // The file is named after the data file's absolute path and written to a
-// temporary name first, then renamed, so concurrent processes never see half
-// of one. A file whose header does not match the data file, or whose layout
-// does not add up, is built again and replaced.
-const indexMagic = "crdsidx1" // the format's version is its last byte
+// temporary name first, synced, then renamed, so that no process sees half
+// of one. A file whose header does not match the data file, or whose
+// checksum or layout does not add up, is built again and replaced. Index
+// files must never be changed in place: a process that maps one would die
+// of SIGBUS on a page that is gone.
+const indexMagic = "crdsidx2" // the layout's version is its last byte
+
+// indexRules is the version of the rules that build an index from records:
+// words, numbers, normalization. An index file built by other rules is built
+// again. Bump it with any change to them; TestIndexRules holds a digest of
+// the fixture's index to remind.
+const indexRules = 1
 
 // byteOrderMark reads back as itself only on a machine of the writer's byte
 // order.
@@ -39,21 +50,43 @@ const byteOrderMark = 0x01020304
 type indexHeader struct {
 	Magic     [8]byte
 	ByteOrder uint32
-	_         uint32
-	DataSize  int64 // the data file's size and modification time (ns)
-	DataMtime int64
+	Rules     uint32
+	Data      dataStamp // the data file's, when the index was built
 	Records   uint64
 	Fields    uint64
 }
 
-// dataStamp is what an index file is checked against: its data file's size
-// and modification time.
-type dataStamp struct {
-	size, mtime int64
+// indexTrailer is the fixed end of an index file.
+type indexTrailer struct {
+	Sum   uint32 // CRC-32C (Castagnoli) of the bytes before the trailer
+	_     uint32
+	Magic [8]byte
 }
 
+const (
+	headerSize  = int(unsafe.Sizeof(indexHeader{}))
+	trailerSize = int(unsafe.Sizeof(indexTrailer{}))
+	// minFieldSize is the least a field takes in a file: the lengths of
+	// its seven slices.
+	minFieldSize = 7 * 8
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// dataStamp is what an index file is checked against: its data file's size,
+// modification time (ns), and where the system has them its inode and
+// change time (ns).
+type dataStamp struct {
+	Size, Mtime int64
+	Ino         uint64
+	Ctime       int64
+}
+
+// stampOf returns the stamp of a data file.
 func stampOf(fi os.FileInfo) dataStamp {
-	return dataStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	s := dataStamp{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
+	s.Ino, s.Ctime = inodeOf(fi)
+	return s
 }
 
 // indexPath returns where the index of the data file at path lives in
@@ -67,12 +100,10 @@ func indexPath(indexDir, name, path string) (string, error) {
 	return filepath.Join(indexDir, name+"-"+hex.EncodeToString(sum[:8])+".idx"), nil
 }
 
-// writeIndex writes t's index to path, through a temporary file renamed
-// into place.
+// writeIndex writes t's index to path, through a temporary file synced and
+// renamed into place. The file is readable by every user, as one made by
+// os.Create is.
 func writeIndex(path string, t *table, stamp dataStamp) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
@@ -83,37 +114,17 @@ func writeIndex(path string, t *table, stamp dataStamp) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	w := indexWriter{w: bufio.NewWriterSize(f, 1<<20)}
-	h := indexHeader{ByteOrder: byteOrderMark, DataSize: stamp.size, DataMtime: stamp.mtime,
-		Records: uint64(t.n), Fields: uint64(len(t.fields))}
-	copy(h.Magic[:], indexMagic)
-	w.raw(unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)))
-	writeSlice(&w, t.off)
-	writeSlice(&w, t.size)
-	writeSlice(&w, t.ids)
-	writeSlice(&w, t.idEnd)
-	writeSlice(&w, t.byID)
-	writeSlice(&w, t.exemplars)
-	for i := range t.fields {
-		fl := &t.fields[i]
-		writeSlice(&w, []byte(fl.name))
-		writeSlice(&w, fl.tokens.text)
-		writeSlice(&w, fl.tokens.ends)
-		writeSlice(&w, fl.tokens.posts)
-		writeSlice(&w, fl.tokens.starts)
-		writeSlice(&w, fl.nums.vals)
-		writeSlice(&w, fl.nums.ords)
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := encodeIndex(w, t, stamp); err != nil {
+		return err
 	}
-	w.raw([]byte(indexMagic))
-	if w.err == nil {
-		w.err = w.w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
 	}
-	if w.err != nil {
-		return w.err
-	}
-	// Readable by the other processes that share the directory, as a file
-	// made by os.Create would be.
 	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -122,19 +133,53 @@ func writeIndex(path string, t *table, stamp dataStamp) (err error) {
 	return os.Rename(f.Name(), path)
 }
 
-type indexWriter struct {
-	w   *bufio.Writer
+// encodeIndex writes t's index, as an index file, to w.
+func encodeIndex(w io.Writer, t *table, stamp dataStamp) error {
+	e := indexEncoder{w: w, sum: crc32.New(castagnoli)}
+	h := indexHeader{ByteOrder: byteOrderMark, Rules: indexRules, Data: stamp,
+		Records: uint64(t.n), Fields: uint64(len(t.fields))}
+	copy(h.Magic[:], indexMagic)
+	e.raw(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize))
+	encodeSlice(&e, t.off)
+	encodeSlice(&e, t.size)
+	encodeSlice(&e, t.ids)
+	encodeSlice(&e, t.idEnd)
+	encodeSlice(&e, t.byID)
+	encodeSlice(&e, t.exemplars)
+	for i := range t.fields {
+		fl := &t.fields[i]
+		encodeSlice(&e, []byte(fl.name))
+		encodeSlice(&e, fl.tokens.text)
+		encodeSlice(&e, fl.tokens.ends)
+		encodeSlice(&e, fl.tokens.posts)
+		encodeSlice(&e, fl.tokens.starts)
+		encodeSlice(&e, fl.nums.vals)
+		encodeSlice(&e, fl.nums.ords)
+	}
+	tr := indexTrailer{Sum: e.sum.Sum32()}
+	copy(tr.Magic[:], indexMagic)
+	e.raw(unsafe.Slice((*byte)(unsafe.Pointer(&tr)), trailerSize))
+	return e.err
+}
+
+// indexEncoder writes an index file, summing what it writes, and keeps the
+// first error.
+type indexEncoder struct {
+	w   io.Writer
+	sum hash.Hash32
 	n   int64
 	err error
 }
 
-func (w *indexWriter) raw(b []byte) {
-	if w.err != nil {
+// raw writes b as it is.
+func (e *indexEncoder) raw(b []byte) {
+	if e.err != nil {
 		return
 	}
 	var n int
-	n, w.err = w.w.Write(b)
-	w.n += int64(n)
+	n, e.err = e.w.Write(b)
+	e.sum.Write(b[:n])
+	e.n += int64(n)
 }
 
 // flat is what the index's slices hold: values of a fixed size, with no
@@ -143,14 +188,15 @@ type flat interface {
 	byte | uint32 | int64 | uint64 | float64
 }
 
-// writeSlice writes the length of s in elements, padding to 8 bytes, and s.
-func writeSlice[E flat](w *indexWriter, s []E) {
+// encodeSlice writes the length of s in elements, s, and zeros up to the
+// next multiple of 8 bytes.
+func encodeSlice[E flat](e *indexEncoder, s []E) {
 	var n [8]byte
 	binary.NativeEndian.PutUint64(n[:], uint64(len(s)))
-	w.raw(n[:])
-	w.raw(bytesOf(s))
+	e.raw(n[:])
+	e.raw(bytesOf(s))
 	var pad [8]byte
-	w.raw(pad[:(8-w.n%8)%8])
+	e.raw(pad[:(8-e.n%8)%8])
 }
 
 // bytesOf is the memory of s as bytes.
@@ -164,15 +210,29 @@ func bytesOf[E flat](s []E) []byte {
 // errBadIndex is an index file that cannot be used; it is built again.
 var errBadIndex = errors.New("not a usable index file")
 
-// unsafeHeaderSize is the size of an index file's header.
-func unsafeHeaderSize() uintptr { return unsafe.Sizeof(indexHeader{}) }
-
-// headerOf reads the header at the start of b, which must be 8-byte aligned
-// and hold one.
-func headerOf(b []byte) indexHeader { return *(*indexHeader)(unsafe.Pointer(&b[0])) }
+// checkSum reads the index file f, of this size, through its descriptor (not
+// a mapping, so that the pages do not count as the process's memory), and
+// checks its checksum: the file is whole as it was written.
+func checkSum(f *os.File, size int64) error {
+	if size < int64(headerSize+trailerSize) {
+		return fmt.Errorf("%w: too short", errBadIndex)
+	}
+	var tr indexTrailer
+	if _, err := f.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(&tr)), trailerSize), size-int64(trailerSize)); err != nil {
+		return err
+	}
+	sum := crc32.New(castagnoli)
+	if _, err := io.CopyBuffer(sum, io.NewSectionReader(f, 0, size-int64(trailerSize)), make([]byte, 1<<20)); err != nil {
+		return err
+	}
+	if sum.Sum32() != tr.Sum {
+		return fmt.Errorf("%w: its checksum does not match", errBadIndex)
+	}
+	return nil
+}
 
 // indexReader hands out the slices of a mapped index file in the order
-// writeIndex wrote them.
+// encodeIndex wrote them.
 type indexReader struct {
 	b   []byte
 	off int
@@ -198,36 +258,57 @@ func readSlice[E flat](r *indexReader) []E {
 	}
 	start := r.off
 	r.off += int(n) * size
-	r.off += (8 - r.off%8) % 8
+	pad := (8 - r.off%8) % 8
+	if len(r.b)-r.off < pad {
+		r.err = fmt.Errorf("%w: truncated", errBadIndex)
+		return nil
+	}
+	for _, c := range r.b[r.off : r.off+pad] {
+		if c != 0 {
+			r.err = fmt.Errorf("%w: padding that is not zeros", errBadIndex)
+			return nil
+		}
+	}
+	r.off += pad
 	if n == 0 {
 		return nil
 	}
 	return unsafe.Slice((*E)(unsafe.Pointer(&r.b[start])), int(n))
 }
 
+// headerOf reads the header at the start of b, which must be 8-byte aligned
+// and hold one.
+func headerOf(b []byte) indexHeader { return *(*indexHeader)(unsafe.Pointer(&b[0])) }
+
 // readIndex lays the index file's bytes b, as mapped, out as t's index. It
 // returns an error wrapping errBadIndex when b is not an index of a data
-// file of this stamp, or its layout does not add up; it checks the layout's
-// shape, not every value, so as not to read the whole file in.
+// file of this stamp built by these rules, or its layout does not add up.
+// It checks the layout, not the values (checkSum vouches for those), so as
+// not to read the whole file in.
 func readIndex(b []byte, t *table, stamp dataStamp) error {
-	hs := int(unsafeHeaderSize())
-	if len(b) < hs+len(indexMagic) || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%8 != 0 {
+	if len(b) < headerSize+trailerSize {
 		return fmt.Errorf("%w: too short", errBadIndex)
 	}
+	if uintptr(unsafe.Pointer(unsafe.SliceData(b)))%8 != 0 {
+		return fmt.Errorf("%w: not aligned to 8 bytes in memory", errBadIndex)
+	}
 	h := headerOf(b)
+	tr := *(*indexTrailer)(unsafe.Pointer(&b[len(b)-trailerSize]))
+	body := len(b) - headerSize - trailerSize
 	switch {
-	case string(h.Magic[:]) != indexMagic || string(b[len(b)-len(indexMagic):]) != indexMagic:
+	case string(h.Magic[:]) != indexMagic || string(tr.Magic[:]) != indexMagic:
 		return fmt.Errorf("%w: not this version of the format, or truncated", errBadIndex)
 	case h.ByteOrder != byteOrderMark:
 		return fmt.Errorf("%w: written on a machine of another byte order", errBadIndex)
-	case h.DataSize != stamp.size || h.DataMtime != stamp.mtime:
+	case h.Rules != indexRules:
+		return fmt.Errorf("%w: built by other rules", errBadIndex)
+	case h.Data != stamp:
 		return fmt.Errorf("%w: the data file changed since", errBadIndex)
-	case h.Records >= 1<<32-1 || h.Fields > uint64(len(b)):
+	case h.Records >= 1<<32-1 || h.Fields > uint64(body/minFieldSize):
 		return fmt.Errorf("%w: bad header", errBadIndex)
 	}
-	r := indexReader{b: b[:len(b)-len(indexMagic)], off: hs}
-	n := int(h.Records)
-	t.n = n
+	r := indexReader{b: b[:len(b)-trailerSize], off: headerSize}
+	t.n = int(h.Records)
 	t.off = readSlice[int64](&r)
 	t.size = readSlice[uint32](&r)
 	t.ids = readSlice[byte](&r)
@@ -244,6 +325,9 @@ func readIndex(b []byte, t *table, stamp dataStamp) error {
 		fl.tokens.starts = readSlice[uint32](&r)
 		fl.nums.vals = readSlice[float64](&r)
 		fl.nums.ords = readSlice[uint32](&r)
+		if r.err != nil {
+			return r.err
+		}
 	}
 	if r.err != nil {
 		return r.err
@@ -255,15 +339,14 @@ func readIndex(b []byte, t *table, stamp dataStamp) error {
 }
 
 // checkLayout checks that the index's slices fit together: their lengths,
-// and the last entry of each list of ends. A table that passes cannot index
-// out of its slices through those lists' last entries.
+// and the last entry of each list of ends.
 func checkLayout(t *table) error {
 	n := t.n
 	bad := func(what string) error { return fmt.Errorf("%w: %s", errBadIndex, what) }
 	if len(t.off) != n || len(t.size) != n || len(t.idEnd) != n || len(t.byID) != n {
 		return bad("record lists of different lengths")
 	}
-	if n > 0 && int(t.idEnd[n-1]) != len(t.ids) {
+	if (n > 0 && int(t.idEnd[n-1]) != len(t.ids)) || (n == 0 && len(t.ids) > 0) {
 		return bad("ids")
 	}
 	for i := range t.fields {
@@ -272,7 +355,8 @@ func checkLayout(t *table) error {
 		}
 		d := &t.fields[i].tokens
 		k := len(d.ends)
-		if len(d.starts) != k+1 || int(d.starts[k]) != len(d.posts) || (k > 0 && int(d.ends[k-1]) != len(d.text)) {
+		if len(d.starts) != k+1 || int(d.starts[k]) != len(d.posts) ||
+			(k > 0 && int(d.ends[k-1]) != len(d.text)) || (k == 0 && len(d.text) > 0) {
 			return bad("field " + t.fields[i].name)
 		}
 		if len(t.fields[i].nums.vals) != len(t.fields[i].nums.ords) {

@@ -2,9 +2,15 @@ package dataset
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,7 +175,11 @@ func openIndexed(t *testing.T, dir, indexDir string) (*Dataset, bool) {
 		t.Fatal(err)
 	}
 	// An index is written to a new file renamed into place.
-	return d, before == nil || !os.SameFile(before, after)
+	built := before == nil || !os.SameFile(before, after)
+	if built != slices.Contains(d.built, source.People) {
+		t.Fatalf("a new index file %v, but the open reports the people's index built: %v", built, d.built)
+	}
+	return d, built
 }
 
 // TestIndexFileRebuiltWhenStale changes the data file after its index was
@@ -223,6 +233,26 @@ func TestIndexFileRebuiltWhenStale(t *testing.T) {
 	if n, ids := searchIDs(t, d, source.People, "firstName:zachary", 10); n != 1 || ids[0] != "per_new" {
 		t.Fatalf("the new name: found %d %v", n, ids)
 	}
+
+	// The same size and modification time, another content (as cp -p or
+	// rsync -t leave a file): the change time tells.
+	if runtime.GOOS != "linux" {
+		return
+	}
+	b = bytes.Replace(b, []byte("Zachary"), []byte("Zebedee"), 1)
+	if err := os.WriteFile(people, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(people, later, later); err != nil {
+		t.Fatal(err)
+	}
+	d, built = openIndexed(t, dir, indexDir)
+	if !built {
+		t.Fatal("an open after the file changed with its size and time kept did not build the index again")
+	}
+	if n, ids := searchIDs(t, d, source.People, "firstName:zebedee", 10); n != 1 || ids[0] != "per_new" {
+		t.Fatalf("the newest name: found %d %v", n, ids)
+	}
 }
 
 // TestIndexFileRebuiltWhenBad replaces a good index file with broken ones:
@@ -244,16 +274,24 @@ func TestIndexFileRebuiltWhenBad(t *testing.T) {
 		b[at] = v
 		return b
 	}
+	zeroed := bytes.Clone(good)
+	clear(zeroed[len(zeroed)/3 : len(zeroed)/2])
+	records := headerSize - 16 // the header's records count, then fields count
 	for name, b := range map[string][]byte{
-		"empty":         {},
-		"truncated":     good[:len(good)/2],
-		"no trailer":    good[:len(good)-len(indexMagic)],
-		"bytes after":   append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0),
-		"other version": withByte(7, '0'),
-		"other order":   withByte(8, 9),
-		"huge count":    withByte(len(indexMagic)+8+8+8+7, 0x7f), // the top byte of the records' count
-		"short slice":   withByte(int(unsafeHeaderSize()), 0),    // the first slice's length
-		"not an index":  []byte(strings.Repeat("not an index ", 100)),
+		"empty":            {},
+		"truncated":        good[:len(good)/2],
+		"no trailer":       good[:len(good)-trailerSize],
+		"bytes after":      append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0),
+		"other version":    withByte(7, '0'),
+		"other order":      withByte(8, 9),
+		"other rules":      withByte(12, 0x7f),
+		"huge count":       withByte(records+7, 0x7f),
+		"huge field count": withByte(records+8+7, 0x7f),
+		"short slice":      withByte(headerSize, 0), // the first slice's length
+		"a flipped byte":   withByte(len(good)/2, good[len(good)/2]^0xff),
+		"a zeroed block":   zeroed,
+		"other checksum":   withByte(len(good)-trailerSize, good[len(good)-trailerSize]^1),
+		"not an index":     []byte(strings.Repeat("not an index ", 100)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -273,16 +311,28 @@ func TestIndexFileRebuiltWhenBad(t *testing.T) {
 	}
 }
 
-// TestIndexFileUnwritable shows an index directory that cannot be written as
-// an error of the open.
+// TestIndexFileUnwritable opens a dataset whose index directory cannot be
+// made: the index stays in memory, the dataset answers, and a warning says
+// why.
 func TestIndexFileUnwritable(t *testing.T) {
 	notDir := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenWith(t.Context(), "testdata/fixture", Options{IndexDir: notDir})
-	if err == nil || !strings.Contains(err.Error(), "write the index of") {
-		t.Fatalf("OpenWith into a file: %v, want an error writing the index", err)
+	var logs bytes.Buffer
+	d, err := OpenWith(t.Context(), "testdata/fixture", Options{IndexDir: notDir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("OpenWith into a file: %v", err)
+	}
+	defer d.Close()
+	if d.tables[source.People].mapped {
+		t.Error("the people's index is mapped from nowhere")
+	}
+	if n, _ := searchIDs(t, d, source.People, "*", 100); n != d.Len(source.People) || n == 0 {
+		t.Errorf("found %d of %d people", n, d.Len(source.People))
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "stays in memory") {
+		t.Errorf("no warning logged: %q", logs.String())
 	}
 }
 
@@ -315,7 +365,7 @@ func TestIndexFileShared(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	entries, err := os.ReadDir(indexDir)
+	entries, err := filepath.Glob(filepath.Join(indexDir, "*.idx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,18 +378,18 @@ func TestIndexFileShared(t *testing.T) {
 		files += len(names)
 	}
 	if len(entries) != files {
-		t.Errorf("index directory holds %d files, want %d (one per data file)", len(entries), files)
+		t.Errorf("index directory holds %d index files, want %d (one per data file)", len(entries), files)
 	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".idx") {
-			t.Errorf("left in the index directory: %s", e.Name())
-		}
+	if tmp, _ := filepath.Glob(filepath.Join(indexDir, "*.tmp")); len(tmp) > 0 {
+		t.Errorf("left in the index directory: %v", tmp)
 	}
 }
 
-// FuzzReadIndex lays arbitrary bytes out as an index: it never panics, and
-// whatever it accepts fits together (checkLayout). The data file's stamp is
-// taken from the bytes' own header, so that the fuzzer gets past it.
+// FuzzReadIndex lays arbitrary bytes out as an index: it never panics nor
+// allocates past the bytes' size, and what it accepts is what encodeIndex
+// writes for the table it read, byte for byte (the checksum aside, which
+// checkSum checks before). The data file's stamp is taken from the bytes'
+// own header, so that the fuzzer gets past it.
 func FuzzReadIndex(f *testing.F) {
 	indexDir := f.TempDir()
 	d, err := OpenWith(f.Context(), "testdata/fixture", Options{IndexDir: indexDir})
@@ -347,30 +397,130 @@ func FuzzReadIndex(f *testing.F) {
 		f.Fatal(err)
 	}
 	d.Close()
-	entries, err := os.ReadDir(indexDir)
-	if err != nil {
-		f.Fatal(err)
+	paths, err := filepath.Glob(filepath.Join(indexDir, "*.idx"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no index files: %v", err)
 	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(indexDir, e.Name()))
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
+		// A header that claims more fields than the file could hold.
+		huge := bytes.Clone(b)
+		huge[headerSize-1] = 0x7f
+		f.Add(huge)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		buf := bytesOf(make([]uint64, (len(b)+7)/8))[:len(b)]
 		copy(buf, b)
 		var stamp dataStamp
-		if hs := int(unsafeHeaderSize()); len(buf) >= hs {
-			h := headerOf(buf)
-			stamp = dataStamp{size: h.DataSize, mtime: h.DataMtime}
+		if len(buf) >= headerSize {
+			stamp = headerOf(buf).Data
 		}
 		var tb table
-		if err := readIndex(buf, &tb, stamp); err == nil {
-			if err := checkLayout(&tb); err != nil {
-				t.Fatalf("readIndex accepted a layout that does not fit: %v", err)
-			}
+		if err := readIndex(buf, &tb, stamp); err != nil {
+			return
+		}
+		var again bytes.Buffer
+		if err := encodeIndex(&again, &tb, stamp); err != nil {
+			t.Fatal(err)
+		}
+		sum := len(b) - trailerSize // the trailer's checksum: 4 bytes
+		if got := again.Bytes(); len(got) != len(b) || !bytes.Equal(got[:sum], b[:sum]) || !bytes.Equal(got[sum+4:], b[sum+4:]) {
+			t.Fatalf("readIndex accepted %d bytes that encode back as %d other bytes", len(b), len(got))
 		}
 	})
+}
+
+// TestIndexRules holds a digest of the fixture's index, between its header
+// and its trailer. When it changes, the rules that build an index from
+// records changed, or the layout did: bump indexRules or the magic's
+// version, so that index files built before are built again, and set the
+// digest anew.
+func TestIndexRules(t *testing.T) {
+	const want = "35802b06e028c671d389adb7fb28529a0608d457fc0ac57486f035602c2b1006"
+	d, err := Open(t.Context(), "testdata/fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	h := sha256.New()
+	for _, name := range d.DataTypes() {
+		var b bytes.Buffer
+		if err := encodeIndex(&b, d.tables[name], dataStamp{}); err != nil {
+			t.Fatal(err)
+		}
+		h.Write(b.Bytes()[headerSize : b.Len()-trailerSize])
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		t.Errorf("the fixture's index digest is %s, was %s (indexRules %d): bump indexRules if the rules of building an index changed, then set the digest", got, want, indexRules)
+	}
+}
+
+// TestIndexFileBuiltOnce starts processes that open one dataset at once on
+// a fresh index directory: exactly one builds the people's index, and the
+// others wait for it and map it. The processes are this test binary, run as
+// indexHelperProcess.
+func TestIndexFileBuiltOnce(t *testing.T) {
+	if os.Getenv(helperEnv) != "" {
+		t.Skip("a helper process")
+	}
+	dir, indexDir := t.TempDir(), t.TempDir()
+	// Big enough that building takes far longer than starting a process.
+	generate(t, GenerateConfig{Dir: dir, People: 60_000, Seed: 4})
+	const procs = 4
+	outs := make([]bytes.Buffer, procs)
+	cmds := make([]*exec.Cmd, procs)
+	for i := range cmds {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestIndexHelperProcess$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+dir+string(os.PathListSeparator)+indexDir)
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	built := 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper %d: %v: %s", i, err, outs[i].String())
+		}
+		switch out := outs[i].String(); {
+		case strings.Contains(out, "people built"):
+			built++
+		case !strings.Contains(out, "people mapped"):
+			t.Fatalf("helper %d said neither built nor mapped: %s", i, out)
+		}
+	}
+	if built != 1 {
+		t.Errorf("%d of %d processes built the index, want 1", built, procs)
+	}
+}
+
+// helperEnv tells a run of this binary that it is TestIndexFileBuiltOnce's
+// helper: dataset dir and index dir, separated as in PATH.
+const helperEnv = "CREDITRUN_DATASET_INDEX_HELPER"
+
+// TestIndexHelperProcess is TestIndexFileBuiltOnce's helper: it opens the
+// dataset and says whether it built or mapped the people's index.
+func TestIndexHelperProcess(t *testing.T) {
+	dir, indexDir, ok := strings.Cut(os.Getenv(helperEnv), string(os.PathListSeparator))
+	if !ok {
+		t.Skip("run by TestIndexFileBuiltOnce")
+	}
+	d, err := OpenWith(t.Context(), dir, Options{IndexDir: indexDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if !d.tables[source.People].mapped {
+		t.Fatal("people not mapped")
+	}
+	if slices.Contains(d.built, source.People) {
+		fmt.Println("people built")
+	} else {
+		fmt.Println("people mapped")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/creditrun/creditrun/source/internal/jsonscan"
 	"github.com/creditrun/creditrun/source/internal/text"
@@ -46,10 +47,11 @@ func (e *LineError) Unwrap() error { return e.Err }
 const maxLine = 64 << 20
 
 // loadTable reads and indexes one JSONL file. The table keeps the file open.
-// With an indexDir, it maps the file's index from there when one is there for
-// this file as it is, and otherwise builds it, writes it there and maps it;
-// built reports whether it built the index.
-func loadTable(ctx context.Context, name, path, indexDir string) (_ *table, built bool, err error) {
+// With opts.IndexDir, it maps the file's index from there when one is there
+// for this file as it is, and otherwise builds it, writes it there and maps
+// it; built reports whether it built the index. An index it cannot write
+// stays in memory, with a warning logged.
+func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, built bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, err
@@ -59,7 +61,7 @@ func loadTable(ctx context.Context, name, path, indexDir string) (_ *table, buil
 			f.Close()
 		}
 	}()
-	if indexDir == "" {
+	if opts.IndexDir == "" {
 		t, err := buildTable(ctx, f, name, path)
 		return t, err == nil, err
 	}
@@ -68,7 +70,7 @@ func loadTable(ctx context.Context, name, path, indexDir string) (_ *table, buil
 		return nil, false, err
 	}
 	stamp := stampOf(fi)
-	ipath, err := indexPath(indexDir, name, path)
+	ipath, err := indexPath(opts.IndexDir, name, path)
 	if err != nil {
 		return nil, false, err
 	}
@@ -76,27 +78,71 @@ func loadTable(ctx context.Context, name, path, indexDir string) (_ *table, buil
 		t.file = f
 		return t, false, nil
 	}
-	// No index, or not one of this file as it is: build it.
+	// No index, or not one of this file as it is. Build it under a lock, so
+	// that processes opening the file at once build it once; the ones that
+	// waited map what the first one wrote.
+	inMemory := func(t *table, err error) (*table, bool, error) {
+		opts.logger().Warn("the dataset's index stays in memory: it cannot be kept in the index directory",
+			"file", path, "index", ipath, "err", err)
+		return t, true, nil
+	}
+	var unlock func()
+	if err = os.MkdirAll(opts.IndexDir, 0o755); err == nil {
+		unlock, err = lockFile(ipath + ".lock")
+	}
+	if err != nil {
+		t, berr := buildTable(ctx, f, name, path)
+		if berr != nil {
+			return nil, false, berr
+		}
+		return inMemory(t, err)
+	}
+	defer unlock()
+	if t, err := mapTable(ipath, name, stamp); err == nil {
+		t.file = f
+		return t, false, nil
+	}
 	t, err := buildTable(ctx, f, name, path)
 	if err != nil {
 		return nil, false, err
 	}
 	if err := writeIndex(ipath, t, stamp); err != nil {
-		return nil, false, fmt.Errorf("write the index of %s: %w", path, err)
+		return inMemory(t, err)
 	}
 	mt, err := mapTable(ipath, name, stamp)
 	if err != nil {
-		return nil, false, fmt.Errorf("map the index of %s just written: %w", path, err)
+		return inMemory(t, err)
 	}
 	mt.file = f
 	return mt, true, nil
 }
 
 // mapTable maps the index file at path as a table of data type name, whose
-// data file has this stamp. The mapping is given back once the table is
-// unreachable: everything that reads the index reaches it through the table.
+// data file has this stamp, once its checksum has been checked. The mapping
+// is given back once the table is unreachable: everything that reads the
+// index reaches it through the table.
 func mapTable(path, name string, stamp dataStamp) (*table, error) {
-	b, err := mapFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// The header first, so that a stale file is not read whole.
+	var h indexHeader
+	if _, err := f.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), 0); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadIndex, err)
+	}
+	if h.Data != stamp {
+		return nil, fmt.Errorf("%w: the data file changed since", errBadIndex)
+	}
+	if err := checkSum(f, fi.Size()); err != nil {
+		return nil, err
+	}
+	b, err := mapFile(f, fi.Size())
 	if err != nil {
 		return nil, err
 	}

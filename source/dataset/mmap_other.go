@@ -2,19 +2,23 @@
 
 package dataset
 
-import "os"
+import (
+	"fmt"
+	"io"
+	"os"
+)
 
-// mapFile reads the file at path into memory, 8-byte aligned, where there is
-// no mmap.
-func mapFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+// mapFile reads the first size bytes of f into memory, 8-byte aligned, where
+// there is no mmap.
+func mapFile(f *os.File, size int64) ([]byte, error) {
+	if size <= 0 || int64(int(size)) != size {
+		return nil, fmt.Errorf("map %s: %w: size %d", f.Name(), errBadIndex, size)
+	}
+	b := bytesOf(make([]uint64, (size+7)/8))[:size]
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), b); err != nil {
 		return nil, err
 	}
-	words := make([]uint64, (len(b)+7)/8)
-	out := bytesOf(words)[:len(b)]
-	copy(out, b)
-	return out, nil
+	return b, nil
 }
 
 // unmap lets the garbage collector have the copy.
