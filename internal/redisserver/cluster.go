@@ -59,7 +59,7 @@ func StartCluster(opts Options) (c *Cluster, err error) {
 			return []string{
 				"--cluster-enabled", "yes",
 				"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-				"--cluster-node-timeout", "2000",
+				"--cluster-node-timeout", "15000",
 			}
 		}
 		node, err := startWithPorts(bin, opts, extra, freeClusterPort)

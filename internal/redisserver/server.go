@@ -24,7 +24,7 @@ var ErrNotFound = errors.New("redis-server not found")
 
 // Defaults of Options.
 const (
-	DefaultStartTimeout = 15 * time.Second
+	DefaultStartTimeout = time.Minute
 	defaultBinary       = "redis-server"
 	defaultCLI          = "redis-cli"
 

@@ -93,12 +93,15 @@ func TestMissingBinary(t *testing.T) {
 }
 
 func TestStartTimeoutQuotesLog(t *testing.T) {
-	t.Parallel()
-	// A binary that exits at once: Start says so and quotes its output.
+	// A binary that exits at once: Start says so and quotes its output. It
+	// is written before the test runs in parallel: a fork of a parallel
+	// test could otherwise hold its handle open for writing, and running it
+	// would fail with "text file busy".
 	script := filepath.Join(t.TempDir(), "fake-versitygw")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'fake gateway refuses to start'\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Parallel()
 	_, err := s3server.Start(s3server.Options{Binary: script})
 	if err == nil || !strings.Contains(err.Error(), "exited before answering") || !strings.Contains(err.Error(), "fake gateway refuses to start") {
 		t.Fatalf("Start = %v", err)
