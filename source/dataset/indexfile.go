@@ -59,7 +59,7 @@ type indexHeader struct {
 // indexTrailer is the fixed end of an index file.
 type indexTrailer struct {
 	Sum   uint32 // CRC-32C (Castagnoli) of the bytes before the trailer
-	_     uint32
+	Pad   uint32 // zero
 	Magic [8]byte
 }
 
@@ -280,6 +280,22 @@ func readSlice[E flat](r *indexReader) []E {
 // and hold one.
 func headerOf(b []byte) indexHeader { return *(*indexHeader)(unsafe.Pointer(&b[0])) }
 
+// checkHeader checks that h is the header of an index file of this format,
+// on this machine, by these rules, of a data file of this stamp.
+func checkHeader(h indexHeader, stamp dataStamp) error {
+	switch {
+	case string(h.Magic[:]) != indexMagic:
+		return fmt.Errorf("%w: not this version of the format", errBadIndex)
+	case h.ByteOrder != byteOrderMark:
+		return fmt.Errorf("%w: written on a machine of another byte order", errBadIndex)
+	case h.Rules != indexRules:
+		return fmt.Errorf("%w: built by other rules", errBadIndex)
+	case h.Data != stamp:
+		return fmt.Errorf("%w: the data file changed since", errBadIndex)
+	}
+	return nil
+}
+
 // readIndex lays the index file's bytes b, as mapped, out as t's index. It
 // returns an error wrapping errBadIndex when b is not an index of a data
 // file of this stamp built by these rules, or its layout does not add up.
@@ -293,17 +309,14 @@ func readIndex(b []byte, t *table, stamp dataStamp) error {
 		return fmt.Errorf("%w: not aligned to 8 bytes in memory", errBadIndex)
 	}
 	h := headerOf(b)
+	if err := checkHeader(h, stamp); err != nil {
+		return err
+	}
 	tr := *(*indexTrailer)(unsafe.Pointer(&b[len(b)-trailerSize]))
 	body := len(b) - headerSize - trailerSize
 	switch {
-	case string(h.Magic[:]) != indexMagic || string(tr.Magic[:]) != indexMagic:
-		return fmt.Errorf("%w: not this version of the format, or truncated", errBadIndex)
-	case h.ByteOrder != byteOrderMark:
-		return fmt.Errorf("%w: written on a machine of another byte order", errBadIndex)
-	case h.Rules != indexRules:
-		return fmt.Errorf("%w: built by other rules", errBadIndex)
-	case h.Data != stamp:
-		return fmt.Errorf("%w: the data file changed since", errBadIndex)
+	case string(tr.Magic[:]) != indexMagic || tr.Pad != 0:
+		return fmt.Errorf("%w: no trailer: truncated", errBadIndex)
 	case h.Records >= 1<<32-1 || h.Fields > uint64(body/minFieldSize):
 		return fmt.Errorf("%w: bad header", errBadIndex)
 	}

@@ -74,7 +74,7 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 	if err != nil {
 		return nil, false, err
 	}
-	if t, err := mapTable(ipath, name, stamp); err == nil {
+	if t, err := mapTable(ipath, name, stamp, true); err == nil {
 		t.file = f
 		return t, false, nil
 	}
@@ -88,7 +88,13 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 	}
 	var unlock func()
 	if err = os.MkdirAll(opts.IndexDir, 0o755); err == nil {
-		unlock, err = lockFile(ipath + ".lock")
+		unlock, err = lockFile(ctx, ipath+".lock")
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if unlock != nil {
+			unlock()
+		}
+		return nil, false, ctxErr
 	}
 	if err != nil {
 		t, berr := buildTable(ctx, f, name, path)
@@ -98,7 +104,7 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 		return inMemory(t, err)
 	}
 	defer unlock()
-	if t, err := mapTable(ipath, name, stamp); err == nil {
+	if t, err := mapTable(ipath, name, stamp, true); err == nil {
 		t.file = f
 		return t, false, nil
 	}
@@ -109,7 +115,8 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 	if err := writeIndex(ipath, t, stamp); err != nil {
 		return inMemory(t, err)
 	}
-	mt, err := mapTable(ipath, name, stamp)
+	// Just written and synced: its checksum need not be read back.
+	mt, err := mapTable(ipath, name, stamp, false)
 	if err != nil {
 		return inMemory(t, err)
 	}
@@ -118,10 +125,10 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 }
 
 // mapTable maps the index file at path as a table of data type name, whose
-// data file has this stamp, once its checksum has been checked. The mapping
-// is given back once the table is unreachable: everything that reads the
-// index reaches it through the table.
-func mapTable(path, name string, stamp dataStamp) (*table, error) {
+// data file has this stamp, once its header, and with verify its checksum,
+// have been checked. The mapping is given back once the table is
+// unreachable: everything that reads the index reaches it through the table.
+func mapTable(path, name string, stamp dataStamp, verify bool) (*table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -136,11 +143,13 @@ func mapTable(path, name string, stamp dataStamp) (*table, error) {
 	if _, err := f.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), 0); err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadIndex, err)
 	}
-	if h.Data != stamp {
-		return nil, fmt.Errorf("%w: the data file changed since", errBadIndex)
-	}
-	if err := checkSum(f, fi.Size()); err != nil {
+	if err := checkHeader(h, stamp); err != nil {
 		return nil, err
+	}
+	if verify {
+		if err := checkSum(f, fi.Size()); err != nil {
+			return nil, err
+		}
 	}
 	b, err := mapFile(f, fi.Size())
 	if err != nil {
