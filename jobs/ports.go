@@ -15,6 +15,10 @@ type Ledger interface {
 	OpenPool(ctx context.Context, account string, cfg credit.PoolConfig, periodStart, periodEnd time.Time) (credit.Pool, bool, error)
 	Reserve(ctx context.Context, req credit.ReserveRequest) (credit.Reservation, error)
 	Settle(ctx context.Context, req credit.SettleRequest) (credit.Reservation, error)
+	// StageRecords stages record ids of one attempt of a dedup job for its
+	// settle (SettleRequest.Staged), and returns how many were new to the
+	// stage.
+	StageRecords(ctx context.Context, account, job string, attempt int, ids []string) (int64, error)
 	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
 	Hold(ctx context.Context, id string) (credit.Hold, error)

@@ -356,12 +356,29 @@ type Outcome struct {
 	// matched (enrichment).
 	Delivered int64
 	// RecordIDs are the ids of the records delivered or matched; a dedup job
-	// is charged by them.
+	// is charged by them, unless it staged them.
 	RecordIDs []string
+	// StagedAttempt, when above 0, is the attempt of a dedup job that staged
+	// the ids of its records with StageRecords as it delivered them, instead
+	// of RecordIDs; StagedRecords is how many distinct ids it staged.
+	StagedAttempt int
+	StagedRecords int64
 	// Results are the result files of a download or an enrichment.
 	Results []ResultFile
 	// Records are a search's records, one JSON array.
 	Records json.RawMessage
+}
+
+// StageRecords stages ids of records that attempt of a dedup job delivered,
+// for its Complete to charge (Outcome.StagedAttempt), so that a job of
+// millions of records need not hold their ids. It returns how many of ids
+// were not staged by the attempt before.
+func (s *Service) StageRecords(ctx context.Context, account, id string, attempt int, ids []string) (int64, error) {
+	n, err := s.cfg.Ledger.StageRecords(ctx, account, id, attempt, ids)
+	if err != nil {
+		return 0, fmt.Errorf("stage records of %s: %w", id, err)
+	}
+	return n, nil
 }
 
 // Cost is what a job's outcome costs: the records delivered, or the items
@@ -386,7 +403,10 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 		r, err = s.cfg.Ledger.Reservation(ctx, account, id)
 	} else {
 		req := credit.SettleRequest{Account: account, Pool: j.Pool, JobID: id, Cost: o.Cost()}
-		if j.Dedup {
+		switch {
+		case j.Dedup && o.StagedAttempt > 0:
+			req.Staged, req.Cost = o.StagedAttempt, o.StagedRecords
+		case j.Dedup:
 			req.RecordIDs = o.RecordIDs
 			req.Cost = int64(len(o.RecordIDs))
 		}

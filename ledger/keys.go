@@ -1,5 +1,7 @@
 package ledger
 
+import "strconv"
+
 // keys builds every Redis key of the ledger. An account's keys carry the hash
 // tag {a:<account>}, so that every script runs on one cluster slot; the few
 // global keys are touched outside scripts only.
@@ -30,6 +32,12 @@ func (k keys) journal(account string) string { return k.tag(account) + ":journal
 
 // dedup is a set of the record ids charged in one pool.
 func (k keys) dedup(account, pool string) string { return k.tag(account) + ":dedup:" + pool }
+
+// stage is a set of the record ids one attempt of a dedup job delivered so
+// far, staged for its settle (StageRecords).
+func (k keys) stage(account, job string, attempt int) string {
+	return k.tag(account) + ":stage:" + job + ":" + strconv.Itoa(attempt)
+}
 
 // hold is a hash: one overage hold.
 func (k keys) hold(account, hold string) string { return k.tag(account) + ":hold:" + hold }

@@ -13,7 +13,9 @@ import (
 // req.RecordIDs name the records delivered or matched, one per credit of
 // cost; only those the pool never charged before are posted, so the posted
 // cost may be lower, and cost itself may exceed the reservation as long as
-// the records not charged before do not.
+// the records not charged before do not. With req.Staged, the records are
+// those StageRecords staged for that attempt, and the stage goes once
+// settled.
 //
 // Settling a settled reservation returns it unchanged, whatever the cost.
 // Returns credit.ErrAlreadyVoided for a voided one;
@@ -29,15 +31,23 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	if req.Cost < 0 || req.Cost > credit.MaxAmount {
 		return credit.Reservation{}, fmt.Errorf("settle %s: cost %d: %w", job, req.Cost, credit.ErrCostExceedsReserved)
 	}
+	if req.Staged < 0 || (req.Staged > 0 && len(req.RecordIDs) > 0) {
+		return credit.Reservation{}, fmt.Errorf("settle %s: staged attempt %d with %d record ids: %w", job, req.Staged, len(req.RecordIDs), credit.ErrInvalidAmount)
+	}
 	holdID := credit.HoldIDFor(job)
-	args := make([]any, 0, 7+len(req.RecordIDs))
-	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job, l.retainEnded.Milliseconds())
+	staged := "0"
+	if req.Staged > 0 {
+		staged = "1"
+	}
+	args := make([]any, 0, 8+len(req.RecordIDs))
+	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job, l.retainEnded.Milliseconds(), staged)
 	for _, id := range req.RecordIDs {
 		args = append(args, id)
 	}
 	code, rest, err := l.run(ctx, settleScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
+		l.keys.stage(a, job, max(req.Staged, 0)),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, err)

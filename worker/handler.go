@@ -31,6 +31,10 @@ type Service interface {
 	// Complete settles a job exactly once and marks it succeeded. Returns an
 	// error wrapping jobs.ErrEnded when it was canceled or failed meanwhile.
 	Complete(ctx context.Context, account, id string, o jobs.Outcome) (jobs.Job, error)
+	// StageRecords stages ids of records that one attempt of a dedup job
+	// delivered, for its Complete, and returns how many were new to the
+	// attempt's stage.
+	StageRecords(ctx context.Context, account, id string, attempt int, ids []string) (int64, error)
 	// Fail voids a job's reservation and marks it failed. Returns an error
 	// wrapping jobs.ErrEnded when it has ended.
 	Fail(ctx context.Context, account, id, reason string) (jobs.Job, error)

@@ -51,6 +51,7 @@ func (r *run) search(ctx context.Context) (jobs.Outcome, error) {
 	var buf bytes.Buffer
 	w := NewRecordWriter(&buf, jobs.JSON, nil)
 	o := jobs.Outcome{Found: int64(res.Found)}
+	dedup := dedupIDs{r: r}
 	for rec, err := range res.Records {
 		if err != nil {
 			return jobs.Outcome{}, fmt.Errorf("search: %w", err)
@@ -59,11 +60,16 @@ func (r *run) search(ctx context.Context) (jobs.Outcome, error) {
 			return jobs.Outcome{}, err
 		}
 		if j.Dedup {
-			o.RecordIDs = append(o.RecordIDs, rec.ID)
+			if err := dedup.add(ctx, rec.ID); err != nil {
+				return jobs.Outcome{}, err
+			}
 		}
 		r.step(ctx)
 	}
 	if err := w.Close(); err != nil {
+		return jobs.Outcome{}, err
+	}
+	if err := dedup.finish(ctx, &o); err != nil {
 		return jobs.Outcome{}, err
 	}
 	o.Delivered = w.Rows()
@@ -85,6 +91,7 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 		return jobs.Outcome{}, err
 	}
 	o := jobs.Outcome{Found: int64(res.Found)}
+	dedup := dedupIDs{r: r}
 	var p *part
 	defer func() { p.abort() }()
 	for rec, err := range res.Records {
@@ -100,7 +107,9 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 			return jobs.Outcome{}, p.fail(err)
 		}
 		if j.Dedup {
-			o.RecordIDs = append(o.RecordIDs, rec.ID)
+			if err := dedup.add(ctx, rec.ID); err != nil {
+				return jobs.Outcome{}, p.fail(err)
+			}
 		}
 		o.Delivered++
 		r.step(ctx)
@@ -123,6 +132,9 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 			return jobs.Outcome{}, err
 		}
 		o.Results = append(o.Results, f)
+	}
+	if err := dedup.finish(ctx, &o); err != nil {
+		return jobs.Outcome{}, err
 	}
 	return o, nil
 }
@@ -151,6 +163,7 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 	p := r.openPart(ctx, 1, cols, true)
 	defer func() { p.abort() }()
 	var o jobs.Outcome
+	dedup := dedupIDs{r: r}
 	for m, err := range stream {
 		r.stage = "matching"
 		if err != nil {
@@ -163,7 +176,9 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 		if m.Matched {
 			o.Delivered++
 			if j.Dedup {
-				o.RecordIDs = append(o.RecordIDs, m.Record.ID)
+				if err := dedup.add(ctx, m.Record.ID); err != nil {
+					return jobs.Outcome{}, p.fail(err)
+				}
 			}
 		}
 		r.step(ctx)
@@ -175,6 +190,9 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 	}
 	o.Found = o.Delivered
 	o.Results = []jobs.ResultFile{f}
+	if err := dedup.finish(ctx, &o); err != nil {
+		return jobs.Outcome{}, err
+	}
 	return o, nil
 }
 

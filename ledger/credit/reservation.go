@@ -96,4 +96,9 @@ type SettleRequest struct {
 	// RecordIDs name the charged records, one per credit of Cost, for a
 	// reservation made with Dedup; nil otherwise.
 	RecordIDs []string
+	// Staged, when above 0, is the attempt of the job whose records were
+	// staged in the ledger as they were delivered (StageRecords), for a
+	// reservation made with Dedup: they are the charged records instead of
+	// RecordIDs, and Cost is how many distinct ids were staged.
+	Staged int
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"ReservationTTL", testReservationTTL},
 		{"ChargeAtAcceptance", testChargeAtAcceptance},
 		{"Dedup", testDedup},
+		{"StagedDedup", testStagedDedup},
 		{"Holds", testHolds},
 		{"ListHolds", testListHolds},
 		{"HoldStatusIndex", testHoldStatusIndex},

@@ -139,16 +139,20 @@ local function table_fields(t)
   return list
 end
 
--- charge_new records as charged the record ids ARGV[from..] that the dedup
+-- charge_new records as charged the record ids ids[from..] that the dedup
 -- set does not hold yet, and returns how many they were; the others are free.
 -- When more than limit would be new it records nothing and returns nil.
-local function charge_new(dkey, from, limit)
+local function charge_new(dkey, ids, from, limit)
   local new, seen = {}, {}
-  for i = from, #ARGV do
-    local id = ARGV[i]
-    if id ~= '' and not seen[id] then
-      seen[id] = true
-      if redis.call('SISMEMBER', dkey, id) == 0 then new[#new + 1] = id end
+  for i = from, #ids, 1000 do
+    local last = math.min(i + 999, #ids)
+    local member = redis.call('SMISMEMBER', dkey, unpack(ids, i, last))
+    for k = i, last do
+      local id = ids[k]
+      if id ~= '' and not seen[id] then
+        seen[id] = true
+        if member[k - i + 1] == 0 then new[#new + 1] = id end
+      end
     end
   end
   if #new > limit then return nil end

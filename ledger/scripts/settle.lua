@@ -4,13 +4,13 @@
 -- unchanged; a voided one is refused.
 -- KEYS[1] account hash   KEYS[2] pool hash     KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
--- KEYS[7] hold hash      KEYS[8] holds zset
+-- KEYS[7] hold hash      KEYS[8] holds zset     KEYS[9] staged records set
 -- ARGV[1] cost  ARGV[2] now (unix ms)  ARGV[3] hold id  ARGV[4] pool
 -- ARGV[5] account  ARGV[6] job  ARGV[7] how long the settled reservation is
--- kept (ms)
--- ARGV[8..] the charged records' ids, one per credit of cost (dedup reservations;
---            only those the pool has not charged before are posted, so cost may
---            exceed the reservation as long as those do not)
+-- kept (ms)  ARGV[8] 1 when the charged records are those of KEYS[9], else 0
+-- ARGV[9..] the charged records' ids, one per credit of cost (dedup reservations,
+--            when not staged; only those the pool has not charged before are
+--            posted, so cost may exceed the reservation as long as those do not)
 -- -> {"OK", {field, value, ...}, {field, value, ...}}   the reservation hash as
 --                                  it was, and the fields this call wrote over it
 --    {"NOT_FOUND"} | {"POOL", reserved pool} | {"VOIDED"} | {"COST", reserved}
@@ -23,7 +23,8 @@
 -- are read.
 local cost_s, now_s, hold_id, job = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
 local cost = tonumber(cost_s)
-local FIRST_ID = 8
+local FIRST_ID = 9
+local staged = ARGV[8] == '1'
 
 local r = redis.call('HGETALL', KEYS[3])
 if #r == 0 then return {'NOT_FOUND'} end
@@ -42,11 +43,13 @@ if state == 'settled' then return {'OK', r} end
 if state == 'voided' then return {'VOIDED'} end
 prepaid, overage = tonumber(prepaid) or 0, tonumber(overage) or 0
 if dedup then
-  local n = #ARGV - FIRST_ID + 1
+  local ids, from = ARGV, FIRST_ID
+  if staged then ids, from = redis.call('SMEMBERS', KEYS[9]), 1 end
+  local n = #ids - from + 1
   if n ~= cost then return {'IDS', n, cost} end
   -- records charged before (by free items, or by another job since the
   -- reservation) are free
-  cost = charge_new(KEYS[6], FIRST_ID, prepaid + overage)
+  cost = charge_new(KEYS[6], ids, from, prepaid + overage)
   if not cost then return {'COST', prepaid + overage} end
   cost_s = string.format('%d', cost)
 elseif cost < 0 or cost > prepaid + overage then
@@ -131,5 +134,6 @@ else
 end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], unpack(changes))
+if staged then redis.call('DEL', KEYS[9]) end
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return {'OK', r, changes}
