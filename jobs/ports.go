@@ -19,6 +19,8 @@ type Ledger interface {
 	// settle (SettleRequest.Staged), and returns how many were new to the
 	// stage.
 	StageRecords(ctx context.Context, account, job string, attempt int, ids []string) (int64, error)
+	// DropStaged drops what an attempt staged.
+	DropStaged(ctx context.Context, account, job string, attempt int) error
 	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
 	Hold(ctx context.Context, id string) (credit.Hold, error)

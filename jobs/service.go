@@ -374,11 +374,13 @@ type Outcome struct {
 // millions of records need not hold their ids. It returns how many of ids
 // were not staged by the attempt before.
 func (s *Service) StageRecords(ctx context.Context, account, id string, attempt int, ids []string) (int64, error) {
-	n, err := s.cfg.Ledger.StageRecords(ctx, account, id, attempt, ids)
-	if err != nil {
-		return 0, fmt.Errorf("stage records of %s: %w", id, err)
-	}
-	return n, nil
+	return s.cfg.Ledger.StageRecords(ctx, account, id, attempt, ids)
+}
+
+// DropStaged drops the record ids an attempt of a dedup job staged, for an
+// attempt that failed.
+func (s *Service) DropStaged(ctx context.Context, account, id string, attempt int) error {
+	return s.cfg.Ledger.DropStaged(ctx, account, id, attempt)
 }
 
 // Cost is what a job's outcome costs: the records delivered, or the items

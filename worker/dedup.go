@@ -17,13 +17,17 @@ const stageBatch = 1000
 // millions of records holds one batch of ids, not all of them.
 type dedupIDs struct {
 	r       *run
+	on      bool // a dedup job settled at the end (not charged at acceptance)
 	ids     []string
 	staged  int64 // distinct ids staged so far
 	flushed bool  // whether any were staged
 }
 
-// add gathers one record's id.
+// add gathers one record's id, when the job charges by them.
 func (d *dedupIDs) add(ctx context.Context, id string) error {
+	if !d.on {
+		return nil
+	}
 	d.ids = append(d.ids, id)
 	if len(d.ids) >= stageBatch {
 		return d.flush(ctx)
@@ -47,6 +51,9 @@ func (d *dedupIDs) flush(ctx context.Context) error {
 // finish puts the ids in o for the settle: inline when they never filled a
 // batch, as the attempt's stage otherwise.
 func (d *dedupIDs) finish(ctx context.Context, o *jobs.Outcome) error {
+	if !d.on {
+		return nil
+	}
 	if !d.flushed {
 		o.RecordIDs = d.ids
 		return nil
@@ -58,4 +65,16 @@ func (d *dedupIDs) finish(ctx context.Context, o *jobs.Outcome) error {
 	}
 	o.StagedAttempt, o.StagedRecords = d.r.job.Attempts, d.staged
 	return nil
+}
+
+// drop drops what a failed run staged, so that its stage does not wait for
+// its TTL; a failure to is only logged.
+func (d *dedupIDs) drop(ctx context.Context) {
+	if !d.flushed {
+		return
+	}
+	j := d.r.job
+	if err := d.r.h.cfg.Service.DropStaged(context.WithoutCancel(ctx), j.Account, j.ID, j.Attempts); err != nil {
+		d.r.h.cfg.Logger.Warn("drop the staged record ids of a failed attempt", "job", j.ID, "attempt", j.Attempts, "err", err)
+	}
 }

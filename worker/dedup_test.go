@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -32,7 +33,8 @@ func TestDedupDownloadStaged(t *testing.T) {
 	}{
 		{1500, 1500, []int{1000, 500}},       // past one batch: staged
 		{2500, 1000, []int{1000, 1000, 500}}, // the first 1,500 were charged by the first
-		{10, 0, nil},                         // one batch: inline, all charged before
+		{10, 0, nil},                         // under one batch: inline, all charged before
+		{1000, 0, []int{1000}},               // one whole batch: staged
 	} {
 		stages.batches = nil
 		j := f.submit(t, jobs.Spec{Kind: jobs.Download, DataType: source.People, Query: "*", NumRecords: step.records, Format: jobs.CSV})
@@ -63,13 +65,51 @@ func TestDedupDownloadStaged(t *testing.T) {
 	}
 }
 
-// stageCounter is the service, with the sizes of the batches staged.
+// TestDedupStagedRetry fails a dedup download's first attempt after it
+// staged a batch: its stage is dropped, and the second attempt stages afresh
+// and charges every record once.
+func TestDedupStagedRetry(t *testing.T) {
+	src := openDataset(t, 1600)
+	f := newFixture(t, src, worker.HandlerConfig{}, "enhance-export-10k")
+	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	stages := &stageCounter{Service: f.svc, failAt: 2}
+	h := worker.NewHandler(worker.HandlerConfig{Service: stages, Source: src, Storage: f.files, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	j := f.submit(t, jobs.Spec{Kind: jobs.Download, DataType: source.People, Query: "*", NumRecords: 1500, Format: jobs.CSV})
+	if err := h.ProcessTask(t.Context(), worker.NewRunTask(j.Account, j.ID)); err == nil {
+		t.Fatal("the first attempt succeeded though staging its second batch failed")
+	}
+	if keys, err := rdb.Keys(t.Context(), "*:stage:*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("the failed attempt's stage was not dropped: %v, %v", keys, err)
+	}
+	if err := h.ProcessTask(t.Context(), worker.NewRunTask(j.Account, j.ID)); err != nil {
+		t.Fatal(err)
+	}
+	done := f.job(t, j.ID)
+	if done.Status != jobs.Succeeded || done.Attempts != 2 || done.TotalCost != 1500 {
+		t.Fatalf("retried download: %s, attempts %d, total_cost %d; want succeeded, 2, 1,500", done.Status, done.Attempts, done.TotalCost)
+	}
+	if !slices.Equal(stages.batches, []int{1000, 500, 1000, 500}) {
+		t.Fatalf("batches %v, want 1,000 and 500 twice", stages.batches)
+	}
+	if keys, err := rdb.Keys(t.Context(), "*:stage:*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("stages left after the settle: %v, %v", keys, err)
+	}
+	f.checkLedger(t, done)
+}
+
+// stageCounter is the service, with the sizes of the batches staged; its
+// call number failAt, when set, fails.
 type stageCounter struct {
 	*jobs.Service
 	batches []int
+	failAt  int
 }
 
 func (s *stageCounter) StageRecords(ctx context.Context, account, id string, attempt int, ids []string) (int64, error) {
 	s.batches = append(s.batches, len(ids))
+	if len(s.batches) == s.failAt {
+		return 0, errors.New("staging made to fail")
+	}
 	return s.Service.StageRecords(ctx, account, id, attempt, ids)
 }

@@ -35,6 +35,9 @@ type Service interface {
 	// delivered, for its Complete, and returns how many were new to the
 	// attempt's stage.
 	StageRecords(ctx context.Context, account, id string, attempt int, ids []string) (int64, error)
+	// DropStaged drops what an attempt of a dedup job staged, for an
+	// attempt that failed.
+	DropStaged(ctx context.Context, account, id string, attempt int) error
 	// Fail voids a job's reservation and marks it failed. Returns an error
 	// wrapping jobs.ErrEnded when it has ended.
 	Fail(ctx context.Context, account, id, reason string) (jobs.Job, error)

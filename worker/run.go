@@ -21,6 +21,7 @@ type run struct {
 	tag     string   // the hold tag they were written with
 	stage   string   // what the run was doing, for a failure's sentence
 	done    int64    // records or items processed, for progress
+	dedup   dedupIDs // the ids of the records a dedup job charges
 }
 
 func (r *run) run(ctx context.Context) (jobs.Outcome, error) {
@@ -28,6 +29,16 @@ func (r *run) run(ctx context.Context) (jobs.Outcome, error) {
 	if r.job.Meta.OverageReserved > 0 {
 		r.tag = storage.HoldUnpaid
 	}
+	r.dedup = dedupIDs{r: r, on: r.job.Dedup && !r.job.ChargeAtAcceptance}
+	o, err := r.runKind(ctx)
+	if err != nil {
+		r.dedup.drop(ctx)
+	}
+	return o, err
+}
+
+// runKind runs the job as its kind wants.
+func (r *run) runKind(ctx context.Context) (jobs.Outcome, error) {
 	switch r.job.Kind {
 	case jobs.Search:
 		return r.search(ctx)
@@ -51,7 +62,6 @@ func (r *run) search(ctx context.Context) (jobs.Outcome, error) {
 	var buf bytes.Buffer
 	w := NewRecordWriter(&buf, jobs.JSON, nil)
 	o := jobs.Outcome{Found: int64(res.Found)}
-	dedup := dedupIDs{r: r}
 	for rec, err := range res.Records {
 		if err != nil {
 			return jobs.Outcome{}, fmt.Errorf("search: %w", err)
@@ -59,17 +69,15 @@ func (r *run) search(ctx context.Context) (jobs.Outcome, error) {
 		if err := w.WriteRecord(rec); err != nil {
 			return jobs.Outcome{}, err
 		}
-		if j.Dedup {
-			if err := dedup.add(ctx, rec.ID); err != nil {
-				return jobs.Outcome{}, err
-			}
+		if err := r.dedup.add(ctx, rec.ID); err != nil {
+			return jobs.Outcome{}, err
 		}
 		r.step(ctx)
 	}
 	if err := w.Close(); err != nil {
 		return jobs.Outcome{}, err
 	}
-	if err := dedup.finish(ctx, &o); err != nil {
+	if err := r.dedup.finish(ctx, &o); err != nil {
 		return jobs.Outcome{}, err
 	}
 	o.Delivered = w.Rows()
@@ -91,7 +99,6 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 		return jobs.Outcome{}, err
 	}
 	o := jobs.Outcome{Found: int64(res.Found)}
-	dedup := dedupIDs{r: r}
 	var p *part
 	defer func() { p.abort() }()
 	for rec, err := range res.Records {
@@ -106,10 +113,8 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 		if err := p.w.WriteRecord(rec); err != nil {
 			return jobs.Outcome{}, p.fail(err)
 		}
-		if j.Dedup {
-			if err := dedup.add(ctx, rec.ID); err != nil {
-				return jobs.Outcome{}, p.fail(err)
-			}
+		if err := r.dedup.add(ctx, rec.ID); err != nil {
+			return jobs.Outcome{}, p.fail(err)
 		}
 		o.Delivered++
 		r.step(ctx)
@@ -133,7 +138,7 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 		}
 		o.Results = append(o.Results, f)
 	}
-	if err := dedup.finish(ctx, &o); err != nil {
+	if err := r.dedup.finish(ctx, &o); err != nil {
 		return jobs.Outcome{}, err
 	}
 	return o, nil
@@ -163,7 +168,6 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 	p := r.openPart(ctx, 1, cols, true)
 	defer func() { p.abort() }()
 	var o jobs.Outcome
-	dedup := dedupIDs{r: r}
 	for m, err := range stream {
 		r.stage = "matching"
 		if err != nil {
@@ -175,10 +179,8 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 		}
 		if m.Matched {
 			o.Delivered++
-			if j.Dedup {
-				if err := dedup.add(ctx, m.Record.ID); err != nil {
-					return jobs.Outcome{}, p.fail(err)
-				}
+			if err := r.dedup.add(ctx, m.Record.ID); err != nil {
+				return jobs.Outcome{}, p.fail(err)
 			}
 		}
 		r.step(ctx)
@@ -190,7 +192,7 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 	}
 	o.Found = o.Delivered
 	o.Results = []jobs.ResultFile{f}
-	if err := dedup.finish(ctx, &o); err != nil {
+	if err := r.dedup.finish(ctx, &o); err != nil {
 		return jobs.Outcome{}, err
 	}
 	return o, nil

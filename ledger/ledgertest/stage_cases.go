@@ -71,10 +71,38 @@ func testStagedDedup(t *testing.T, h *Harness) {
 	if n, err := h.Client.Exists(ctx, stage).Result(); err != nil || n != 0 {
 		t.Fatalf("the stage is still there after the settle: %d, %v", n, err)
 	}
-	// Redelivered: unchanged.
-	if again, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "export", JobID: "d1", Cost: 2500, Staged: 1}); err != nil || again.TotalCost != 2400 {
+	// Redelivered, with a stage of its own: unchanged, and the late stage
+	// is dropped.
+	if _, err := h.L.StageRecords(ctx, a, "d1", 2, recordIDs(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "export", JobID: "d1", Cost: 10, Staged: 2}); err != nil || again.TotalCost != 2400 {
 		t.Fatalf("settle again %+v, %v", again, err)
 	}
+	if n, err := h.Client.Exists(ctx, h.Prefix+":{a:"+a+"}:stage:d1:2").Result(); err != nil || n != 0 {
+		t.Fatalf("a late stage is still there after a settle of a settled job: %d, %v", n, err)
+	}
+
+	// A stage for a reservation without dedup is refused, with nothing
+	// changed; a failed attempt's stage can be dropped.
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "export", JobID: "p1", Requested: 5, Policy: credit.Reject})
+	if _, err := h.L.StageRecords(ctx, a, "p1", 1, recordIDs(0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	snap = h.Snapshot(t)
+	if _, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "export", JobID: "p1", Cost: 5, Staged: 1}); !errors.Is(err, credit.ErrInvalidAmount) {
+		t.Fatalf("a staged settle without dedup: %v", err)
+	}
+	if after := h.Snapshot(t); after != snap {
+		t.Fatalf("a refused settle changed Redis:\n%s", cmp.Diff(snap, after))
+	}
+	if err := h.L.DropStaged(ctx, a, "p1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Client.Exists(ctx, h.Prefix+":{a:"+a+"}:stage:p1:1").Result(); err != nil || n != 0 {
+		t.Fatalf("a dropped stage is still there: %d, %v", n, err)
+	}
+	h.MustSettle(t, a, "export", "p1", 5)
 
 	// A stage past the reservation is refused; the next attempt stages
 	// afresh, and the first attempt's stage is left to expire.
@@ -107,8 +135,8 @@ func testStagedDedup(t *testing.T, h *Harness) {
 	if n, err := h.L.ChargedRecords(ctx, a, "export"); err != nil || n != 2505 {
 		t.Fatalf("dedup set has %d ids, %v; want 2,505", n, err)
 	}
-	if p := h.MustPool(t, a, "export"); p.Used != 2505 {
-		t.Fatalf("used %d, want 2,505", p.Used)
+	if p := h.MustPool(t, a, "export"); p.Used != 2510 {
+		t.Fatalf("used %d, want 2,510 (2,505 records and a job of 5 without dedup)", p.Used)
 	}
 	h.CheckInvariants(t, a)
 }

@@ -139,16 +139,16 @@ local function table_fields(t)
   return list
 end
 
--- charge_new records as charged the record ids ids[from..] that the dedup
+-- charge_new records as charged the record ids ARGV[from..] that the dedup
 -- set does not hold yet, and returns how many they were; the others are free.
 -- When more than limit would be new it records nothing and returns nil.
-local function charge_new(dkey, ids, from, limit)
+local function charge_new(dkey, from, limit)
   local new, seen = {}, {}
-  for i = from, #ids, 1000 do
-    local last = math.min(i + 999, #ids)
-    local member = redis.call('SMISMEMBER', dkey, unpack(ids, i, last))
+  for i = from, #ARGV, 1000 do
+    local last = math.min(i + 999, #ARGV)
+    local member = redis.call('SMISMEMBER', dkey, unpack(ARGV, i, last))
     for k = i, last do
-      local id = ids[k]
+      local id = ARGV[k]
       if id ~= '' and not seen[id] then
         seen[id] = true
         if member[k - i + 1] == 0 then new[#new + 1] = id end

@@ -26,6 +26,22 @@ local cost = tonumber(cost_s)
 local FIRST_ID = 9
 local staged = ARGV[8] == '1'
 
+-- charge_staged records as charged the staged ids (KEYS[9]) that the dedup
+-- set does not hold yet, and returns how many they were; the others are free.
+-- When more than limit would be new it records nothing and returns nil. SDIFF
+-- checks each staged id against the dedup set, however big that set is.
+local function charge_staged(dkey, skey, limit)
+  local diff, new = redis.call('SDIFF', skey, dkey), {}
+  for i = 1, #diff do
+    if diff[i] ~= '' then new[#new + 1] = diff[i] end
+  end
+  if #new > limit then return nil end
+  for i = 1, #new, 1000 do
+    redis.call('SADD', dkey, unpack(new, i, math.min(i + 999, #new)))
+  end
+  return #new
+end
+
 local r = redis.call('HGETALL', KEYS[3])
 if #r == 0 then return {'NOT_FOUND'} end
 local pool, state, prepaid, overage, dedup
@@ -39,17 +55,25 @@ for i = 1, #r, 2 do
   end
 end
 if pool ~= ARGV[4] then return {'POOL', pool} end
-if state == 'settled' then return {'OK', r} end
-if state == 'voided' then return {'VOIDED'} end
+if state == 'settled' or state == 'voided' then
+  -- a stage that came too late (a redelivery's, a concurrent delivery's)
+  if staged then redis.call('UNLINK', KEYS[9]) end
+  if state == 'settled' then return {'OK', r} end
+  return {'VOIDED'}
+end
+if staged and not dedup then return {'IDS', 0, cost} end
 prepaid, overage = tonumber(prepaid) or 0, tonumber(overage) or 0
 if dedup then
-  local ids, from = ARGV, FIRST_ID
-  if staged then ids, from = redis.call('SMEMBERS', KEYS[9]), 1 end
-  local n = #ids - from + 1
+  local n = #ARGV - FIRST_ID + 1
+  if staged then n = redis.call('SCARD', KEYS[9]) end
   if n ~= cost then return {'IDS', n, cost} end
   -- records charged before (by free items, or by another job since the
   -- reservation) are free
-  cost = charge_new(KEYS[6], ids, from, prepaid + overage)
+  if staged then
+    cost = charge_staged(KEYS[6], KEYS[9], prepaid + overage)
+  else
+    cost = charge_new(KEYS[6], FIRST_ID, prepaid + overage)
+  end
   if not cost then return {'COST', prepaid + overage} end
   cost_s = string.format('%d', cost)
 elseif cost < 0 or cost > prepaid + overage then
@@ -134,6 +158,6 @@ else
 end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], unpack(changes))
-if staged then redis.call('DEL', KEYS[9]) end
+if staged then redis.call('UNLINK', KEYS[9]) end
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return {'OK', r, changes}
