@@ -68,6 +68,7 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 	}
 	policies := []credit.Policy{credit.Reject, credit.Partial, credit.Overage}
 	jobN := 0
+	stageAttempt := 0 // a new stage for every staged settle
 
 	for step := range steps {
 		h.Clock.Advance(time.Duration(1+rng.IntN(3600)) * time.Second)
@@ -110,8 +111,27 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 				}
 			}
 			req := credit.SettleRequest{Account: r.Account, Pool: r.Pool, JobID: r.JobID, Cost: cost, RecordIDs: ids}
+			modeled := req
+			if r.Dedup && rng.IntN(2) == 0 {
+				// Staged as a worker stages a big download: in batches,
+				// charged by the count of distinct ids staged. The model
+				// sees the distinct ids named.
+				stageAttempt++
+				var staged int64
+				for rest := ids; len(rest) > 0; {
+					n := 1 + rng.IntN(len(rest))
+					added, err := h.L.StageRecords(ctx, r.Account, r.JobID, stageAttempt, rest[:n])
+					if err != nil {
+						t.Fatalf("%s stage: %v", where, err)
+					}
+					staged += added
+					rest = rest[n:]
+				}
+				req.RecordIDs, req.Cost, req.Staged = nil, staged, stageAttempt
+				modeled.RecordIDs, modeled.Cost = distinct(ids), staged
+			}
 			got, err := h.L.Settle(ctx, req)
-			want, wantErr := m.settle(key, req, h.Clock.Now())
+			want, wantErr := m.settle(key, modeled, h.Clock.Now())
 			compareOutcome(t, where+" settle", want, got, wantErr, err)
 		case op < 8: // void
 			key, r := m.pick(rng)
@@ -383,4 +403,17 @@ func (m *model) closeHold(id string, status credit.HoldStatus, note string, now 
 		hd.WaiveReason = note
 	}
 	return *hd, nil
+}
+
+// distinct returns ids without repeats, in first-seen order.
+func distinct(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
