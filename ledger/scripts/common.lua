@@ -139,6 +139,17 @@ local function table_fields(t)
   return list
 end
 
+-- charge_ids records the ids new, which the dedup set does not hold, as
+-- charged and returns how many they were; when more than limit, it records
+-- nothing and returns nil.
+local function charge_ids(dkey, new, limit)
+  if #new > limit then return nil end
+  for i = 1, #new, 1000 do
+    redis.call('SADD', dkey, unpack(new, i, math.min(i + 999, #new)))
+  end
+  return #new
+end
+
 -- charge_new records as charged the record ids ARGV[from..] that the dedup
 -- set does not hold yet, and returns how many they were; the others are free.
 -- When more than limit would be new it records nothing and returns nil.
@@ -155,9 +166,17 @@ local function charge_new(dkey, from, limit)
       end
     end
   end
-  if #new > limit then return nil end
-  for i = 1, #new, 1000 do
-    redis.call('SADD', dkey, unpack(new, i, math.min(i + 999, #new)))
+  return charge_ids(dkey, new, limit)
+end
+
+-- charge_staged records as charged the staged ids (set skey) that the dedup
+-- set does not hold yet, and returns how many they were; the others are free.
+-- When more than limit would be new it records nothing and returns nil. SDIFF
+-- checks each staged id against the dedup set, however big that set is.
+local function charge_staged(dkey, skey, limit)
+  local diff, new = redis.call('SDIFF', skey, dkey), {}
+  for i = 1, #diff do
+    if diff[i] ~= '' then new[#new + 1] = diff[i] end
   end
-  return #new
+  return charge_ids(dkey, new, limit)
 end

@@ -26,22 +26,6 @@ local cost = tonumber(cost_s)
 local FIRST_ID = 9
 local staged = ARGV[8] == '1'
 
--- charge_staged records as charged the staged ids (KEYS[9]) that the dedup
--- set does not hold yet, and returns how many they were; the others are free.
--- When more than limit would be new it records nothing and returns nil. SDIFF
--- checks each staged id against the dedup set, however big that set is.
-local function charge_staged(dkey, skey, limit)
-  local diff, new = redis.call('SDIFF', skey, dkey), {}
-  for i = 1, #diff do
-    if diff[i] ~= '' then new[#new + 1] = diff[i] end
-  end
-  if #new > limit then return nil end
-  for i = 1, #new, 1000 do
-    redis.call('SADD', dkey, unpack(new, i, math.min(i + 999, #new)))
-  end
-  return #new
-end
-
 local r = redis.call('HGETALL', KEYS[3])
 if #r == 0 then return {'NOT_FOUND'} end
 local pool, state, prepaid, overage, dedup
