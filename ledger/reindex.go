@@ -104,7 +104,7 @@ func (l *Redis) ReindexPeriods(ctx context.Context) (added int, err error) {
 func execAllowingNil(ctx context.Context, pipe redis.Pipeliner) error {
 	cmds, _ := pipe.Exec(ctx)
 	for _, c := range cmds {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		if err := c.Err(); err != nil && !isNil(err) {
 			return err
 		}
 	}

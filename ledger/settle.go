@@ -35,19 +35,15 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 		return credit.Reservation{}, fmt.Errorf("settle %s: staged attempt %d with %d record ids: %w", job, req.Staged, len(req.RecordIDs), credit.ErrInvalidAmount)
 	}
 	holdID := credit.HoldIDFor(job)
-	staged := "0"
-	if req.Staged > 0 {
-		staged = "1"
-	}
 	args := make([]any, 0, 8+len(req.RecordIDs))
-	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job, l.retainEnded.Milliseconds(), staged)
+	args = append(args, req.Cost, l.now().UnixMilli(), holdID, req.Pool, a, job, l.retainEnded.Milliseconds(), flag(req.Staged > 0))
 	for _, id := range req.RecordIDs {
 		args = append(args, id)
 	}
 	code, rest, err := l.run(ctx, settleScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
-		l.keys.stage(a, job, max(req.Staged, 0)),
+		l.keys.stage(a, job, req.Staged),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, err)

@@ -51,8 +51,9 @@ func (l *Redis) StageRecords(ctx context.Context, account, job string, attempt i
 }
 
 // DropStaged drops the records an attempt of a job staged, for an attempt
-// that failed: its stage would otherwise wait for its TTL. Settling,
-// voiding or settling again drops a stage as well.
+// that failed: its stage would otherwise wait for its TTL. A staged settle
+// drops its stage too, and so does one that finds the job settled or voided
+// already; Void does not (it does not know the attempt).
 func (l *Redis) DropStaged(ctx context.Context, account, job string, attempt int) error {
 	if err := checkIDs("account", account, "job", job); err != nil {
 		return err

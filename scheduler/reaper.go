@@ -317,7 +317,7 @@ func (r *Reaper) void(ctx context.Context, res credit.Reservation, reason string
 	}
 	_, err = r.cfg.Ledger.Void(ctx, res.Account, res.Pool, res.JobID, reason)
 	switch {
-	case errors.Is(err, credit.ErrAlreadySettled), errors.Is(err, credit.ErrAlreadyVoided):
+	case errors.Is(err, credit.ErrAlreadySettled):
 		return false, nil
 	case err != nil:
 		return false, err

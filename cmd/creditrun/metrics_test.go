@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -37,7 +36,7 @@ func TestMetricsAllRoles(t *testing.T) {
 	// the job shows succeeded: poll, up to a deadline that is a safety net.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		body := getMetrics(t, s.base+"/metrics")
+		body := string(fetch(t, s.base+"/metrics"))
 		var missing []string
 		for _, w := range want {
 			if !strings.Contains(body, "\n"+w) {
@@ -52,25 +51,6 @@ func TestMetricsAllRoles(t *testing.T) {
 		}
 		time.Sleep(pollEvery)
 	}
-}
-
-// getMetrics GETs a /metrics page, with no key, and fails the test unless it
-// answers 200.
-func getMetrics(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	return string(b)
 }
 
 // failingCollector is a collector whose scrape fails, as the queue's does
@@ -97,7 +77,7 @@ func TestMetricsSurviveAFailingCollector(t *testing.T) {
 	a.registry.MustRegister(failingCollector{prometheus.NewDesc("creditrun_test_failing", "A collector that fails.", nil, nil)})
 	ops := httptest.NewServer(a.opsHandler())
 	t.Cleanup(ops.Close)
-	body := getMetrics(t, ops.URL+"/metrics")
+	body := string(fetch(t, ops.URL+"/metrics"))
 	if !strings.Contains(body, "\ngo_goroutines ") {
 		t.Fatalf("/metrics with a failing collector lacks the others:\n%s", body)
 	}
