@@ -452,15 +452,12 @@ func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job,
 		return Job{}, &StatusError{ID: id, Status: j.Status}
 	}
 	if !j.ChargeAtAcceptance || j.Attempts > 0 {
-		failed, err := s.Fail(ctx, account, id, reason)
+		failed, err := s.fail(ctx, j, reason)
 		switch {
 		case errors.Is(err, credit.ErrReservationNotFound):
 			// Nothing is held (its reservation outlived its retention):
 			// the job only ends.
-			return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
-				s.finish(j, Failed)
-				j.Error = reason
-			})
+			return s.markFailed(ctx, j, reason, nil)
 		case !errors.Is(err, credit.ErrAlreadySettled):
 			return failed, err
 		}
@@ -471,11 +468,8 @@ func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job,
 	if err != nil {
 		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
 	}
-	failed, err := s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
-		s.finish(j, Failed)
-		j.Error = reason + " What it was charged was refunded."
-		j.CreditsReleased = r.Reserved()
-	})
+	refunded := r.Reserved()
+	failed, err := s.markFailed(ctx, j, reason+" What it was charged was refunded.", &refunded)
 	if err != nil {
 		return Job{}, err
 	}
@@ -494,20 +488,33 @@ func (s *Service) Fail(ctx context.Context, account, id, reason string) (Job, er
 	if j.Status.Terminal() {
 		return Job{}, &StatusError{ID: id, Status: j.Status}
 	}
+	return s.fail(ctx, j, reason)
+}
+
+// fail is Fail of j, read and not ended.
+func (s *Service) fail(ctx context.Context, j Job, reason string) (Job, error) {
 	var released int64
 	note := " Its charge at acceptance stands."
 	if !j.ChargeAtAcceptance {
-		r, err := s.cfg.Ledger.Void(ctx, account, j.Pool, id, reason)
+		r, err := s.cfg.Ledger.Void(ctx, j.Account, j.Pool, j.ID, reason)
 		if err != nil {
 			// Settled already: the job's work was done and a redelivery
 			// completes it; it is not failed.
-			return Job{}, fmt.Errorf("fail %s: %w", id, err)
+			return Job{}, fmt.Errorf("fail %s: %w", j.ID, err)
 		}
 		released, note = r.Released, " Nothing was charged."
 	}
-	return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+	return s.markFailed(ctx, j, reason+note, &released)
+}
+
+// markFailed marks j failed, unless it has ended, with msg for the client
+// and, when released is not nil, the credits it gave back.
+func (s *Service) markFailed(ctx context.Context, j Job, msg string, released *int64) (Job, error) {
+	return s.cfg.Store.Update(ctx, j.Account, j.ID, []Status{Queued, Running}, func(j *Job) {
 		s.finish(j, Failed)
-		j.Error = reason + note
-		j.CreditsReleased = released
+		j.Error = msg
+		if released != nil {
+			j.CreditsReleased = *released
+		}
 	})
 }

@@ -137,7 +137,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 	case errors.Is(err, jobs.ErrNotFound):
 		return a, fmt.Errorf("start %s: %w: %w", p.Job, err, asynq.SkipRetry)
 	case err != nil:
-		return h.retryOrFail(ctx, a, p, run{h: h, job: jobs.Job{Account: p.Account, ID: p.Job}}, fmt.Errorf("start %s: %w", p.Job, err), "starting")
+		return h.retryOrFail(ctx, a, run{h: h, job: jobs.Job{Account: p.Account, ID: p.Job}}, fmt.Errorf("start %s: %w", p.Job, err), "starting")
 	}
 	a.kind = kindLabel(j.Kind)
 	if j.Attempts > h.cfg.MaxAttempts {
@@ -156,7 +156,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 			result := h.fail(ctx, j, r.written, failReason(err))
 			return a.is(result), fmt.Errorf("run %s: %w: %w", j.ID, err, asynq.SkipRetry)
 		}
-		return h.retryOrFail(ctx, a, p, r, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
+		return h.retryOrFail(ctx, a, r, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
 	}
 
 	done, err := h.cfg.Service.Complete(ctx, j.Account, j.ID, o)
@@ -167,7 +167,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 		return a.is(resultEnded), nil
 	}
 	if err != nil {
-		return h.retryOrFail(ctx, a, p, r, fmt.Errorf("complete %s: %w", j.ID, err), "settling")
+		return h.retryOrFail(ctx, a, r, fmt.Errorf("complete %s: %w", j.ID, err), "settling")
 	}
 	h.tagResults(ctx, done, r.written, r.tag)
 	a.outcome = o
@@ -217,7 +217,7 @@ func (h *Handler) ended(ctx context.Context, j jobs.Job, r run) error {
 // SkipRetry (the result of fail). When ctx was canceled the delivery was cut
 // short, not failed, even on the last retry: r's results are handled as
 // stopped does (result stopped), and a shutdown puts the task back.
-func (h *Handler) retryOrFail(ctx context.Context, a attempt, p payload, r run, err error, stage string) (attempt, error) {
+func (h *Handler) retryOrFail(ctx context.Context, a attempt, r run, err error, stage string) (attempt, error) {
 	if cutShort(ctx) {
 		if serr := h.stopped(ctx, r.job, r); serr != nil {
 			return a.is(resultStopped), err
@@ -230,7 +230,7 @@ func (h *Handler) retryOrFail(ctx context.Context, a attempt, p payload, r run, 
 		return a.is(resultRetry), err
 	}
 	reason := fmt.Sprintf("The job failed on each of its %d attempts, the last while %s.", n+1, stage)
-	result := h.fail(ctx, jobs.Job{Account: p.Account, ID: p.Job}, r.written, reason)
+	result := h.fail(ctx, r.job, r.written, reason)
 	return a.is(result), fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 }
 

@@ -109,7 +109,6 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 	}
 	wg.Wait()
 	var errs []error
-	built := false
 	for _, name := range source.DataTypes() {
 		r := results[name]
 		switch {
@@ -119,12 +118,11 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 		default:
 			d.tables[name] = r.t
 			if r.built {
-				built = true
 				d.built = append(d.built, name)
 			}
 		}
 	}
-	if built {
+	if len(d.built) > 0 {
 		// Building an index leaves about twice its size in garbage, which
 		// the runtime would keep for a while: give it back now, before the
 		// dataset serves.

@@ -47,10 +47,8 @@ func (e *LineError) Unwrap() error { return e.Err }
 const maxLine = 64 << 20
 
 // loadTable reads and indexes one JSONL file. The table keeps the file open.
-// With opts.IndexDir, it maps the file's index from there when one is there
-// for this file as it is, and otherwise builds it, writes it there and maps
-// it; built reports whether it built the index. An index it cannot write
-// stays in memory, with a warning logged.
+// With opts.IndexDir, it maps the file's index from there (indexedTable);
+// built reports whether it built the index.
 func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, built bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -61,10 +59,25 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 			f.Close()
 		}
 	}()
+	var t *table
 	if opts.IndexDir == "" {
-		t, err := buildTable(ctx, f, name, path)
-		return t, err == nil, err
+		t, err = buildTable(ctx, f, name, path)
+		built = true
+	} else {
+		t, built, err = indexedTable(ctx, f, name, path, opts)
 	}
+	if err != nil {
+		return nil, false, err
+	}
+	t.file = f
+	return t, built, nil
+}
+
+// indexedTable maps the index of the data file f, at path, from
+// opts.IndexDir when one is there for this file as it is, and otherwise
+// builds it, writes it there and maps it. An index it cannot write stays in
+// memory, with a warning logged.
+func indexedTable(ctx context.Context, f *os.File, name, path string, opts Options) (*table, bool, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, false, err
@@ -75,53 +88,57 @@ func loadTable(ctx context.Context, name, path string, opts Options) (_ *table, 
 		return nil, false, err
 	}
 	if t, err := mapTable(ipath, name, stamp, true); err == nil {
-		t.file = f
 		return t, false, nil
 	}
 	// No index, or not one of this file as it is. Build it under a lock, so
 	// that processes opening the file at once build it once; the ones that
 	// waited map what the first one wrote.
-	inMemory := func(t *table, err error) (*table, bool, error) {
-		opts.logger().Warn("the dataset's index stays in memory: it cannot be kept in the index directory",
-			"file", path, "index", ipath, "err", err)
-		return t, true, nil
-	}
-	var unlock func()
-	if err = os.MkdirAll(opts.IndexDir, 0o755); err == nil {
-		unlock, err = lockFile(ctx, ipath+".lock")
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if unlock != nil {
-			unlock()
+	unlock, keepErr := lockIndex(ctx, opts.IndexDir, ipath)
+	switch {
+	case keepErr == nil:
+		defer unlock()
+		if t, err := mapTable(ipath, name, stamp, true); err == nil {
+			return t, false, nil
 		}
-		return nil, false, ctxErr
-	}
-	if err != nil {
-		t, berr := buildTable(ctx, f, name, path)
-		if berr != nil {
-			return nil, false, berr
-		}
-		return inMemory(t, err)
-	}
-	defer unlock()
-	if t, err := mapTable(ipath, name, stamp, true); err == nil {
-		t.file = f
-		return t, false, nil
+	case ctx.Err() != nil:
+		return nil, false, ctx.Err()
 	}
 	t, err := buildTable(ctx, f, name, path)
 	if err != nil {
 		return nil, false, err
 	}
-	if err := writeIndex(ipath, t, stamp); err != nil {
-		return inMemory(t, err)
+	if keepErr == nil {
+		keepErr = writeIndex(ipath, t, stamp)
 	}
-	// Just written and synced: its checksum need not be read back.
-	mt, err := mapTable(ipath, name, stamp, false)
+	if keepErr == nil {
+		// Just written and synced: its checksum need not be read back.
+		mt, err := mapTable(ipath, name, stamp, false)
+		if err == nil {
+			return mt, true, nil
+		}
+		keepErr = err
+	}
+	opts.logger().Warn("the dataset's index stays in memory: it cannot be kept in the index directory",
+		"file", path, "index", ipath, "err", keepErr)
+	return t, true, nil
+}
+
+// lockIndex makes the index directory and takes the lock of the index file
+// at ipath, waiting for another holder; it fails with ctx.Err() once ctx has
+// ended.
+func lockIndex(ctx context.Context, dir, ipath string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockFile(ctx, ipath+".lock")
 	if err != nil {
-		return inMemory(t, err)
+		return nil, err
 	}
-	mt.file = f
-	return mt, true, nil
+	if err := ctx.Err(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // mapTable maps the index file at path as a table of data type name, whose
@@ -197,7 +214,6 @@ func buildTable(ctx context.Context, f *os.File, name, path string) (*table, err
 		dup.File = path
 		return nil, dup
 	}
-	t.file = f
 	return t, nil
 }
 
