@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/api"
+	"github.com/creditrun/creditrun/internal/metricstest"
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
@@ -94,21 +95,12 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// failingCollector is a collector whose scrape fails, as the job queue's
-// does while Redis is down.
-type failingCollector struct{ desc *prometheus.Desc }
-
-func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("redis is down"))
-}
-
 // TestMetricsSurviveAFailingCollector: on the registry the API serves, as
 // `creditrun all` shares it with the scheduler's queue collector, a
 // collector that fails leaves the rest of /metrics served with 200.
 func TestMetricsSurviveAFailingCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(failingCollector{prometheus.NewDesc("creditrun_test_failing", "A collector that fails.", nil, nil)})
+	reg.MustRegister(metricstest.FailingCollector())
 	e := newEnv(t, func(c *apiConfig) { c.Registry = reg })
 	e.do(t, req{method: "GET", path: "/healthz"})
 	r := e.do(t, req{method: "GET", path: "/metrics"})

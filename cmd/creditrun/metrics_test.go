@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -10,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/creditrun/creditrun/internal/metricstest"
 	"github.com/creditrun/creditrun/internal/redisserver"
 )
 
@@ -53,15 +51,6 @@ func TestMetricsAllRoles(t *testing.T) {
 	}
 }
 
-// failingCollector is a collector whose scrape fails, as the queue's does
-// when Redis is down.
-type failingCollector struct{ desc *prometheus.Desc }
-
-func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("redis is down"))
-}
-
 // TestMetricsSurviveAFailingCollector: a collector that fails leaves the
 // rest of /metrics served, with 200.
 func TestMetricsSurviveAFailingCollector(t *testing.T) {
@@ -74,7 +63,7 @@ func TestMetricsSurviveAFailingCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.close)
-	a.registry.MustRegister(failingCollector{prometheus.NewDesc("creditrun_test_failing", "A collector that fails.", nil, nil)})
+	a.registry.MustRegister(metricstest.FailingCollector())
 	ops := httptest.NewServer(a.opsHandler())
 	t.Cleanup(ops.Close)
 	body := string(fetch(t, ops.URL+"/metrics"))

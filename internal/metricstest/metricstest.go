@@ -2,6 +2,9 @@
 package metricstest
 
 import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -44,4 +47,17 @@ func HasLabels(m *dto.Metric, kv ...string) bool {
 		}
 	}
 	return true
+}
+
+// FailingCollector is a collector of one metric, creditrun_test_failing,
+// whose every scrape fails, as the job queue's does while Redis is down.
+func FailingCollector() prometheus.Collector {
+	return failing{prometheus.NewDesc("creditrun_test_failing", "A collector that fails.", nil, nil)}
+}
+
+type failing struct{ desc *prometheus.Desc }
+
+func (c failing) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failing) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("redis is down"))
 }

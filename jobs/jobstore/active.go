@@ -3,13 +3,9 @@ package jobstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/creditrun/creditrun/jobs"
-	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 // ActiveBefore returns the jobs of these accounts that were created before
@@ -21,38 +17,6 @@ func (r *Redis) ActiveBefore(ctx context.Context, accounts []string, before time
 	refs, err := r.indexedBefore(ctx, accounts, r.keys.active, before)
 	if err != nil {
 		return nil, fmt.Errorf("active jobs: %w", err)
-	}
-	return refs, nil
-}
-
-// indexedBefore reads, for each account, the ids its index (a sorted set by
-// unix ms) holds scored before the given time, in one pipelined round trip.
-func (r *Redis) indexedBefore(ctx context.Context, accounts []string, index func(string) string, before time.Time) ([]jobs.JobRef, error) {
-	maxScore := strconv.FormatInt(before.UnixMilli()-1, 10)
-	valid := make([]string, 0, len(accounts))
-	for _, a := range accounts {
-		if credit.CheckID("account", a) == nil {
-			valid = append(valid, a)
-		}
-	}
-	if len(valid) == 0 {
-		return nil, nil
-	}
-	idx := make([]*redis.StringSliceCmd, len(valid))
-	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, a := range valid {
-			idx[i] = p.ZRangeByScore(ctx, index(a), &redis.ZRangeBy{Min: "-inf", Max: maxScore})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var refs []jobs.JobRef
-	for i, a := range valid {
-		for _, id := range idx[i].Val() {
-			refs = append(refs, jobs.JobRef{Account: a, ID: id})
-		}
 	}
 	return refs, nil
 }
