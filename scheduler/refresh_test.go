@@ -77,19 +77,12 @@ func (e *env) account(name string) string {
 	return id
 }
 
-// open creates the account id as account does; it may run on any goroutine.
+// open creates the account id on every plan, through
+// jobs.Service.CreateAccount; it may run on any goroutine.
 func (e *env) open(id string) error {
-	now := e.clock.Now()
-	if err := e.accounts.CreateAccount(ctx, jobs.Account{ID: id, PlanIDs: e.catalog.IDs(), CreatedAt: now}); err != nil {
-		return err
-	}
-	for _, p := range e.catalog.Plans() {
-		start, end := p.FirstPeriod(now)
-		if _, _, err := e.l.OpenPool(ctx, id, p.PoolConfig(), start, end); err != nil {
-			return err
-		}
-	}
-	return nil
+	svc := jobs.NewService(jobs.Config{Ledger: e.l, Accounts: e.accounts, Catalog: e.catalog, NowFunc: e.clock.Now})
+	_, err := svc.CreateAccount(ctx, id, "", e.catalog.IDs())
+	return err
 }
 
 // sweep runs every scheduler's Sweep at once at the clock's now and returns

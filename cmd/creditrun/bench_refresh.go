@@ -107,9 +107,10 @@ func benchRefresh(ctx context.Context, client redis.UniversalClient, o benchOpti
 func refreshAccountID(i int) string { return "acct-" + strconv.Itoa(i) }
 
 // createRefreshAccounts creates n accounts on every plan of catalog at
-// created, with workers goroutines, as jobs.Service.CreateAccount does: the
+// created, with workers goroutines, through jobs.Service.CreateAccount: the
 // account record, then each plan's pool and its first period.
 func createRefreshAccounts(ctx context.Context, store *jobstore.Redis, l *ledger.Redis, catalog *plan.Catalog, n, workers int, created time.Time) error {
+	svc := jobs.NewService(jobs.Config{Ledger: l, Accounts: store, Catalog: catalog, NowFunc: func() time.Time { return created }})
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
@@ -117,7 +118,8 @@ func createRefreshAccounts(ctx context.Context, store *jobstore.Redis, l *ledger
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				if err := createRefreshAccount(ctx, store, l, catalog, refreshAccountID(i), created); err != nil {
+				id := refreshAccountID(i)
+				if _, err := svc.CreateAccount(ctx, id, id, catalog.IDs()); err != nil {
 					cancel(err)
 				}
 			}
@@ -135,19 +137,6 @@ feed:
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return fmt.Errorf("bench refresh: create accounts: %w", err)
-	}
-	return nil
-}
-
-func createRefreshAccount(ctx context.Context, store *jobstore.Redis, l *ledger.Redis, catalog *plan.Catalog, id string, created time.Time) error {
-	if err := store.CreateAccount(ctx, jobs.Account{ID: id, Name: id, PlanIDs: catalog.IDs(), CreatedAt: created}); err != nil {
-		return err
-	}
-	for _, p := range catalog.Plans() {
-		start, end := p.FirstPeriod(created)
-		if _, _, err := l.OpenPool(ctx, id, p.PoolConfig(), start, end); err != nil {
-			return fmt.Errorf("open pool %s of %s: %w", p.Pool, id, err)
-		}
 	}
 	return nil
 }
