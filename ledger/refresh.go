@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -19,27 +18,13 @@ import (
 //
 // Returns credit.ErrUnknownAccount, credit.ErrUnknownPool, or an error
 // wrapping credit.ErrInvalidID or credit.ErrInvalidAmount (an empty period).
-func (l *Redis) Refresh(ctx context.Context, account, pool string, start, end time.Time) (p credit.Pool, applied bool, err error) {
-	if err := checkIDs("account", account, "pool", pool); err != nil {
+func (l *Redis) Refresh(ctx context.Context, account, pool string, start, end time.Time) (credit.Pool, bool, error) {
+	res, err := l.RefreshBatch(ctx, []RefreshItem{{Account: account, Pool: pool, Start: start, End: end}})
+	if res[0].Err != nil {
+		return credit.Pool{}, false, res[0].Err
+	}
+	if err != nil {
 		return credit.Pool{}, false, err
 	}
-	if !end.After(start) {
-		return credit.Pool{}, false, fmt.Errorf("refresh %s/%s: period %s to %s is empty: %w", account, pool, start, end, credit.ErrInvalidAmount)
-	}
-	code, rest, err := l.run(ctx, refreshScript,
-		[]string{l.keys.account(account), l.keys.pool(account, pool), l.keys.journal(account)},
-		pool, start.UnixMilli(), end.UnixMilli(), l.now().UnixMilli())
-	if err != nil {
-		return credit.Pool{}, false, fmt.Errorf("refresh %s/%s: %w", account, pool, err)
-	}
-	if code != "OK" || len(rest) == 0 {
-		return credit.Pool{}, false, codeError(code, rest)
-	}
-	p = parsePool(account, pool, fields(rest[1:]))
-	// Indexed whether applied or not: a crash between the script and the
-	// index heals on the next call.
-	if err := l.indexPeriod(ctx, p); err != nil {
-		return credit.Pool{}, false, fmt.Errorf("refresh %s/%s: %w", account, pool, err)
-	}
-	return p, integer(rest[0]) == 1, nil
+	return res[0].Pool, res[0].Applied, nil
 }
