@@ -1,7 +1,6 @@
 package scheduler_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/creditrun/creditrun/internal/redisserver"
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/ledgertest"
@@ -20,15 +20,9 @@ import (
 	"github.com/creditrun/creditrun/storage"
 )
 
-// heldQueue takes jobs without running them: the expiry test completes them
-// itself through the service, as a worker would.
-type heldQueue struct{}
-
-func (heldQueue) Enqueue(context.Context, jobs.Job) error { return nil }
-func (heldQueue) Cancel(context.Context, jobs.Job) error  { return nil }
-
 // expireEnv is a jobs service with local storage on a fake clock, whose
-// jobs the test completes itself, as a worker would.
+// jobs the test completes itself, as a worker would (its queue only records
+// them).
 type expireEnv struct {
 	t     *testing.T
 	clock *ledgertest.Clock
@@ -45,7 +39,7 @@ func newExpireEnv(t *testing.T) *expireEnv {
 	e.l = ledger.New(c, ledger.Options{NowFunc: e.clock.Now})
 	store := jobstore.New(c, jobstore.Options{NowFunc: e.clock.Now})
 	e.local = storage.NewLocal(t.TempDir(), "http://127.0.0.1:1", []byte("secret-of-the-test"), e.clock.Now)
-	e.svc = jobs.NewService(jobs.Config{Ledger: e.l, Store: store, Queue: heldQueue{}, Accounts: store, Catalog: plan.Builtin(),
+	e.svc = jobs.NewService(jobs.Config{Ledger: e.l, Store: store, Queue: &jobstest.Queue{}, Accounts: store, Catalog: plan.Builtin(),
 		Objects: e.local, ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) }, NowFunc: e.clock.Now})
 	return e
 }

@@ -73,12 +73,7 @@ func TestE2ESchedulerReplicas(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Minute)
 	for _, a := range accounts {
 		for {
-			refreshes := 0
-			for _, e := range s.ledgerEntries(t, a.key) {
-				if e.Type == "refresh" {
-					refreshes++
-				}
-			}
+			refreshes := s.refreshes(t, a.key)
 			if refreshes >= 2 {
 				break
 			}
@@ -108,12 +103,7 @@ func TestE2ESchedulerReplicas(t *testing.T) {
 		if p.Used != 0 || p.Allocated != 100 || p.Available != 100 {
 			t.Errorf("%s after the refreshes: %+v", a.id, p)
 		}
-		refreshes := 0
-		for _, e := range s.ledgerEntries(t, a.key) {
-			if e.Type == "refresh" {
-				refreshes++
-			}
-		}
+		refreshes := s.refreshes(t, a.key)
 		if refreshes < 2 {
 			t.Errorf("%s: %d refresh entries, want at least 2", a.id, refreshes)
 		}
@@ -131,4 +121,16 @@ func TestE2ESchedulerReplicas(t *testing.T) {
 	if logged != journaled {
 		t.Errorf("the schedulers logged %d refreshes applied, the journals hold %d", logged, journaled)
 	}
+}
+
+// refreshes counts the refresh entries of the journal that key sees.
+func (s *stack) refreshes(t *testing.T, key string) int {
+	t.Helper()
+	n := 0
+	for _, e := range s.ledgerEntries(t, key) {
+		if e.Type == "refresh" {
+			n++
+		}
+	}
+	return n
 }
