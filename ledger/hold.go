@@ -208,56 +208,38 @@ func (l *Redis) ListHolds(ctx context.Context, f HoldFilter) (HoldPage, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return HoldPage{}, fmt.Errorf("%w: %q", credit.ErrInvalidStatus, f.Status)
 	}
-	var ids, accounts []string
+	var holds []credit.Hold
 	if f.Account != "" {
 		if err := credit.CheckID("account", f.Account); err != nil {
 			return HoldPage{}, err
 		}
-		var err error
-		if ids, err = l.client.ZRevRange(ctx, l.keys.holds(f.Account), 0, -1).Result(); err != nil {
+		ids, err := l.client.ZRevRange(ctx, l.keys.holds(f.Account), 0, -1).Result()
+		if err != nil {
 			return HoldPage{}, fmt.Errorf("list holds: %w", err)
 		}
-		accounts = make([]string, len(ids))
+		accounts := make([]string, len(ids))
 		for i := range accounts {
 			accounts[i] = f.Account
+		}
+		if holds, err = l.readHolds(ctx, accounts, ids); err != nil {
+			return HoldPage{}, fmt.Errorf("list holds: %w", err)
 		}
 	} else {
 		index := l.keys.holdIndex()
 		if f.Status != "" {
 			index = l.keys.holdsIn(string(f.Status))
 		}
-		var err error
-		if ids, err = l.client.ZRevRange(ctx, index, 0, -1).Result(); err != nil {
+		ids, err := l.client.ZRevRange(ctx, index, 0, -1).Result()
+		if err != nil {
 			return HoldPage{}, fmt.Errorf("list holds: %w", err)
 		}
-		if len(ids) > 0 {
-			v, err := l.client.HMGet(ctx, l.keys.holdAccounts(), ids...).Result()
-			if err != nil {
-				return HoldPage{}, fmt.Errorf("list holds: %w", err)
-			}
-			accounts = make([]string, len(ids))
-			for i, a := range v {
-				accounts[i], _ = a.(string)
-			}
-		}
-	}
-	pipe := l.client.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, l.keys.hold(accounts[i], id))
-	}
-	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
+		if holds, err = l.holdsByID(ctx, ids); err != nil {
 			return HoldPage{}, fmt.Errorf("list holds: %w", err)
 		}
 	}
 	page := HoldPage{Holds: []credit.Hold{}}
 	started := f.Cursor == ""
-	for _, cmd := range cmds {
-		if len(cmd.Val()) == 0 {
-			continue
-		}
-		h := parseHold(cmd.Val())
+	for _, h := range holds {
 		if f.Status != "" && h.Status != f.Status {
 			continue
 		}

@@ -54,15 +54,26 @@ func (l *Redis) holdsByID(ctx context.Context, ids []string) ([]credit.Hold, err
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	accounts, err := l.client.HMGet(ctx, l.keys.holdAccounts(), ids...).Result()
+	v, err := l.client.HMGet(ctx, l.keys.holdAccounts(), ids...).Result()
 	if err != nil {
 		return nil, err
 	}
+	accounts := make([]string, len(ids))
+	for i, a := range v {
+		accounts[i], _ = a.(string)
+	}
+	return l.readHolds(ctx, accounts, ids)
+}
+
+// readHolds reads the holds of ids, of accounts[i] each, in order, in one
+// round trip; a hold of an unknown account ("") or that does not exist is
+// left out.
+func (l *Redis) readHolds(ctx context.Context, accounts, ids []string) ([]credit.Hold, error) {
 	pipe := l.client.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, 0, len(ids))
 	for i, id := range ids {
-		if a, ok := accounts[i].(string); ok {
-			cmds = append(cmds, pipe.HGetAll(ctx, l.keys.hold(a, id)))
+		if accounts[i] != "" {
+			cmds = append(cmds, pipe.HGetAll(ctx, l.keys.hold(accounts[i], id)))
 		}
 	}
 	if len(cmds) == 0 {
