@@ -27,6 +27,23 @@ func (k keys) reservation(account, job string) string { return k.tag(account) + 
 // (unix ms), for the reaper.
 func (k keys) pending(account string) string { return k.tag(account) + ":pending" }
 
+// charges is a sorted set of jobs whose charge may have to be refunded, by
+// when they were added (unix ms): every charge posted at acceptance, until
+// the reaper has seen its job recorded, and every settled job that is being
+// abandoned, until its refund is done. The reaper finishes what a crash
+// left half done (OldCharges, Refund).
+func (k keys) charges(account string) string { return k.tag(account) + ":charges" }
+
+// jobRecords is a set of the record ids one dedup job charged that the pool
+// had not charged before, kept as long as its reservation, so that a refund
+// can give them back.
+func (k keys) jobRecords(account, job string) string { return k.tag(account) + ":charged:" + job }
+
+// op is a string that marks one keyed allocation change (a top-up or an
+// adjustment) as applied, so that a retry of it changes nothing more. It
+// holds the change's type, pool and amount, and expires after RetainEnded.
+func (k keys) op(account, key string) string { return k.tag(account) + ":op:" + key }
+
 // journal is the account's stream of changes.
 func (k keys) journal(account string) string { return k.tag(account) + ":journal" }
 
