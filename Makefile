@@ -12,6 +12,8 @@ export PATH := $(GOBIN):$(PATH)
 
 VERSITYGW_VERSION     := v1.8.0
 GOLANGCI_LINT_VERSION := v2.15.0
+# toxiproxy's server puts network faults between the fault suite's processes.
+TOXIPROXY_VERSION     := v2.12.0
 # sudo only when not root (a fresh container has no sudo and needs none).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -62,7 +64,7 @@ lint: ## run golangci-lint (config: .golangci.yaml)
 build: ## build bin/creditrun
 	$(GO) build -o bin/creditrun ./cmd/creditrun
 
-tools: ## install redis-server, redis-cli, a C compiler (for -race) and versitygw when missing
+tools: ## install redis-server, redis-cli, a C compiler (for -race), versitygw and toxiproxy-server when missing
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v redis-cli >/dev/null 2>&1 || missing="$$missing redis-tools"; \
@@ -78,4 +80,14 @@ tools: ## install redis-server, redis-cli, a C compiler (for -race) and versityg
 	@if [ ! -x "$(GOBIN)/versitygw" ]; then \
 		echo "--- installing versitygw $(VERSITYGW_VERSION) into $(GOBIN)"; \
 		GOBIN="$(GOBIN)" $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
+	fi
+	@# toxiproxy's module names its server binary "server": build it aside and
+	@# install it under a name that says what it is.
+	@if [ ! -x "$(GOBIN)/toxiproxy-server" ]; then \
+		echo "--- installing toxiproxy-server $(TOXIPROXY_VERSION) into $(GOBIN)"; \
+		tmp=$$(mktemp -d); \
+		GOBIN="$$tmp" $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION); \
+		mkdir -p "$(GOBIN)"; \
+		mv "$$tmp/server" "$(GOBIN)/toxiproxy-server"; \
+		rmdir "$$tmp"; \
 	fi
