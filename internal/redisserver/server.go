@@ -53,6 +53,31 @@ type Options struct {
 	// CLI is the redis-cli executable that StartCluster uses to create the
 	// cluster, looked up in PATH. Defaults to "redis-cli".
 	CLI string
+
+	// AppendFsync, when set, turns the append-only file on (appendonly yes)
+	// with this fsync policy: "always", "everysec" or "no". A server killed
+	// with Kill and started again with Restart replays it. Defaults to ""
+	// (persistence off).
+	AppendFsync string
+
+	// MaxMemory, when set, caps the server's memory (maxmemory, e.g. "8mb")
+	// with maxmemory-policy noeviction: writes past it fail with OOM and no
+	// key is ever evicted, as creditrun's Redis runs in production.
+	// Defaults to "" (no cap).
+	MaxMemory string
+}
+
+// persistArgs returns the redis-server arguments of AppendFsync and
+// MaxMemory.
+func (o Options) persistArgs() []string {
+	var args []string
+	if o.AppendFsync != "" {
+		args = append(args, "--appendonly", "yes", "--appendfsync", o.AppendFsync)
+	}
+	if o.MaxMemory != "" {
+		args = append(args, "--maxmemory", o.MaxMemory, "--maxmemory-policy", "noeviction")
+	}
+	return args
 }
 
 func (o Options) withDefaults() Options {
@@ -72,7 +97,15 @@ func (o Options) withDefaults() Options {
 type Server struct {
 	port int
 	dir  string
-	cmd  *exec.Cmd
+	// args are the process's arguments, kept for Restart.
+	args []string
+	bin  string
+	// startTimeout bounds the wait for PING at a start or restart.
+	startTimeout time.Duration
+
+	// mu guards cmd and exited, which Restart replaces.
+	mu  sync.Mutex
+	cmd *exec.Cmd
 	// exited is closed when the process has exited; waitErr is then set.
 	exited  chan struct{}
 	waitErr error
@@ -124,48 +157,44 @@ var errPortInUse = errors.New("port in use")
 
 // startOn starts redis-server on port and waits for it to answer PING.
 func startOn(bin string, port int, opts Options, extra func(dir string) []string) (*Server, error) {
+	return startBuilt(bin, port, opts, func(dir string) ([]string, error) {
+		args := []string{
+			"--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1",
+			"--save", "",
+			"--appendonly", "no",
+			"--daemonize", "no",
+			"--dir", dir,
+			"--logfile", "",
+		}
+		args = append(args, opts.persistArgs()...)
+		if extra != nil {
+			args = append(args, extra(dir)...)
+		}
+		return append(args, opts.Args...), nil
+	})
+}
+
+// startBuilt makes the server's directory, starts bin there with the
+// arguments build gives for it, and waits for the server on port to answer
+// PING.
+func startBuilt(bin string, port int, opts Options, build func(dir string) ([]string, error)) (*Server, error) {
 	dir, err := os.MkdirTemp("", "redisserver-")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server: temp dir: %w", err)
 	}
-	logPath := filepath.Join(dir, "redis.log")
-	logFile, err := os.Create(logPath)
+	args, err := build(dir)
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("redis-server: log file: %w", err)
+		return nil, err
 	}
-	defer logFile.Close() // the child holds its own descriptor
-
-	args := []string{
-		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--daemonize", "no",
-		"--dir", dir,
-		"--logfile", "",
-	}
-	if extra != nil {
-		args = append(args, extra(dir)...)
-	}
-	args = append(args, opts.Args...)
-	cmd := exec.Command(bin, args...) //nolint:noctx // the server lives until Close, not until a context ends
-	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	s := &Server{port: port, dir: dir, args: args, bin: bin, startTimeout: opts.StartTimeout}
+	if err := s.launch(); err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("redis-server: start %s: %w", bin, err)
+		return nil, err
 	}
-	s := &Server{port: port, dir: dir, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-
 	if err := s.waitReady(opts.StartTimeout); err != nil {
-		tail := logTail(logPath, logTailLines)
+		tail := logTail(s.logPath(), logTailLines)
 		_ = s.Close()
 		if strings.Contains(tail, "Address already in use") {
 			err = fmt.Errorf("%w: %w", errPortInUse, err)
@@ -175,17 +204,99 @@ func startOn(bin string, port int, opts Options, extra func(dir string) []string
 	return s, nil
 }
 
+// logPath is the file the server's output goes to, kept across restarts.
+func (s *Server) logPath() string { return filepath.Join(s.dir, "redis.log") }
+
+// launch starts the process with s.args, its output appended to the log.
+func (s *Server) launch() error {
+	logFile, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("redis-server: log file: %w", err)
+	}
+	defer logFile.Close() // the child holds its own descriptor
+
+	cmd := exec.Command(s.bin, s.args...) //nolint:noctx // the server lives until Close, not until a context ends
+	cmd.Dir = s.dir
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redis-server: start %s: %w", s.bin, err)
+	}
+	exited := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		s.mu.Lock()
+		s.waitErr = err
+		s.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+// proc returns the current process and its exit channel.
+func (s *Server) proc() (*exec.Cmd, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd, s.exited
+}
+
+// Kill sends SIGKILL to the server, as a crash of its host would stop it,
+// and waits for it to exit. Its directory (and so its append-only file) is
+// kept for Restart. Killing a server that is not running does nothing.
+func (s *Server) Kill() {
+	cmd, exited := s.proc()
+	kill(cmd.Process)
+	<-exited
+}
+
+// Restart starts the server again after Kill, on the same port and
+// directory with the same arguments, and waits for it to answer PING: with
+// AppendFsync set, it has replayed its append-only file by then. It
+// returns an error quoting the tail of the server's log when the server
+// does not come back within the start timeout.
+func (s *Server) Restart() error {
+	s.Kill() // a no-op when it is down already
+	if err := s.launch(); err != nil {
+		return err
+	}
+	if err := s.waitReady(s.startTimeout); err != nil {
+		return fmt.Errorf("redis-server restart on port %d: %w\n--- last lines of its log ---\n%s", s.port, err, logTail(s.logPath(), logTailLines))
+	}
+	return nil
+}
+
+// Running reports whether the server's process is up (it may not have
+// answered PING yet).
+func (s *Server) Running() bool {
+	_, exited := s.proc()
+	select {
+	case <-exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Dir returns the server's directory, which holds its append-only file
+// and its log (redis.log).
+func (s *Server) Dir() string { return s.dir }
+
 // waitReady polls until the server answers PING and reports its own pid
 // (so that another process that took the port is not mistaken for it),
 // the process exits, or timeout passes.
 func (s *Server) waitReady(timeout time.Duration) error {
+	cmd, exited := s.proc()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// Stop a pending exchange as soon as the process exits: whatever holds
 	// the port then may accept and never answer.
 	go func() {
 		select {
-		case <-s.exited:
+		case <-exited:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -194,7 +305,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	for {
 		pid, err := serverPID(ctx, s.Addr())
 		switch {
-		case err == nil && pid == s.cmd.Process.Pid:
+		case err == nil && pid == cmd.Process.Pid:
 			return nil
 		case err == nil:
 			lastErr = fmt.Errorf("%w: another process (pid %d) answers on the port", errPortInUse, pid)
@@ -207,8 +318,11 @@ func (s *Server) waitReady(timeout time.Duration) error {
 			continue
 		}
 		select {
-		case <-s.exited:
-			return fmt.Errorf("exited before answering PING: %w", s.waitErr)
+		case <-exited:
+			s.mu.Lock()
+			err := s.waitErr
+			s.mu.Unlock()
+			return fmt.Errorf("exited before answering PING: %w", err)
 		default:
 			return fmt.Errorf("no answer to PING within %v: %w", timeout, lastErr)
 		}
@@ -227,15 +341,17 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 // first call's error.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		kill(s.cmd.Process)
-		<-s.exited // the process is reaped by the goroutine started in startOn
+		s.Kill() // the process is reaped by the goroutine started in launch
 		s.closeErr = os.RemoveAll(s.dir)
 	})
 	return s.closeErr
 }
 
-// Pid returns the server's process id.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
+// Pid returns the server's process id (of its latest start).
+func (s *Server) Pid() int {
+	cmd, _ := s.proc()
+	return cmd.Process.Pid
+}
 
 // kill sends SIGKILL to the process group the server leads, and to the
 // process itself in case it has none.

@@ -86,3 +86,20 @@ func RunShared(m *testing.M, set func(*Server, *Cluster)) int {
 	set(s, c)
 	return m.Run()
 }
+
+// FailoverT starts a master, its replicas and sentinels for the test
+// (StartFailover), closes them when the test ends, and fails the test if
+// they do not start.
+func FailoverT(t testing.TB, opts FailoverOptions) *Failover {
+	t.Helper()
+	f, err := StartFailover(opts)
+	if err != nil {
+		fatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("close redis failover set: %v", err)
+		}
+	})
+	return f
+}
