@@ -102,7 +102,7 @@ func TestLedgerPaging(t *testing.T) {
 	e := newEnv(t)
 	acct, key := e.account(t, "people-1k-99", "local-2k-49")
 	for i := range 5 {
-		if _, err := e.ledger.TopUp(ctx, acct, "people", int64(i+1), fmt.Sprint("top-up ", i)); err != nil {
+		if _, err := e.ledger.TopUp(ctx, acct, "people", int64(i+1), fmt.Sprint("top-up ", i), ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -101,12 +101,20 @@ func (s *Server) changeCredits(c *call) (int, any, error) {
 	}
 	account := c.r.PathValue("id")
 	ctx := c.r.Context()
+	// The change is keyed in the ledger by the request's Idempotency-Key, so
+	// that a retry of a request whose answer was lost (a 503 is not kept by
+	// the idempotency layer) changes nothing twice. Without one, the ledger
+	// keys it afresh: its own retries are covered, the client's are not.
+	opKey := ""
+	if c.idemKey != "" {
+		opKey = "idem_" + hashKey(c.p.KeyHash + "\x00" + c.idemKey)[:40]
+	}
 	var p credit.Pool
 	var err error
 	if *req.Amount > 0 {
-		p, err = s.ledger.TopUp(ctx, account, req.Pool, *req.Amount, req.Reason)
+		p, err = s.ledger.TopUp(ctx, account, req.Pool, *req.Amount, req.Reason, opKey)
 	} else {
-		p, err = s.ledger.Adjust(ctx, account, req.Pool, *req.Amount, req.Reason)
+		p, err = s.ledger.Adjust(ctx, account, req.Pool, *req.Amount, req.Reason, opKey)
 	}
 	if err != nil {
 		return 0, nil, err

@@ -212,7 +212,7 @@ func (e *env) setAvailable(t testing.TB, account, pool string, n int64) {
 		t.Fatal(err)
 	}
 	if d := n - p.Available(); d != 0 {
-		if _, err := e.ledger.Adjust(ctx, account, pool, d, "test"); err != nil {
+		if _, err := e.ledger.Adjust(ctx, account, pool, d, "test", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -82,6 +82,7 @@ var codes = []struct {
 	{errNotSucceeded, http.StatusConflict, codeConflict, "", "The job has no results: it has not succeeded."},
 	{jobs.ErrAccountExists, http.StatusConflict, codeConflict, "id", "An account with this id exists already."},
 	{errIdempotencyConflict, http.StatusConflict, codeIdempotencyConflict, "", "This Idempotency-Key was used with a different request, or its first request is still running."},
+	{credit.ErrKeyConflict, http.StatusConflict, codeIdempotencyConflict, "", "This Idempotency-Key was used with a different request, or its first request is still running."},
 	{jobs.ErrNotInPlan, http.StatusBadRequest, codeInvalidRequest, "data_type", "None of the account's plans covers this data type and operation."},
 	{credit.ErrOverageDisabled, http.StatusBadRequest, codeInvalidRequest, "on_insufficient", "Overage is not enabled on this pool."},
 	{credit.ErrInvalidPolicy, http.StatusBadRequest, codeInvalidRequest, "on_insufficient", "on_insufficient must be reject, partial or overage."},

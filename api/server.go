@@ -63,13 +63,16 @@ type Ledger interface {
 	// Journal returns a page of an account's journal, oldest first, and the
 	// next cursor. Returns an error wrapping credit.ErrInvalidCursor.
 	Journal(ctx context.Context, account string, q ledger.JournalQuery) ([]credit.Entry, string, error)
-	// TopUp adds credits to a pool. Returns credit.ErrInvalidAmount,
-	// credit.ErrUnknownAccount or credit.ErrUnknownPool.
-	TopUp(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
+	// TopUp adds credits to a pool, once per key: a key applied before
+	// changes nothing more; an empty key gets a fresh one. Returns
+	// credit.ErrInvalidAmount, credit.ErrUnknownAccount,
+	// credit.ErrUnknownPool, or credit.ErrKeyConflict for a key applied to
+	// another change.
+	TopUp(ctx context.Context, account, pool string, amount int64, reason, key string) (credit.Pool, error)
 	// Adjust changes a pool's allocation either way. Returns a
 	// *credit.InsufficientError when it would take more than is available,
 	// and the errors of TopUp.
-	Adjust(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
+	Adjust(ctx context.Context, account, pool string, amount int64, reason, key string) (credit.Pool, error)
 }
 
 // Storage hands out links to result files; package storage implements it.
@@ -296,6 +299,8 @@ type call struct {
 	r    *http.Request
 	p    principal
 	body []byte
+	// idemKey is the request's Idempotency-Key, "" when it has none.
+	idemKey string
 	// pool is the pool the request concerns, for X-Credits-Remaining;
 	// credits is the exact count when the handler knows it.
 	pool    string
@@ -361,6 +366,7 @@ func (s *Server) answer(c *call, rt route) response {
 	if key == "" {
 		return s.run(c, rt.h)
 	}
+	c.idemKey = key
 	return s.idempotent(c, key, func() response { return s.run(c, rt.h) })
 }
 

@@ -24,7 +24,18 @@ type Ledger interface {
 	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
 	Hold(ctx context.Context, id string) (credit.Hold, error)
-	Adjust(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error)
+	// Refund gives back, once per job, all that a settled job was charged
+	// (its posting, its unpaid hold, the record ids it charged first), with
+	// reason in the journal; refunding a refunded job returns it unchanged,
+	// and a voided one comes back as it is. Returns
+	// credit.ErrReservationOpen for an open reservation and
+	// credit.ErrReservationNotFound.
+	Refund(ctx context.Context, account, job, reason string) (credit.Reservation, error)
+	// MarkRefundDue marks a job's charge as to be refunded, where the
+	// reaper finds it should the refund not follow; Refund removes the mark.
+	MarkRefundDue(ctx context.Context, account, job string) error
+	// DropCharge removes the mark of a job whose charge stands.
+	DropCharge(ctx context.Context, account, job string) error
 	WaiveHold(ctx context.Context, id, reason string) (credit.Hold, error)
 	// PayHold marks a hold paid; paying a paid hold returns it unchanged.
 	// Returns credit.ErrHoldNotFound, credit.ErrInvalidID, or an error

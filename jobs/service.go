@@ -160,6 +160,11 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 	}
 	r, err := s.cfg.Ledger.Reserve(ctx, req)
 	if err != nil {
+		if r.JobID != "" {
+			// Reserved, then something after the script failed: the
+			// credits go back now, or the reaper gives them back.
+			s.release(ctx, r, "the job could not be recorded")
+		}
 		return Job{}, err
 	}
 
@@ -232,21 +237,73 @@ func (s *Service) subscription(ctx context.Context, account string) (*plan.Subsc
 }
 
 // release gives back what a submit took when the job could not be recorded or
-// queued. A reservation is voided. A charge posted at acceptance cannot be
-// voided, so it is refunded: its prepaid part by an adjustment and its
-// overage part by waiving its hold, both journaled with the reason.
+// queued: a reservation is voided, and a charge posted at acceptance, which
+// cannot be voided, is refunded (Ledger.Refund: its posting, its hold, its
+// record ids). Both are keyed by the job, so repeating them, here or by the
+// reaper, gives back nothing twice. Should either fail, the reaper finishes
+// it: an open reservation of a job that was never recorded or has ended is
+// voided, and a charge posted at acceptance stays in the ledger's charges
+// set until the reaper sees its job recorded and kept it (FinishCharge).
 func (s *Service) release(ctx context.Context, r credit.Reservation, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	if r.State != credit.Settled {
 		_, _ = s.cfg.Ledger.Void(ctx, r.Account, r.Pool, r.JobID, reason)
 		return
 	}
-	if r.PrepaidPosted > 0 {
-		_, _ = s.cfg.Ledger.Adjust(ctx, r.Account, r.Pool, r.PrepaidPosted, "refund of "+r.JobID+": "+reason)
+	_, _ = s.cfg.Ledger.Refund(ctx, r.Account, r.JobID, reason)
+}
+
+// refundDue reports whether a job that ended keeps no charge: one that
+// failed, unless it was charged at acceptance and started (that charge
+// stands whether or not the work succeeds).
+func refundDue(j Job) bool {
+	return j.Status == Failed && !(j.ChargeAtAcceptance && j.Attempts > 0)
+}
+
+// FinishCharge settles the fate of a charge the reaper found in the ledger's
+// charges set (a charge posted at acceptance, or a settled charge marked for
+// refund by Abandon) once it is old enough that no submit or abandon is still
+// at work on it:
+//   - a job that was never recorded is refunded: the client was told it
+//     failed (or never heard back), and no job will show the work;
+//   - a job that failed keeping no charge (refundDue) is refunded;
+//   - a job that succeeded, was canceled, or failed keeping its charge keeps
+//     it, and the mark goes;
+//   - a job that has not ended is left alone: its own end, or the reaper's
+//     Abandon, decides.
+//
+// It reports whether it refunded anything. Refunds are keyed by the job, so
+// a charge refunded before is not refunded again.
+func (s *Service) FinishCharge(ctx context.Context, account, id string) (bool, error) {
+	j, err := s.cfg.Store.Get(ctx, account, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return s.refund(ctx, account, id, "The job was never recorded.")
+	case err != nil:
+		return false, err
+	case !j.Status.Terminal():
+		return false, nil
+	case refundDue(j):
+		return s.refund(ctx, account, id, "The job failed: "+j.Error)
 	}
-	if r.HoldID != "" {
-		_, _ = s.cfg.Ledger.WaiveHold(ctx, r.HoldID, reason)
+	return false, s.cfg.Ledger.DropCharge(ctx, account, id)
+}
+
+// refund refunds a job's charge and reports whether this call gave anything
+// back. A reservation that is gone has nothing left to give.
+func (s *Service) refund(ctx context.Context, account, id, reason string) (bool, error) {
+	before, err := s.cfg.Ledger.Reservation(ctx, account, id)
+	switch {
+	case errors.Is(err, credit.ErrReservationNotFound):
+		return false, s.cfg.Ledger.DropCharge(ctx, account, id)
+	case err != nil:
+		return false, err
 	}
+	r, err := s.cfg.Ledger.Refund(ctx, account, id, reason)
+	if err != nil {
+		return false, fmt.Errorf("refund %s: %w", id, err)
+	}
+	return before.State == credit.Settled && r.State == credit.Refunded, nil
 }
 
 func (s *Service) finish(j *Job, st Status) {
@@ -440,9 +497,12 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 //   - a charge posted at acceptance stands once the job has started, and is
 //     refunded when it never started.
 //
-// The job is marked failed before any refund, so a worker that completes it
-// meanwhile wins and nothing is refunded. Returns an error wrapping ErrEnded
-// when the job has ended, or ErrNotFound.
+// A refund is marked due in the ledger first, then the job is marked failed,
+// then the refund is made (keyed by the job): a worker that completes the
+// job meanwhile wins the mark and keeps the charge, and a crash or a lost
+// reply at any step leaves the mark, which the reaper finishes
+// (FinishCharge). Returns an error wrapping ErrEnded when the job has ended,
+// or ErrNotFound.
 func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job, error) {
 	j, err := s.cfg.Store.Get(ctx, account, id)
 	if err != nil {
@@ -463,7 +523,10 @@ func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job,
 		}
 	}
 	// Charged, by a settle or at acceptance, for a job that will not show
-	// its work: marked failed first, then refunded.
+	// its work.
+	if err := s.cfg.Ledger.MarkRefundDue(ctx, account, id); err != nil {
+		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
+	}
 	r, err := s.cfg.Ledger.Reservation(ctx, account, id)
 	if err != nil {
 		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
@@ -473,7 +536,9 @@ func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job,
 	if err != nil {
 		return Job{}, err
 	}
-	s.release(ctx, r, reason)
+	if _, err := s.cfg.Ledger.Refund(context.WithoutCancel(ctx), account, id, reason); err != nil {
+		return failed, fmt.Errorf("abandon %s: failed, its refund left to the reaper: %w", id, err)
+	}
 	return failed, nil
 }
 

@@ -83,6 +83,12 @@ func newFixture(t *testing.T, opts ...func(*jobs.Config)) *fixture {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 64})
 	t.Cleanup(func() { c.Close() })
+	return newFixtureOn(t, c, opts...)
+}
+
+// newFixtureOn builds the service as newFixture does, on client c.
+func newFixtureOn(t *testing.T, c redis.UniversalClient, opts ...func(*jobs.Config)) *fixture {
+	t.Helper()
 	prefix := fmt.Sprintf("t%d", time.Now().UnixNano())
 	catalog, err := plan.Parse([]byte(testPlans))
 	if err != nil {

@@ -45,26 +45,44 @@ func (l *Redis) OldReservations(ctx context.Context, before time.Time) iter.Seq2
 // oldReservations returns the open reservations of accounts scored at or
 // below maxScore in their pending sets.
 func (l *Redis) oldReservations(ctx context.Context, accounts []string, maxScore string) ([]credit.Reservation, error) {
+	all, err := l.scoredReservations(ctx, accounts, l.keys.pending, maxScore)
+	if err != nil {
+		return nil, err
+	}
+	var out []credit.Reservation
+	for _, r := range all {
+		if r.State == credit.Reserved {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// scoredReservations returns the reservations of the jobs scored at or below
+// maxScore in the sorted set set(account) of each of accounts, in two round
+// trips. A job whose reservation is gone comes back with its account and
+// job id only, and no state.
+func (l *Redis) scoredReservations(ctx context.Context, accounts []string, set func(string) string, maxScore string) ([]credit.Reservation, error) {
 	if len(accounts) == 0 {
 		return nil, nil
 	}
 	pipe := l.client.Pipeline()
 	jobs := make([]*redis.StringSliceCmd, len(accounts))
 	for i, a := range accounts {
-		jobs[i] = pipe.ZRangeByScore(ctx, l.keys.pending(a), &redis.ZRangeBy{Min: "-inf", Max: maxScore})
+		jobs[i] = pipe.ZRangeByScore(ctx, set(a), &redis.ZRangeBy{Min: "-inf", Max: maxScore})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("pending sets: %w", err)
+		return nil, fmt.Errorf("sorted sets: %w", err)
 	}
-	type pendingCmd struct {
+	type resCmd struct {
 		account, job string
 		cmd          *redis.MapStringStringCmd
 	}
-	var cmds []pendingCmd
+	var cmds []resCmd
 	pipe = l.client.Pipeline()
 	for i, a := range accounts {
 		for _, job := range jobs[i].Val() {
-			cmds = append(cmds, pendingCmd{a, job, pipe.HGetAll(ctx, l.keys.reservation(a, job))})
+			cmds = append(cmds, resCmd{a, job, pipe.HGetAll(ctx, l.keys.reservation(a, job))})
 		}
 	}
 	if len(cmds) == 0 {
@@ -73,11 +91,9 @@ func (l *Redis) oldReservations(ctx context.Context, accounts []string, maxScore
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("reservations: %w", err)
 	}
-	var out []credit.Reservation
-	for _, p := range cmds {
-		if r := parseReservation(p.account, p.job, p.cmd.Val()); r.State == credit.Reserved {
-			out = append(out, r)
-		}
+	out := make([]credit.Reservation, 0, len(cmds))
+	for _, c := range cmds {
+		out = append(out, parseReservation(c.account, c.job, c.cmd.Val()))
 	}
 	return out, nil
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -113,21 +115,26 @@ func (l *Redis) Pools(ctx context.Context, account string) ([]credit.Pool, error
 }
 
 // TopUp adds amount (> 0) credits to a pool's allocation for this period, and
-// journals it with reason. Returns the pool after the change;
-// credit.ErrInvalidAmount, credit.ErrUnknownAccount or credit.ErrUnknownPool
-// with nothing changed.
-func (l *Redis) TopUp(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error) {
+// journals it with reason, once per key: a top-up whose key was applied
+// before changes nothing and returns the pool as it is. An empty key gets a
+// fresh one, which still makes the client's own retries of this call (after
+// a lost reply) harmless; callers that may repeat the call themselves (an
+// API request retried by its client) pass a key of their own. Returns the
+// pool after the change; credit.ErrInvalidAmount, credit.ErrInvalidID,
+// credit.ErrUnknownAccount, credit.ErrUnknownPool, or credit.ErrKeyConflict
+// when the key was applied to another change, with nothing changed.
+func (l *Redis) TopUp(ctx context.Context, account, pool string, amount int64, reason, key string) (credit.Pool, error) {
 	if err := credit.CheckAmount("top-up", amount); err != nil {
 		return credit.Pool{}, err
 	}
-	return l.adjust(ctx, credit.EntryTopup, account, pool, amount, reason)
+	return l.adjust(ctx, credit.EntryTopup, account, pool, amount, reason, key)
 }
 
 // Adjust changes a pool's allocation by amount, which may be negative but not
-// zero, and journals it with reason. A negative adjustment may not take more
-// than is available: it returns a *credit.InsufficientError then, with
-// nothing changed.
-func (l *Redis) Adjust(ctx context.Context, account, pool string, amount int64, reason string) (credit.Pool, error) {
+// zero, and journals it with reason, once per key as TopUp does. A negative
+// adjustment may not take more than is available: it returns a
+// *credit.InsufficientError then, with nothing changed.
+func (l *Redis) Adjust(ctx context.Context, account, pool string, amount int64, reason, key string) (credit.Pool, error) {
 	abs := amount
 	if abs < 0 {
 		abs = -abs
@@ -135,28 +142,37 @@ func (l *Redis) Adjust(ctx context.Context, account, pool string, amount int64, 
 	if err := credit.CheckAmount("adjustment", abs); err != nil {
 		return credit.Pool{}, err
 	}
-	return l.adjust(ctx, credit.EntryAdjust, account, pool, amount, reason)
+	return l.adjust(ctx, credit.EntryAdjust, account, pool, amount, reason, key)
 }
 
-func (l *Redis) adjust(ctx context.Context, typ credit.EntryType, account, pool string, amount int64, reason string) (credit.Pool, error) {
-	if err := checkIDs("account", account, "pool", pool); err != nil {
+func (l *Redis) adjust(ctx context.Context, typ credit.EntryType, account, pool string, amount int64, reason, key string) (credit.Pool, error) {
+	if key == "" {
+		key = newOpKey()
+	}
+	if err := checkIDs("account", account, "pool", pool, "key", key); err != nil {
 		return credit.Pool{}, err
 	}
 	code, rest, err := l.run(ctx, adjustScript,
-		[]string{l.keys.account(account), l.keys.pool(account, pool), l.keys.journal(account)},
-		string(typ), amount, l.now().UnixMilli(), reason, pool)
+		[]string{l.keys.account(account), l.keys.pool(account, pool), l.keys.journal(account), l.keys.op(account, key)},
+		string(typ), amount, l.now().UnixMilli(), reason, pool, key, l.retainEnded.Milliseconds())
 	if err != nil {
 		return credit.Pool{}, fmt.Errorf("%s %s/%s: %w", typ, account, pool, err)
 	}
-	if code != "OK" {
-		err := codeError(code, rest)
-		if ie, ok := errors.AsType[*credit.InsufficientError](err); ok {
-			ie.Pool = pool
-		}
-		return credit.Pool{}, err
+	switch code {
+	case "OK":
+		return parsePool(account, pool, fields(rest[1:])), nil
+	case "KEY_CONFLICT":
+		return credit.Pool{}, fmt.Errorf("%s %s/%s: key %s: %w", typ, account, pool, key, credit.ErrKeyConflict)
 	}
-	return parsePool(account, pool, fields(rest)), nil
+	err = codeError(code, rest)
+	if ie, ok := errors.AsType[*credit.InsufficientError](err); ok {
+		ie.Pool = pool
+	}
+	return credit.Pool{}, err
 }
+
+// newOpKey returns a fresh key for a change whose caller gave none.
+func newOpKey() string { return "op_" + strings.ToLower(ulid.Make().String()) }
 
 func parsePool(account, name string, m map[string]string) credit.Pool {
 	return credit.Pool{

@@ -21,10 +21,12 @@ const DefaultRetainEnded = 30 * 24 * time.Hour
 
 // Redis is the ledger on Redis: standalone, Cluster or miniredis.
 type Redis struct {
-	client      redis.UniversalClient
-	keys        keys
-	nowFunc     func() time.Time
-	retainEnded time.Duration
+	client       redis.UniversalClient
+	keys         keys
+	nowFunc      func() time.Time
+	retainEnded  time.Duration
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // Options configure a Redis ledger.
@@ -40,6 +42,17 @@ type Options struct {
 	// did for good. Defaults to DefaultRetainEnded; below a millisecond
 	// counts as unset.
 	RetainEnded time.Duration
+	// WaitReplicas, when above 0, makes every script that changes credits
+	// wait (Redis WAIT) until that many replicas have its write before it
+	// answers, so that a failover to a replica loses no change a caller saw
+	// succeed. A change that reaches fewer replicas within WaitTimeout
+	// returns an error, though it was made on the master: callers treat it
+	// as any failure after which the change may or may not stand, which
+	// every keyed change allows. For a standalone master with replicas
+	// (Sentinel); not for Redis Cluster. Defaults to 0: no waiting.
+	WaitReplicas int
+	// WaitTimeout bounds each wait for replicas. Defaults to 1 second.
+	WaitTimeout time.Duration
 }
 
 // New returns a ledger that keeps its state through client.
@@ -53,7 +66,11 @@ func New(client redis.UniversalClient, opts Options) *Redis {
 	if opts.RetainEnded < time.Millisecond {
 		opts.RetainEnded = DefaultRetainEnded
 	}
-	return &Redis{client: client, keys: keys{prefix: opts.Prefix}, nowFunc: opts.NowFunc, retainEnded: opts.RetainEnded}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = time.Second
+	}
+	return &Redis{client: client, keys: keys{prefix: opts.Prefix}, nowFunc: opts.NowFunc, retainEnded: opts.RetainEnded,
+		waitReplicas: max(opts.WaitReplicas, 0), waitTimeout: opts.WaitTimeout}
 }
 
 //go:embed scripts/*.lua
@@ -68,6 +85,7 @@ var (
 	adjustScript    = loadScript("adjust.lua")
 	openScript      = loadScript("open.lua")
 	refreshScript   = loadScript("refresh.lua")
+	refundScript    = loadScript("refund.lua")
 )
 
 func loadScript(name string) *redis.Script {
@@ -152,7 +170,13 @@ func (l *Redis) now() time.Time { return l.nowFunc() }
 
 // run runs a script and splits its reply into its code and the rest.
 func (l *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (string, []any, error) {
-	v, err := s.Run(ctx, l.client, keys, args...).Slice()
+	var v []any
+	var err error
+	if l.waitReplicas > 0 {
+		v, err = l.runReplicated(ctx, s, keys, args...)
+	} else {
+		v, err = s.Run(ctx, l.client, keys, args...).Slice()
+	}
 	if err != nil {
 		return "", nil, err
 	}
@@ -164,6 +188,35 @@ func (l *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ..
 		return "", nil, fmt.Errorf("script reply starts with %T", v[0])
 	}
 	return code, v[1:], nil
+}
+
+// runReplicated runs a script and a WAIT for the replicas in one pipeline,
+// which goes down one connection, as WAIT needs: it waits for the writes of
+// its own connection. A script Redis does not know yet is loaded once.
+func (l *Redis) runReplicated(ctx context.Context, s *redis.Script, keys []string, args ...any) ([]any, error) {
+	for loaded := false; ; loaded = true {
+		pipe := l.client.Pipeline()
+		eval := s.EvalSha(ctx, pipe, keys, args...)
+		wait := pipe.Do(ctx, "wait", l.waitReplicas, l.waitTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		if err := eval.Err(); err != nil {
+			if !loaded && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				if err := s.Load(ctx, l.client).Err(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, err
+		}
+		n, err := wait.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("wait for replicas: %w", err)
+		}
+		if n < int64(l.waitReplicas) {
+			return nil, fmt.Errorf("the change reached %d of %d replicas within %s", n, l.waitReplicas, l.waitTimeout)
+		}
+		return eval.Slice()
+	}
 }
 
 // fields turns a flat field, value, ... reply into a map.

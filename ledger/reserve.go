@@ -39,6 +39,7 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 	code, rest, err := l.run(ctx, reserveScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
+		l.keys.jobRecords(a, job), l.keys.charges(a),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)
@@ -116,8 +117,11 @@ func parseReservation(account, job string, m map[string]string) credit.Reservati
 		PrepaidPosted:      i64(m, "prepaid_posted"),
 		OveragePosted:      i64(m, "overage_posted"),
 		HoldID:             m["hold"],
+		Refunded:           i64(m, "refunded"),
+		OverageRefundDue:   i64(m, "overage_refund_due"),
 		CreatedAt:          ms(m, "created_at"),
 		EndedAt:            ms(m, "ended_at"),
+		RefundedAt:         ms(m, "refunded_at"),
 	}
 	if k := m["kept"]; k != "" {
 		r.Kept = make([]bool, len(k))

@@ -43,7 +43,7 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	code, rest, err := l.run(ctx, settleScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
-		l.keys.stage(a, job, req.Staged),
+		l.keys.stage(a, job, req.Staged), l.keys.jobRecords(a, job),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, err)

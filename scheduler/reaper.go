@@ -43,6 +43,11 @@ type ReaperLedger interface {
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
 	// Accounts returns every account id, in no order.
 	Accounts(ctx context.Context) ([]string, error)
+	// OldCharges yields the jobs of the charges sets (charges posted at
+	// acceptance, and settled charges marked for refund), across every
+	// account, added before the given time; it may yield one twice. A
+	// failure to read ends it with its error.
+	OldCharges(ctx context.Context, before time.Time) iter.Seq2[credit.Reservation, error]
 }
 
 var _ ReaperLedger = (*ledger.Redis)(nil)
@@ -69,6 +74,11 @@ type Jobs interface {
 	// ActiveBefore returns the jobs of these accounts created before the
 	// given time that have not ended.
 	ActiveBefore(ctx context.Context, accounts []string, before time.Time) ([]jobs.JobRef, error)
+	// FinishCharge refunds a marked charge whose job was never recorded or
+	// failed keeping no charge, drops the mark of one whose job kept it,
+	// and leaves one whose job has not ended; it reports whether it
+	// refunded.
+	FinishCharge(ctx context.Context, account, id string) (bool, error)
 }
 
 var _ Jobs = (*jobs.Service)(nil)
@@ -166,11 +176,21 @@ const reapPage = 500
 // recording it. Those are abandoned by the same rules; the last is refunded,
 // since the job shows no results.
 //
+// Last, it finishes the charges marked in the ledger more than the grace
+// period before now (jobs.Service.FinishCharge): a charge posted at
+// acceptance whose job was never recorded, or a refund that a crash or a
+// lost reply cut short, is refunded, keyed by the job, so never twice.
+//
 // A reservation or job it cannot handle is joined into the error and Reap
 // goes on; a failure to read the reservations or the jobs ends it.
 func (r *Reaper) Reap(ctx context.Context, now time.Time) (reaped int, err error) {
 	var errs []error
 	cutoff := now.Add(-r.cfg.Grace)
+	defer func() {
+		n, cerr := r.finishCharges(ctx, cutoff)
+		reaped += n
+		err = errors.Join(err, cerr)
+	}()
 	seen := map[jobs.JobRef]bool{} // the jobs of open reservations, looked at already
 	for res, err := range r.cfg.Ledger.OldReservations(ctx, cutoff) {
 		if err != nil {
@@ -215,6 +235,29 @@ func (r *Reaper) Reap(ctx context.Context, now time.Time) (reaped int, err error
 		}
 	}
 	return reaped, errors.Join(errs...)
+}
+
+// finishCharges finishes the marked charges older than cutoff and returns
+// how many it refunded.
+func (r *Reaper) finishCharges(ctx context.Context, cutoff time.Time) (int, error) {
+	var errs []error
+	refunded := 0
+	for res, err := range r.cfg.Ledger.OldCharges(ctx, cutoff) {
+		if err != nil {
+			return refunded, errors.Join(append(errs, fmt.Errorf("reap charges: %w", err))...)
+		}
+		if err := ctx.Err(); err != nil {
+			return refunded, errors.Join(append(errs, err)...)
+		}
+		done, err := r.cfg.Jobs.FinishCharge(ctx, res.Account, res.JobID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reap charge %s/%s: %w", res.Account, res.JobID, err))
+		}
+		if done {
+			refunded++
+		}
+	}
+	return refunded, errors.Join(errs...)
 }
 
 // reapJob fails a job that has not ended if its task is gone or archived or

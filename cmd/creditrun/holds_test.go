@@ -84,7 +84,7 @@ func (f *financeAPI) held(t *testing.T, over int64) (string, credit.Hold) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.ledger.Adjust(ctx, acct.ID, "people", 2-p.Available(), "test"); err != nil {
+	if _, err := f.ledger.Adjust(ctx, acct.ID, "people", 2-p.Available(), "test", ""); err != nil {
 		t.Fatal(err)
 	}
 	j, err := f.svc.Submit(ctx, acct.ID, jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 2 + over, OnInsufficient: credit.Overage})

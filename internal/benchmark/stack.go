@@ -114,7 +114,7 @@ func NewStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if _, err := s.Service.CreateAccount(ctx, cfg.Account, "creditrun bench", []string{benchPlan}); err != nil {
 		return nil, fmt.Errorf("bench account: %w", err)
 	}
-	if _, err := s.Ledger.TopUp(ctx, cfg.Account, "people", benchCredits, "creditrun bench"); err != nil {
+	if _, err := s.Ledger.TopUp(ctx, cfg.Account, "people", benchCredits, "creditrun bench", ""); err != nil {
 		return nil, fmt.Errorf("bench credits: %w", err)
 	}
 	if s.Key, err = srv.CreateKey(ctx, api.RoleUser, cfg.Account); err != nil {

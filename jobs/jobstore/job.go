@@ -17,7 +17,9 @@ import (
 // without a CreatedAt gets the store's now. It indexes the job by CreatedAt
 // for List. A job created in an ended state gets its TTL at once.
 //
-// Returns an error wrapping jobs.ErrJobExists when the id is taken, and one
+// Creating a job again with the very record it has (a retry of a Create whose
+// reply was lost) succeeds and changes nothing. Returns an error wrapping
+// jobs.ErrJobExists when the id is taken by another record, and one
 // wrapping credit.ErrInvalidID when the account or job id cannot be part of a
 // key.
 func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) error {

@@ -35,6 +35,10 @@ func testCreateGetItems(t *testing.T, h *harness) {
 		t.Errorf("Items (-want +got):\n%s", diff)
 	}
 
+	// The same record again is the retry of a Create whose reply was lost.
+	if err := h.store.Create(h.ctx, j, items); err != nil {
+		t.Fatalf("Create of the same record again: %v, want nil", err)
+	}
 	again := h.job("acme", "job_01", jobs.Search, time.Hour)
 	if err := h.store.Create(h.ctx, again, nil); !errors.Is(err, jobs.ErrJobExists) {
 		t.Fatalf("Create of a taken id: %v, want ErrJobExists", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 
@@ -60,7 +61,7 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		if !j.Status.Valid() {
 			return jobs.Job{}, fmt.Errorf("update job %s: unknown status %q", id, j.Status)
 		}
-		data, err := json.Marshal(j)
+		data, err := json.Marshal(written{Job: j, Write: rand.Uint64()})
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: encode: %w", id, err)
 		}
@@ -91,6 +92,17 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		}
 	}
 	return jobs.Job{}, fmt.Errorf("update job %s: it changed under every one of %d attempts", id, maxUpdateAttempts)
+}
+
+// written is a job as an update stores it: with a random token of the write,
+// which makes the bytes of every write its own. A retry of the update script
+// after a lost reply finds those bytes stored and knows the write for its
+// own (update.lua), while two updates that would store the same job still
+// differ, so that only one of them wins the compare-and-set. Readers decode
+// the job and ignore the token.
+type written struct {
+	jobs.Job
+	Write uint64 `json:"write"`
 }
 
 // resultsKept reports whether j has finished with result files that are still

@@ -36,6 +36,13 @@ var (
 	// ErrAlreadyVoided is returned by Settle for a voided reservation. Nothing
 	// changes.
 	ErrAlreadyVoided = errors.New("reservation already voided")
+	// ErrReservationOpen is returned by Refund for a reservation that is
+	// neither settled nor ended: it is voided, not refunded. Nothing changes.
+	ErrReservationOpen = errors.New("reservation is open: void it instead")
+	// ErrKeyConflict is returned when the key of a keyed change (a top-up or
+	// an adjustment) was used before for a different change. Nothing
+	// changes.
+	ErrKeyConflict = errors.New("key used before for a different change")
 	// ErrCostExceedsReserved is returned by Settle for a cost that is negative
 	// or larger than what the job reserved.
 	ErrCostExceedsReserved = errors.New("cost exceeds the reservation")

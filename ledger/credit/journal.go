@@ -20,6 +20,7 @@ const (
 	EntryOverage    EntryType = "overage"     // overage credits spent by a job: debt
 	EntryHoldPaid   EntryType = "hold_paid"   // overage debt paid
 	EntryHoldWaived EntryType = "hold_waived" // overage debt forgiven
+	EntryRefund     EntryType = "refund"      // a job's posted charge given back, keyed by the job
 )
 
 // Entry is one change to one pool. The ledger writes it in the same script as

@@ -5,11 +5,13 @@ import "time"
 // ReservationState is where a reservation is in its two phases.
 type ReservationState string
 
-// The states of a reservation. Settled and Voided are final.
+// The states of a reservation. Voided and Refunded are final; Settled is
+// final but for a refund, once, of a job that will not show its work.
 const (
 	Reserved ReservationState = "reserved"
 	Settled  ReservationState = "settled"
 	Voided   ReservationState = "voided"
+	Refunded ReservationState = "refunded"
 )
 
 // ReserveRequest asks for credits for one job.
@@ -70,9 +72,18 @@ type Reservation struct {
 	OveragePosted int64  `json:"overage"`
 	HoldID        string `json:"hold_id,omitempty"`
 
+	// Refunded is what a refund gave back: the prepaid part posted and the
+	// overage of a hold it waived. OverageRefundDue is the overage of a hold
+	// that was paid before the refund: money for finance to pay back, since
+	// the ledger cannot.
+	Refunded         int64 `json:"credits_refunded,omitempty"`
+	OverageRefundDue int64 `json:"overage_refund_due,omitempty"`
+
 	CreatedAt time.Time `json:"created_at"`
 	// EndedAt is when the reservation was settled or voided.
 	EndedAt time.Time `json:"ended_at"`
+	// RefundedAt is when it was refunded; zero unless it was.
+	RefundedAt time.Time `json:"refunded_at,omitzero"`
 }
 
 // Reserved is all that the job holds: prepaid plus overage.

@@ -66,10 +66,10 @@ func testBadInput(t *testing.T, h *Harness) {
 			return err
 		}, credit.ErrInvalidID},
 		{"void bad account", func() error { _, err := h.L.Void(ctx, "a:b", "people", "j", ""); return err }, credit.ErrInvalidID},
-		{"top-up unknown pool", func() error { _, err := h.L.TopUp(ctx, a, "nopool", 5, ""); return err }, credit.ErrUnknownPool},
-		{"top-up unknown account", func() error { _, err := h.L.TopUp(ctx, "nobody", "people", 5, ""); return err }, credit.ErrUnknownAccount},
-		{"top-up huge", func() error { _, err := h.L.TopUp(ctx, a, "people", credit.MaxAmount+1, ""); return err }, credit.ErrInvalidAmount},
-		{"adjust bad pool id", func() error { _, err := h.L.Adjust(ctx, a, "p}", 5, ""); return err }, credit.ErrInvalidID},
+		{"top-up unknown pool", func() error { _, err := h.L.TopUp(ctx, a, "nopool", 5, "", ""); return err }, credit.ErrUnknownPool},
+		{"top-up unknown account", func() error { _, err := h.L.TopUp(ctx, "nobody", "people", 5, "", ""); return err }, credit.ErrUnknownAccount},
+		{"top-up huge", func() error { _, err := h.L.TopUp(ctx, a, "people", credit.MaxAmount+1, "", ""); return err }, credit.ErrInvalidAmount},
+		{"adjust bad pool id", func() error { _, err := h.L.Adjust(ctx, a, "p}", 5, "", ""); return err }, credit.ErrInvalidID},
 		{"open negative grant", func() error {
 			_, _, err := h.L.OpenPool(ctx, a, credit.PoolConfig{Name: "p2", Grant: -1}, start, end)
 			return err

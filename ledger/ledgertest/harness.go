@@ -51,6 +51,11 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"HoldStatusIndex", testHoldStatusIndex},
 		{"RecentHolds", func(t *testing.T, h *Harness) { testRecentHolds(t, h, opts.Scale) }},
 		{"TopUpAdjust", testTopUpAdjust},
+		{"KeyedAdjust", testKeyedAdjust},
+		{"Refund", testRefund},
+		{"RefundDedup", testRefundDedup},
+		{"RefundAcceptance", testRefundAcceptance},
+		{"RefundLaterPeriod", testRefundLaterPeriod},
 		{"Refresh", testRefresh},
 		{"PlanPeriods", testPlanPeriods},
 		{"PeriodIndex", testPeriodIndex},
@@ -121,7 +126,24 @@ func randHex(n int) string {
 var ctx = context.Background()
 
 // Account returns a fresh account id.
-func (h *Harness) Account(name string) string { return name + "-" + randHex(3) }
+func (h *Harness) Account(name string) string {
+	a := name + "-" + randHex(3)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.jobs[a] == nil {
+		h.jobs[a] = map[string]string{}
+	}
+	return a
+}
+
+// ownsAccount reports whether the case made the account: the suite's cases
+// share a server, and walks over every account see the others'.
+func (h *Harness) ownsAccount(a string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.jobs[a]
+	return ok
+}
 
 // Period is a month from the clock's now.
 func (h *Harness) Period() (time.Time, time.Time) {
@@ -228,6 +250,10 @@ func checkReservation(t *testing.T, r credit.Reservation) {
 		}
 		if r.PrepaidPosted+r.OveragePosted != r.TotalCost {
 			t.Errorf("I2: %s: prepaid %d + overage %d posted != total_cost %d", r.JobID, r.PrepaidPosted, r.OveragePosted, r.TotalCost)
+		}
+	case credit.Refunded:
+		if r.Reserved() != r.TotalCost+r.Released || r.Refunded+r.OverageRefundDue > r.TotalCost {
+			t.Errorf("I2: %s: refunded %d (+%d due) of a cost of %d, reserved %d, released %d", r.JobID, r.Refunded, r.OverageRefundDue, r.TotalCost, r.Reserved(), r.Released)
 		}
 	case credit.Voided:
 		if r.Released != r.Reserved() || r.TotalCost != 0 {

@@ -16,26 +16,26 @@ import (
 func testTopUpAdjust(t *testing.T, h *Harness) {
 	a := h.Account("top")
 	h.Open(t, a, poolCfg("people", 100, 0))
-	p, err := h.L.TopUp(ctx, a, "people", 500, "top-up")
+	p, err := h.L.TopUp(ctx, a, "people", 500, "top-up", "")
 	if err != nil || p.Allocated != 600 {
 		t.Fatalf("top-up: %+v, %v", p.Counts, err)
 	}
 	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "j", Requested: 550, Policy: credit.Reject})
-	if p, err = h.L.Adjust(ctx, a, "people", -30, "correction"); err != nil || p.Allocated != 570 || p.Available() != 20 {
+	if p, err = h.L.Adjust(ctx, a, "people", -30, "correction", ""); err != nil || p.Allocated != 570 || p.Available() != 20 {
 		t.Fatalf("adjust: %+v, %v", p.Counts, err)
 	}
 	// Taking more than is available is refused and changes nothing.
 	snap := h.Snapshot(t)
-	_, err = h.L.Adjust(ctx, a, "people", -21, "too much")
+	_, err = h.L.Adjust(ctx, a, "people", -21, "too much", "")
 	if ie, ok := errors.AsType[*credit.InsufficientError](err); !ok || ie.Required != 21 || ie.Available != 20 || ie.Pool != "people" {
 		t.Fatalf("adjust beyond available: %v", err)
 	}
 	for _, n := range []int64{0, -5} {
-		if _, err := h.L.TopUp(ctx, a, "people", n, ""); !errors.Is(err, credit.ErrInvalidAmount) {
+		if _, err := h.L.TopUp(ctx, a, "people", n, "", ""); !errors.Is(err, credit.ErrInvalidAmount) {
 			t.Fatalf("top-up %d: %v", n, err)
 		}
 	}
-	if _, err := h.L.Adjust(ctx, a, "people", 0, ""); !errors.Is(err, credit.ErrInvalidAmount) {
+	if _, err := h.L.Adjust(ctx, a, "people", 0, "", ""); !errors.Is(err, credit.ErrInvalidAmount) {
 		t.Fatalf("adjust 0: %v", err)
 	}
 	if after := h.Snapshot(t); after != snap {
@@ -59,7 +59,7 @@ func testRefresh(t *testing.T, h *Harness) {
 	a := h.Account("ref")
 	h.Open(t, a, poolCfg("people", 100, 50))
 	p0 := h.MustPool(t, a, "people")
-	_, _ = h.L.TopUp(ctx, a, "people", 40, "")
+	_, _ = h.L.TopUp(ctx, a, "people", 40, "", "")
 	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "done", Requested: 60, Policy: credit.Reject})
 	h.MustSettle(t, a, "people", "done", 60)
 	// In flight across the boundary: 30 prepaid, 0 overage.
@@ -100,7 +100,7 @@ func testRefresh(t *testing.T, h *Harness) {
 	// Reservations larger than the new grant keep available at zero.
 	b := h.Account("ref")
 	h.Open(t, b, poolCfg("people", 10, 0))
-	_, _ = h.L.TopUp(ctx, b, "people", 90, "")
+	_, _ = h.L.TopUp(ctx, b, "people", 90, "", "")
 	h.MustReserve(t, credit.ReserveRequest{Account: b, Pool: "people", JobID: "big", Requested: 80, Policy: credit.Reject})
 	pb := h.MustPool(t, b, "people")
 	p, _, err = h.L.Refresh(ctx, b, "people", pb.PeriodEnd, pb.PeriodEnd.AddDate(0, 1, 0))
@@ -127,7 +127,7 @@ func testJournal(t *testing.T, h *Harness) {
 		if i%2 == 1 {
 			pool = "export"
 		}
-		_, _ = h.L.TopUp(ctx, a, pool, int64(i+1), "")
+		_, _ = h.L.TopUp(ctx, a, pool, int64(i+1), "", "")
 	}
 	all, err := h.L.JournalAll(ctx, a)
 	if err != nil || len(all) != 9 {

@@ -163,13 +163,13 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 			switch rng.IntN(3) {
 			case 0:
 				n := 1 + rng.Int64N(20)
-				if _, err := h.L.TopUp(ctx, a, cfg.Name, n, "top-up"); err != nil {
+				if _, err := h.L.TopUp(ctx, a, cfg.Name, n, "top-up", ""); err != nil {
 					t.Fatalf("%s top-up: %v", where, err)
 				}
 				mp.c.Allocated += n
 			case 1:
 				n := -rng.Int64N(30) - 1
-				_, err := h.L.Adjust(ctx, a, cfg.Name, n, "adjust")
+				_, err := h.L.Adjust(ctx, a, cfg.Name, n, "adjust", "")
 				_, short := errors.AsType[*credit.InsufficientError](err)
 				switch {
 				case mp.c.Available()+n < 0:

@@ -1,18 +1,31 @@
--- adjust.lua: change a pool's allocation: a top-up adds, an adjustment adds or
--- takes away. An adjustment may not take more than is available.
+-- adjust.lua: change a pool's allocation, once per key: a top-up adds, an
+-- adjustment adds or takes away. An adjustment may not take more than is
+-- available. A key applied before answers the pool as it is now and changes
+-- nothing, so a retry after a lost reply moves nothing twice; a key applied
+-- before to a different change is refused.
 -- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] journal
+-- KEYS[4] the key's marker
 -- ARGV[1] topup|adjust  ARGV[2] amount (adjust: nonzero, may be negative)
--- ARGV[3] now (unix ms)  ARGV[4] reason  ARGV[5] pool
--- -> {"OK", field, value, ...}   the pool hash
+-- ARGV[3] now (unix ms)  ARGV[4] reason  ARGV[5] pool  ARGV[6] key
+-- ARGV[7] how long the marker is kept (ms)
+-- -> {"OK", applied 1|0, field, value, ...}   the pool hash
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"INSUFFICIENT", required, available}
+--    {"KEY_CONFLICT"}
 local typ, amount, now, reason, pool = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local change_id = typ .. ' ' .. pool .. ' ' .. ARGV[2]
+local done = redis.call('GET', KEYS[4])
+if done then
+  if done ~= change_id then return {'KEY_CONFLICT'} end
+  return reply(KEYS[2], 0)
+end
 local p = read_pool(KEYS[2])
 if not p then return missing(KEYS[1]) end
 if amount < 0 and available(p) + amount < 0 then
   return {'INSUFFICIENT', -amount, math.max(available(p), 0)}
 end
-local extra = nil
-if reason ~= '' then extra = {'reason', reason} end
+local extra = {'key', ARGV[6]}
+if reason ~= '' then extra = {'key', ARGV[6], 'reason', reason} end
 change(KEYS[1], KEYS[3], now, typ, pool, '', amount, p, {allocated = amount}, extra)
 save_counts(KEYS[2], p)
-return reply(KEYS[2])
+redis.call('SET', KEYS[4], change_id, 'PX', ARGV[7])
+return reply(KEYS[2], 1)

@@ -140,12 +140,15 @@ local function table_fields(t)
 end
 
 -- charge_ids records the ids new, which the dedup set does not hold, as
--- charged and returns how many they were; when more than limit, it records
--- nothing and returns nil.
-local function charge_ids(dkey, new, limit)
+-- charged, in the dedup set dkey and in the job's set jkey (what a refund
+-- gives back), and returns how many they were; when more than limit, it
+-- records nothing and returns nil.
+local function charge_ids(dkey, jkey, new, limit)
   if #new > limit then return nil end
   for i = 1, #new, 1000 do
-    redis.call('SADD', dkey, unpack(new, i, math.min(i + 999, #new)))
+    local last = math.min(i + 999, #new)
+    redis.call('SADD', dkey, unpack(new, i, last))
+    redis.call('SADD', jkey, unpack(new, i, last))
   end
   return #new
 end
@@ -153,7 +156,7 @@ end
 -- charge_new records as charged the record ids ARGV[from..] that the dedup
 -- set does not hold yet, and returns how many they were; the others are free.
 -- When more than limit would be new it records nothing and returns nil.
-local function charge_new(dkey, from, limit)
+local function charge_new(dkey, jkey, from, limit)
   local new, seen = {}, {}
   for i = from, #ARGV, 1000 do
     local last = math.min(i + 999, #ARGV)
@@ -166,17 +169,17 @@ local function charge_new(dkey, from, limit)
       end
     end
   end
-  return charge_ids(dkey, new, limit)
+  return charge_ids(dkey, jkey, new, limit)
 end
 
 -- charge_staged records as charged the staged ids (set skey) that the dedup
 -- set does not hold yet, and returns how many they were; the others are free.
 -- When more than limit would be new it records nothing and returns nil. SDIFF
 -- checks each staged id against the dedup set, however big that set is.
-local function charge_staged(dkey, skey, limit)
+local function charge_staged(dkey, jkey, skey, limit)
   local diff, new = redis.call('SDIFF', skey, dkey), {}
   for i = 1, #diff do
     if diff[i] ~= '' then new[#new + 1] = diff[i] end
   end
-  return charge_ids(dkey, new, limit)
+  return charge_ids(dkey, jkey, new, limit)
 end

@@ -4,6 +4,8 @@
 -- KEYS[1] account hash   KEYS[2] pool hash     KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
 -- KEYS[7] hold hash      KEYS[8] holds zset
+-- KEYS[9] the job's charged records set   KEYS[10] charges zset (a charge
+--         posted at acceptance goes there until the reaper sees its job)
 -- ARGV[1] account  ARGV[2] pool  ARGV[3] job  ARGV[4] requested
 -- ARGV[5] policy reject|partial|overage  ARGV[6] dedup 0|1
 -- ARGV[7] charge at acceptance 0|1  ARGV[8] now (unix ms)  ARGV[9] hold id
@@ -164,18 +166,27 @@ if at_acceptance then
     res[#res + 1] = hold_id
   end
   if dedup and has_items then
-    -- the charge is posted now, so its record ids are charged now
-    local ids, i = {}, FIRST_ITEM
+    -- the charge is posted now, so its record ids are charged now, and
+    -- kept with the job for a refund
+    local ids, i, any = {}, FIRST_ITEM, false
     for c in string.gmatch(kept, '.') do
-      if c == '1' and ARGV[i] ~= '' then ids[#ids + 1] = ARGV[i] end
+      if c == '1' and ARGV[i] ~= '' and not charged(ARGV[i]) then ids[#ids + 1] = ARGV[i] end
       if #ids == 1000 then
         redis.call('SADD', KEYS[6], unpack(ids))
-        ids = {}
+        redis.call('SADD', KEYS[9], unpack(ids))
+        ids, any = {}, true
       end
       i = i + 1
     end
-    if #ids > 0 then redis.call('SADD', KEYS[6], unpack(ids)) end
+    if #ids > 0 then
+      redis.call('SADD', KEYS[6], unpack(ids))
+      redis.call('SADD', KEYS[9], unpack(ids))
+      any = true
+    end
+    if any then redis.call('PEXPIRE', KEYS[9], ARGV[11]) end
   end
+  -- the reaper refunds it, should its job never be recorded
+  if prepaid + overage > 0 then redis.call('ZADD', KEYS[10], now_s, job) end
   local total_s = processed_s
   if prepaid + overage ~= processed then total_s = string.format('%d', prepaid + overage) end
   for _, x in ipairs({'state', 'settled', 'total_cost', total_s, 'released', '0',

@@ -5,6 +5,7 @@
 -- KEYS[1] account hash   KEYS[2] pool hash     KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
 -- KEYS[7] hold hash      KEYS[8] holds zset     KEYS[9] staged records set
+-- KEYS[10] the job's charged records set (dedup: what a refund gives back)
 -- ARGV[1] cost  ARGV[2] now (unix ms)  ARGV[3] hold id  ARGV[4] pool
 -- ARGV[5] account  ARGV[6] job  ARGV[7] how long the settled reservation is
 -- kept (ms)  ARGV[8] 1 when the charged records are those of KEYS[9], else 0
@@ -54,9 +55,9 @@ if dedup then
   -- records charged before (by free items, or by another job since the
   -- reservation) are free
   if staged then
-    cost = charge_staged(KEYS[6], KEYS[9], prepaid + overage)
+    cost = charge_staged(KEYS[6], KEYS[10], KEYS[9], prepaid + overage)
   else
-    cost = charge_new(KEYS[6], FIRST_ID, prepaid + overage)
+    cost = charge_new(KEYS[6], KEYS[10], FIRST_ID, prepaid + overage)
   end
   if not cost then return {'COST', prepaid + overage} end
   cost_s = string.format('%d', cost)
@@ -144,4 +145,5 @@ redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], unpack(changes))
 if staged then redis.call('UNLINK', KEYS[9]) end
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
+if dedup and cost > 0 then redis.call('PEXPIRE', KEYS[10], ARGV[7]) end
 return {'OK', r, changes}

@@ -1,12 +1,17 @@
 -- create.lua: write a new job, its items and its place in the account's index
 -- (and, while it has not ended, in the index of jobs that have not ended),
--- unless the job's id is taken.
+-- unless the job's id is taken. Running it twice (a retry after a lost
+-- reply) finds its own record and answers as the first run did.
 -- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash   KEYS[4] jobs zset
 -- KEYS[5] the account's index of jobs that have not ended
 -- ARGV[1] job JSON   ARGV[2] items JSON ('' for none)   ARGV[3] created (unix ms)
 -- ARGV[4] job id     ARGV[5] TTL in ms when the job has ended already, else 0
--- -> 1 created | 0 the id is taken
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- -> 1 created | 0 the id is taken by another record
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if cur == ARGV[1] then return 1 end
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
 if ARGV[2] ~= '' then

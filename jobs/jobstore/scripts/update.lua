@@ -2,7 +2,9 @@
 -- stored one is, byte for byte, the one the caller read. A job that ends gets
 -- its TTL (kept, not renewed, if it had ended before), its progress hash goes
 -- (the record carries the final progress), and it leaves the index of jobs
--- that have not ended. A job that runs loses any TTL.
+-- that have not ended. A job that runs loses any TTL. Running it twice (a
+-- retry after a lost reply) finds the new record written and answers 1
+-- again, changing nothing more.
 -- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash
 -- KEYS[4] the account's index of jobs with result files kept
 -- KEYS[5] the account's index of jobs that have not ended
@@ -15,7 +17,10 @@
 -- -> 1 written | 0 the job changed since it was read | -1 no such job
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
-if cur ~= ARGV[1] then return 0 end
+if cur ~= ARGV[1] then
+  if cur == ARGV[2] then return 1 end
+  return 0
+end
 local ttl = tonumber(ARGV[3])
 local left = redis.call('PTTL', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[2])

@@ -1,0 +1,166 @@
+package ledger_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/internal/toxiproxy"
+	"github.com/creditrun/creditrun/ledger"
+	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/ledger/ledgertest"
+)
+
+// lostReplies is a ledger that talks to the shared redis-server through a
+// toxiproxy proxy, with a ReplyCutter on its client: go-redis retries a
+// command whose reply was lost (MaxRetries 3), so a script that is not safe
+// to repeat runs four times.
+type lostReplies struct {
+	l      *ledger.Redis
+	cutter *toxiproxy.ReplyCutter
+}
+
+func newLostReplies(t *testing.T) *lostReplies {
+	t.Helper()
+	proxy := toxiproxy.T(t).ProxyT(t, "redis", server.Addr())
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: 3, Protocol: 2, DisableIdentity: true,
+		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 5 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	cutter := toxiproxy.NewReplyCutter(proxy)
+	c.AddHook(cutter)
+	return &lostReplies{l: ledger.New(c, ledger.Options{Prefix: "lost" + strings.ReplaceAll(t.Name(), "/", "_")}), cutter: cutter}
+}
+
+// cutScript loses the replies of the next script whose keys include one
+// ending in suffix, and fails the test unless exactly that call was cut.
+func (lr *lostReplies) cutScript(t *testing.T, suffix string, call func() error) error {
+	t.Helper()
+	before, _ := lr.cutter.Cut()
+	lr.cutter.Arm(func(cmd redis.Cmder) bool {
+		for _, k := range toxiproxy.ScriptKeys(cmd) {
+			if strings.HasSuffix(k, suffix) {
+				return true
+			}
+		}
+		return false
+	})
+	err := call()
+	after, perr := lr.cutter.Cut()
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if after != before+1 {
+		t.Fatalf("no script with a key ending in %q was cut", suffix)
+	}
+	return err
+}
+
+// TestLostReplyTopUp: a top-up whose every reply was lost, retried by
+// go-redis and then by its caller with the same key, adds its credits once.
+func TestLostReplyTopUp(t *testing.T) {
+	t.Parallel()
+	lr := newLostReplies(t)
+	a := "acme"
+	start := time.Now()
+	if _, _, err := lr.l.OpenPool(context.Background(), a, credit.PoolConfig{Name: "people", Grant: 101}, start, start.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := lr.l.TopUp(ctx, a, "people", 1, "warm the script", ""); err != nil {
+		t.Fatal(err)
+	}
+	err := lr.cutScript(t, ":op:req-1", func() error {
+		_, err := lr.l.TopUp(ctx, a, "people", 1000, "bought a pack", "req-1")
+		return err
+	})
+	if err == nil {
+		t.Fatal("a top-up whose every reply was lost reported success")
+	}
+	p, err := lr.l.TopUp(ctx, a, "people", 1000, "bought a pack", "req-1") // the caller's retry
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Allocated != 1102 {
+		t.Fatalf("allocated %d after a top-up of 1000 on 102, want 1102", p.Allocated)
+	}
+	ledgertest.CheckAccount(t, lr.l, a)
+}
+
+// TestLostReplyMoneyScripts: every script that moves credits, its every
+// reply lost and retried by go-redis, moves them once.
+func TestLostReplyMoneyScripts(t *testing.T) {
+	t.Parallel()
+	lr := newLostReplies(t)
+	ctx := context.Background()
+	a := "acme"
+	start := time.Now()
+	cfg := credit.PoolConfig{Name: "people", Grant: 100, OverageEnabled: true, OverageLimit: 50, OveragePriceCents: 10}
+	if _, _, err := lr.l.OpenPool(ctx, a, cfg, start, start.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// Warm each script, so that no retry falls back to EVAL.
+	warm := credit.ReserveRequest{Account: a, Pool: "people", JobID: "warm", Requested: 1, Policy: credit.Reject}
+	if _, err := lr.l.Reserve(ctx, warm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lr.l.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: "warm", Cost: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lr.l.Refund(ctx, a, "warm", "warm the script"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lr.l.Reserve(ctx, credit.ReserveRequest{Account: a, Pool: "people", JobID: "warm2", Requested: 1, Policy: credit.Reject}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lr.l.Void(ctx, a, "people", "warm2", "warm the script"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reserve 120 (100 prepaid, 20 overage) with every reply lost: the
+	// reservation stands once, and the caller's retry finds it.
+	req := credit.ReserveRequest{Account: a, Pool: "people", JobID: "j1", Requested: 120, Policy: credit.Overage}
+	if err := lr.cutScript(t, ":res:j1", func() error { _, err := lr.l.Reserve(ctx, req); return err }); err == nil {
+		t.Fatal("a reserve whose every reply was lost reported success")
+	}
+	if r, err := lr.l.Reserve(ctx, req); err != nil || r.Prepaid != 100 || r.Overage != 20 {
+		t.Fatalf("reserve again: %+v %v", r, err)
+	}
+	want := credit.Counts{Allocated: 100, Reserved: 100, OverageReserved: 20}
+	if p, _ := lr.l.Pool(ctx, a, "people"); p.Counts != want {
+		t.Fatalf("after the lost reserve %+v, want %+v", p.Counts, want)
+	}
+	// Settle 110 with every reply lost: posted once.
+	settle := credit.SettleRequest{Account: a, Pool: "people", JobID: "j1", Cost: 110}
+	if err := lr.cutScript(t, ":res:j1", func() error { _, err := lr.l.Settle(ctx, settle); return err }); err == nil {
+		t.Fatal("a settle whose every reply was lost reported success")
+	}
+	want = credit.Counts{Allocated: 100, Used: 100, OverageOutstanding: 10}
+	if p, _ := lr.l.Pool(ctx, a, "people"); p.Counts != want {
+		t.Fatalf("after the lost settle %+v, want %+v", p.Counts, want)
+	}
+	// Refund with every reply lost: given back once, the hold waived once.
+	if err := lr.cutScript(t, ":res:j1", func() error { _, err := lr.l.Refund(ctx, a, "j1", "abandoned"); return err }); err == nil {
+		t.Fatal("a refund whose every reply was lost reported success")
+	}
+	if r, err := lr.l.Refund(ctx, a, "j1", "abandoned"); err != nil || r.State != credit.Refunded || r.Refunded != 110 {
+		t.Fatalf("refund again: %+v %v", r, err)
+	}
+	want = credit.Counts{Allocated: 100}
+	if p, _ := lr.l.Pool(ctx, a, "people"); p.Counts != want {
+		t.Fatalf("after the lost refund %+v, want %+v", p.Counts, want)
+	}
+	// Void with every reply lost: released once.
+	if _, err := lr.l.Reserve(ctx, credit.ReserveRequest{Account: a, Pool: "people", JobID: "j2", Requested: 30, Policy: credit.Reject}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lr.cutScript(t, ":res:j2", func() error { _, err := lr.l.Void(ctx, a, "people", "j2", "canceled"); return err }); err == nil {
+		t.Fatal("a void whose every reply was lost reported success")
+	}
+	if p, _ := lr.l.Pool(ctx, a, "people"); p.Counts != want {
+		t.Fatalf("after the lost void %+v, want %+v", p.Counts, want)
+	}
+	ledgertest.CheckAccount(t, lr.l, a)
+}
