@@ -20,7 +20,6 @@ type lostFixture struct {
 	cutter *toxiproxy.ReplyCutter
 }
 
-//
 // Its jobs are named job_warm, then id: each test first submits job_warm
 // uncut, so that Redis knows every script before one is cut (a cut
 // NOSCRIPT reply would keep go-redis from sending the script at all).
