@@ -133,8 +133,8 @@ func TestLostReplyJobRecord(t *testing.T) {
 }
 
 // TestLostReplyAcceptance: the reply of a charge at acceptance is lost after
-// every retry, so the submit fails with no job recorded. The charge is in the
-// ledger's charges set, where the reaper finds it and refunds it.
+// every retry, so the submit fails with no job recorded; it refunds the
+// charge by the job id it made, once.
 func TestLostReplyAcceptance(t *testing.T) {
 	t.Parallel()
 	f := newLostFixture(t, "job_lost_charge")
@@ -145,30 +145,52 @@ func TestLostReplyAcceptance(t *testing.T) {
 			t.Fatal("a submit whose charge's reply was lost succeeded")
 		}
 	})
-	if got := f.available(t, a, "enhancement"); got != 1 {
-		t.Fatalf("available %d: the lost charge should stand until the reaper, at 1", got)
+	if got := f.available(t, a, "enhancement"); got != 3 {
+		t.Fatalf("available %d after the failed submit, want 3", got)
+	}
+	if n := f.refunds(t, a, "job_lost_charge"); n != 1 {
+		t.Fatalf("%d refund entries, want 1", n)
+	}
+	if refunded, err := f.svc.FinishCharge(ctx, a, "job_lost_charge"); err != nil || refunded {
+		t.Fatalf("FinishCharge after the submit's own refund: refunded %v, %v", refunded, err)
+	}
+	f.checkInvariants(t, a)
+}
+
+// TestChargeNeverRecorded: the API died between a charge at acceptance and
+// its job record (here: the ledger charged, and nothing else ran). The
+// charge is in the ledger's charges set, where the reaper finds it and
+// refunds it, once.
+func TestChargeNeverRecorded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.account(t, "enhance-4")
+	req := credit.ReserveRequest{Account: a, Pool: "enhancement", JobID: "job_orphan", Requested: 2,
+		ItemIDs: []string{"", ""}, Policy: credit.Partial, ChargeAtAcceptance: true}
+	if _, err := f.l.Reserve(ctx, req); err != nil {
+		t.Fatal(err)
 	}
 	var marked []string
 	for r, err := range f.l.OldCharges(ctx, time.Now().Add(time.Minute)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Account == a && r.JobID != "job_warm" {
+		if r.Account == a {
 			marked = append(marked, r.JobID)
 		}
 	}
-	if len(marked) != 1 || marked[0] != "job_lost_charge" {
-		t.Fatalf("charges the reaper finds: %v, want the lost one", marked)
+	if len(marked) != 1 || marked[0] != "job_orphan" {
+		t.Fatalf("charges the reaper finds: %v, want job_orphan", marked)
 	}
-	refunded, err := f.svc.FinishCharge(ctx, a, "job_lost_charge")
+	refunded, err := f.svc.FinishCharge(ctx, a, "job_orphan")
 	if err != nil || !refunded {
 		t.Fatalf("FinishCharge: refunded %v, %v", refunded, err)
 	}
-	if refunded, err := f.svc.FinishCharge(ctx, a, "job_lost_charge"); err != nil || refunded {
+	if refunded, err := f.svc.FinishCharge(ctx, a, "job_orphan"); err != nil || refunded {
 		t.Fatalf("FinishCharge again: refunded %v, %v", refunded, err)
 	}
-	if got := f.available(t, a, "enhancement"); got != 3 {
-		t.Fatalf("available %d after the reaper, want 3", got)
+	if got := f.available(t, a, "enhancement"); got != 4 {
+		t.Fatalf("available %d after the reaper, want 4", got)
 	}
 	f.checkInvariants(t, a)
 }

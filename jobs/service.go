@@ -160,10 +160,10 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 	}
 	r, err := s.cfg.Ledger.Reserve(ctx, req)
 	if err != nil {
-		if r.JobID != "" {
-			// Reserved, then something after the script failed: the
-			// credits go back now, or the reaper gives them back.
-			s.release(ctx, r, "the job could not be recorded")
+		if isInfra(err) {
+			// The script may have run with its reply lost: whatever it
+			// took goes back now, or the reaper gives it back.
+			s.release(ctx, req, "the job could not be recorded")
 		}
 		return Job{}, err
 	}
@@ -192,7 +192,7 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		}
 	}
 	if err := s.cfg.Store.Create(ctx, j, items); err != nil {
-		s.release(ctx, r, "the job could not be recorded")
+		s.release(ctx, req, "the job could not be recorded")
 		return Job{}, fmt.Errorf("record job %s: %w", id, err)
 	}
 	if err := s.cfg.Queue.Enqueue(ctx, j); err != nil {
@@ -206,7 +206,7 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 			j.Error = "The job could not be queued; nothing was charged."
 		})
 		if uerr == nil {
-			s.release(ctx, r, "the job could not be queued")
+			s.release(ctx, req, "the job could not be queued")
 		}
 		return Job{}, fmt.Errorf("queue job %s: %w", id, err)
 	}
@@ -236,21 +236,38 @@ func (s *Service) subscription(ctx context.Context, account string) (*plan.Subsc
 	return sub, nil
 }
 
-// release gives back what a submit took when the job could not be recorded or
-// queued: a reservation is voided, and a charge posted at acceptance, which
-// cannot be voided, is refunded (Ledger.Refund: its posting, its hold, its
-// record ids). Both are keyed by the job, so repeating them, here or by the
-// reaper, gives back nothing twice. Should either fail, the reaper finishes
-// it: an open reservation of a job that was never recorded or has ended is
-// voided, and a charge posted at acceptance stays in the ledger's charges
-// set until the reaper sees its job recorded and kept it (FinishCharge).
-func (s *Service) release(ctx context.Context, r credit.Reservation, reason string) {
+// release gives back what a submit took, or may have taken, when the job
+// could not be recorded or queued: a reservation is voided, and a charge
+// posted at acceptance, which cannot be voided, is refunded (Ledger.Refund:
+// its posting, its hold, its record ids). Both are keyed by the job id, so
+// repeating them, here or by the reaper, gives back nothing twice, and both
+// do nothing when the reserve never ran. Should either fail, the reaper
+// finishes it: an open reservation of a job that was never recorded or has
+// ended is voided, and a charge posted at acceptance stays in the ledger's
+// charges set until the reaper sees its job recorded and kept it
+// (FinishCharge).
+func (s *Service) release(ctx context.Context, req credit.ReserveRequest, reason string) {
 	ctx = context.WithoutCancel(ctx)
-	if r.State != credit.Settled {
-		_, _ = s.cfg.Ledger.Void(ctx, r.Account, r.Pool, r.JobID, reason)
+	if req.ChargeAtAcceptance {
+		_, _ = s.cfg.Ledger.Refund(ctx, req.Account, req.JobID, reason)
 		return
 	}
-	_, _ = s.cfg.Ledger.Refund(ctx, r.Account, r.JobID, reason)
+	_, _ = s.cfg.Ledger.Void(ctx, req.Account, req.Pool, req.JobID, reason)
+}
+
+// isInfra reports whether a ledger error is a failure of the infrastructure
+// (Redis unreachable, a reply lost) rather than the ledger's answer.
+func isInfra(err error) bool {
+	if _, ok := errors.AsType[*credit.InsufficientError](err); ok {
+		return false
+	}
+	for _, answer := range []error{credit.ErrOverageDisabled, credit.ErrUnknownAccount, credit.ErrUnknownPool,
+		credit.ErrReservationConflict, credit.ErrInvalidID, credit.ErrInvalidAmount, credit.ErrInvalidPolicy} {
+		if errors.Is(err, answer) {
+			return false
+		}
+	}
+	return true
 }
 
 // refundDue reports whether a job that ended keeps no charge: one that
