@@ -466,3 +466,86 @@ func TestReapWithoutOpenReservation(t *testing.T) {
 	ledgertest.CheckAccount(t, e.ledger, e.account)
 	ledgertest.CheckAccount(t, e.ledger, enh.ID)
 }
+
+// TestReapFinishesCharges: the reaper refunds a charge at acceptance whose
+// job was never recorded and a refund that a crash cut short after its job
+// was failed, and drops the mark of a charge whose job kept it; each once.
+func TestReapFinishesCharges(t *testing.T) {
+	t.Parallel()
+	e := newReapEnv(t)
+	ctx := t.Context()
+	enh, err := e.svc.CreateAccount(ctx, "enh", "Enh", []string{"enhance-5k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The API died between the charge and the job record.
+	orphan := credit.ReserveRequest{Account: enh.ID, Pool: "enhancement", JobID: "job_orphan", Requested: 3,
+		ItemIDs: []string{"", "", ""}, Policy: credit.Reject, ChargeAtAcceptance: true}
+	if _, err := e.ledger.Reserve(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	// A job charged at acceptance that ran and succeeded keeps its charge.
+	kept, err := e.svc.Submit(ctx, enh.ID, jobs.Spec{Kind: jobs.Enrichment, DataType: "products", MatchOn: []string{"name"},
+		Items: []map[string]any{{"name": "a"}, {"name": "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deleteTask(kept.ID)
+	if _, err := e.svc.Start(ctx, enh.ID, kept.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Complete(ctx, enh.ID, kept.ID, jobs.Outcome{Found: 2, Delivered: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// The worker settled and died; the reaper's abandon marked the refund
+	// due and failed the job, then crashed before refunding.
+	settled := e.submit()
+	e.deleteTask(settled.ID)
+	if _, err := e.svc.Start(ctx, e.account, settled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ledger.Settle(ctx, credit.SettleRequest{Account: e.account, Pool: settled.Pool, JobID: settled.ID, Cost: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.MarkRefundDue(ctx, e.account, settled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Update(ctx, e.account, settled.ID, []jobs.Status{jobs.Running}, func(j *jobs.Job) {
+		j.Status, j.Error = jobs.Failed, "The job could not run: its task was lost."
+		now := e.clock.Now()
+		j.FinishedAt = &now
+	}); err != nil {
+		t.Fatal(err)
+	}
+	people, err := e.ledger.Pool(ctx, e.account, settled.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Within the grace, nothing is touched.
+	r := e.reaper(scheduler.ReaperConfig{})
+	if n, err := r.Reap(ctx, e.clock.Now()); err != nil || n != 0 {
+		t.Fatalf("Reap within the grace = %d, %v; want 0", n, err)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if n, err := r.Reap(ctx, e.clock.Now()); err != nil || n != 2 {
+		t.Fatalf("Reap = %d, %v; want 2 refunds", n, err)
+	}
+	if p, err := e.ledger.Pool(ctx, enh.ID, "enhancement"); err != nil || p.Available() != 5000-2 {
+		t.Errorf("enhancement pool: %+v, %v; want only the kept job's 2 charged", p.Counts, err)
+	}
+	if p, err := e.ledger.Pool(ctx, e.account, settled.Pool); err != nil || p.Available() != people.Available()+7 {
+		t.Errorf("people pool: available %d, want %d (the settled 7 refunded)", p.Available(), people.Available()+7)
+	}
+	for res, err := range e.ledger.OldCharges(ctx, e.clock.Now()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("a charge is still marked after the reap: %s/%s", res.Account, res.JobID)
+	}
+	if n, err := r.Reap(ctx, e.clock.Now()); err != nil || n != 0 {
+		t.Errorf("second Reap = %d, %v; want 0, nil", n, err)
+	}
+	ledgertest.CheckAccount(t, e.ledger, e.account)
+	ledgertest.CheckAccount(t, e.ledger, enh.ID)
+}
