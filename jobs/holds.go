@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 // here; a test keeps the two equal). Its values are the hold's status
 // (unpaid, paid, waived), or "none" for a job without a hold.
 const HoldTag = "creditrun-hold"
+
+// HoldNone is the value of HoldTag on the results of a job without a hold,
+// storage.HoldNone.
+const HoldNone = "none"
 
 // MaxNoteLen is the longest payment reference or waive reason.
 const MaxNoteLen = 500
@@ -99,20 +104,29 @@ func (s *Service) ListHolds(ctx context.Context, f credit.HoldFilter) (credit.Ho
 	return s.cfg.Ledger.ListHolds(ctx, f)
 }
 
-// HealTags makes the result objects of every paid or waived hold opened at
-// or after since carry the tag of its status. Paying and re-tagging are two
-// steps, so a crash or a storage failure between them, or a task delivered
-// again that rewrote its files tagged unpaid, leaves a tag that lags; this
-// pass heals it. The scheduler passes as since the age past which a job's
-// record, and so its files, are gone: older holds have nothing to tag. It is
-// idempotent and safe to run from several schedulers at once.
+// HealTags makes the result objects of every job that finished at or after
+// since carry the tag its hold state asks for, where the two may disagree:
+//   - the objects of a paid or waived hold opened since then carry its
+//     status. Paying and re-tagging are two steps, so a crash or a storage
+//     failure between them, or a task delivered again that rewrote its files
+//     tagged unpaid, leaves a tag that lags;
+//   - the objects of a job that reserved overage and owes none carry
+//     "none". Such a job writes its files tagged unpaid, since what it owes
+//     is known only at settlement, and its worker re-tags them after; a
+//     worker that dies between the two, or a failed re-tag, would leave
+//     paid-for results locked.
+//
+// Objects of other jobs are written with the tag they keep. The scheduler
+// passes as since the age past which a job's record, and so its files, are
+// gone: older jobs have nothing to tag. It is idempotent and safe to run
+// from several schedulers at once.
 //
 // When Objects can read tags (TagReader), only lagging tags are written
-// and healed counts them; otherwise every object of a closed hold is
-// tagged again and counted. PayHold and WaiveHold tag the same way. Jobs
-// whose record has expired, and objects that are gone, are skipped. A
-// failure on one object does not stop the pass: the errors are joined and
-// returned with the count. With no Objects it does nothing.
+// and healed counts them; otherwise every object of such a job is tagged
+// again and counted. PayHold and WaiveHold tag the same way. Jobs whose
+// record has expired, and objects that are gone, are skipped. A failure on
+// one object does not stop the pass: the errors are joined and returned
+// with the count. With no Objects it does nothing.
 func (s *Service) HealTags(ctx context.Context, since time.Time) (healed int, err error) {
 	if s.cfg.Objects == nil {
 		return 0, nil
@@ -125,16 +139,59 @@ func (s *Service) HealTags(ctx context.Context, since time.Time) (healed int, er
 		if h.Status == credit.HoldUnpaid {
 			continue
 		}
-		n, err := s.tagJob(ctx, h)
+		n, err := s.tagHold(ctx, h)
 		healed += n
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
+	n, err := s.healOverage(ctx, since)
+	healed += n
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return healed, fmt.Errorf("heal tags: %w", err)
 	}
 	return healed, nil
+}
+
+// healPage is how many accounts one ResultsSince call covers.
+const healPage = 500
+
+// healOverage tags "none" the objects of the jobs finished since then that
+// reserved overage, owe none and still have their files.
+func (s *Service) healOverage(ctx context.Context, since time.Time) (int, error) {
+	accounts, err := s.cfg.Ledger.Accounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	healed := 0
+	for page := range slices.Chunk(accounts, healPage) {
+		refs, err := s.cfg.Store.ResultsSince(ctx, page, since)
+		if err != nil {
+			return healed, errors.Join(append(errs, err)...)
+		}
+		for _, ref := range refs {
+			j, err := s.cfg.Store.Get(ctx, ref.Account, ref.ID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				continue
+			case err != nil:
+				errs = append(errs, fmt.Errorf("job %s: %w", ref.ID, err))
+				continue
+			case j.Status != Succeeded || j.HoldID != "" || j.Meta.OverageReserved == 0:
+				continue
+			}
+			n, err := s.tagJob(ctx, j, HoldNone)
+			healed += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("job %s: %w", j.ID, err))
+			}
+		}
+	}
+	return healed, errors.Join(errs...)
 }
 
 // retag tags the results of a just closed hold's job, and returns a
@@ -143,17 +200,16 @@ func (s *Service) retag(ctx context.Context, h credit.Hold) error {
 	if s.cfg.Objects == nil {
 		return nil
 	}
-	_, err := s.tagJob(ctx, h)
+	_, err := s.tagHold(ctx, h)
 	return err
 }
 
-// tagJob sets the hold tag of every result object of h's job to h's
-// status, and returns how many it set. When Objects can read tags, it
-// writes only those that differ and keeps the other tags. A job whose record
-// is gone has nothing left to tag; the hold's results may also not be
-// recorded yet, when the hold was paid between the worker's settlement and
-// its recording the job: HealTags tags them later.
-func (s *Service) tagJob(ctx context.Context, h credit.Hold) (int, error) {
+// tagHold sets the hold tag of every result object of h's job to h's
+// status, and returns how many it set. A job whose record is gone has
+// nothing left to tag; the hold's results may also not be recorded yet, when
+// the hold was paid between the worker's settlement and its recording the
+// job: HealTags tags them later.
+func (s *Service) tagHold(ctx context.Context, h credit.Hold) (int, error) {
 	j, err := s.cfg.Store.Get(ctx, h.Account, h.JobID)
 	if errors.Is(err, ErrNotFound) {
 		return 0, nil
@@ -161,7 +217,18 @@ func (s *Service) tagJob(ctx context.Context, h credit.Hold) (int, error) {
 	if err != nil {
 		return 0, &RetagError{HoldID: h.ID, Err: fmt.Errorf("job %s: %w", h.JobID, err)}
 	}
-	want := string(h.Status)
+	n, err := s.tagJob(ctx, j, string(h.Status))
+	if re, ok := errors.AsType[*RetagError](err); ok {
+		re.HoldID = h.ID
+	}
+	return n, err
+}
+
+// tagJob sets the hold tag of every result object of j to want, and returns
+// how many it set. When Objects can read tags, it writes only those that
+// differ and keeps the other tags. It returns a *RetagError for the objects
+// it could not tag.
+func (s *Service) tagJob(ctx context.Context, j Job, want string) (int, error) {
 	reader, canRead := s.cfg.Objects.(TagReader)
 	missing := func(err error) bool { return err != nil && s.cfg.ObjectMissingFunc(err) }
 	var set int
@@ -197,7 +264,7 @@ func (s *Service) tagJob(ctx context.Context, h credit.Hold) (int, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return set, &RetagError{HoldID: h.ID, Keys: failed, Err: errors.Join(errs...)}
+		return set, &RetagError{HoldID: j.HoldID, Keys: failed, Err: errors.Join(errs...)}
 	}
 	return set, nil
 }

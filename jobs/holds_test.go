@@ -221,6 +221,9 @@ func TestHoldTagIsStorages(t *testing.T) {
 		t.Fatalf("jobs tags %s=%s|%s|%s, storage %s=%s|%s|%s", jobs.HoldTag, credit.HoldPaid, credit.HoldWaived, credit.HoldUnpaid,
 			storage.HoldTag, storage.HoldPaid, storage.HoldWaived, storage.HoldUnpaid)
 	}
+	if jobs.HoldNone != storage.HoldNone {
+		t.Fatalf("jobs.HoldNone %q, storage.HoldNone %q", jobs.HoldNone, storage.HoldNone)
+	}
 }
 
 // TestPayHold pays a hold twice and checks the ledger, the journal and the
@@ -521,4 +524,53 @@ func TestHoldsWithoutObjects(t *testing.T) {
 	if got := f.tags(t, j); !cmp.Equal(got, []string{"unpaid"}) {
 		t.Errorf("tags %v: nothing should have re-tagged them", got)
 	}
+}
+
+// TestHealTagsOverageWithoutHold: a job that reserved overage writes its
+// files tagged unpaid; when it owes none and its worker died before
+// re-tagging them, healing tags them "none", so paid-for results are not
+// locked for good.
+func TestHealTagsOverageWithoutHold(t *testing.T) {
+	f := newHoldsFixture(t, true)
+	a, err := f.svc.CreateAccount(ctx, "", "Acme", []string{"people-10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := f.svc.Submit(ctx, a.ID, jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 12, OnInsufficient: credit.Overage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Meta.OverageReserved != 2 {
+		t.Fatalf("overage reserved %d, want 2", j.Meta.OverageReserved)
+	}
+	if _, err := f.svc.Start(ctx, a.ID, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	key := storage.ResultKey(a.ID, j.ID, 1, jobs.CSV)
+	n, err := f.local.Put(ctx, key, strings.NewReader("id\nper_1\n"), storage.PutOptions{
+		ContentType: "text/csv", Tags: map[string]string{storage.HoldTag: storage.HoldUnpaid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 delivered: within the prepaid 10, so no hold.
+	j, err = f.svc.Complete(ctx, a.ID, j.ID, jobs.Outcome{Found: 8, Delivered: 8,
+		Results: []jobs.ResultFile{{Key: key, Format: jobs.CSV, Records: 8, Bytes: n}}})
+	if err != nil || j.HoldID != "" {
+		t.Fatalf("complete: %+v, %v; want no hold", j, err)
+	}
+	f.objects.fail(true)
+	if n, err := f.svc.HealTags(ctx, time.Now().Add(-time.Hour)); n != 0 || !errors.Is(err, errStorageDown) {
+		t.Fatalf("HealTags with storage down: %d, %v", n, err)
+	}
+	f.objects.fail(false)
+	if n, err := f.svc.HealTags(ctx, time.Now().Add(-time.Hour)); n != 1 || err != nil {
+		t.Fatalf("HealTags: %d, %v; want 1 object healed", n, err)
+	}
+	if got := f.tags(t, j); !cmp.Equal(got, []string{storage.HoldNone}) {
+		t.Fatalf("tags after healing %v, want none", got)
+	}
+	if n, err := f.svc.HealTags(ctx, time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("HealTags again: %d, %v; want nothing to heal", n, err)
+	}
+	ledgertest.CheckAccount(t, f.l, a.ID)
 }

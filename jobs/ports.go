@@ -45,6 +45,8 @@ type Ledger interface {
 	// over every page. Returns an error wrapping credit.ErrInvalidCursor,
 	// credit.ErrInvalidStatus or credit.ErrInvalidID.
 	ListHolds(ctx context.Context, f credit.HoldFilter) (credit.HoldPage, error)
+	// Accounts returns every account id, in no order.
+	Accounts(ctx context.Context) ([]string, error)
 	// RecentHolds yields the holds opened at or after since, oldest first;
 	// a failure to read ends it with its error.
 	RecentHolds(ctx context.Context, since time.Time) iter.Seq2[credit.Hold, error]
@@ -108,6 +110,9 @@ type Store interface {
 	// ActiveBefore returns the jobs of these accounts created before the
 	// given time that have not ended.
 	ActiveBefore(ctx context.Context, accounts []string, before time.Time) ([]JobRef, error)
+	// ResultsSince returns the jobs of these accounts whose result files
+	// are kept and that finished at or after since.
+	ResultsSince(ctx context.Context, accounts []string, since time.Time) ([]JobRef, error)
 }
 
 // JobRef names one job.

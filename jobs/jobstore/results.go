@@ -10,6 +10,17 @@ import (
 	"github.com/creditrun/creditrun/jobs"
 )
 
+// ResultsSince returns the jobs of these accounts whose result files are kept
+// and that finished at or after since, in one pipelined round trip. An
+// entry may name a job whose record has just expired; Get tells.
+func (r *Redis) ResultsSince(ctx context.Context, accounts []string, since time.Time) ([]jobs.JobRef, error) {
+	refs, err := r.indexedSince(ctx, accounts, r.keys.results, since)
+	if err != nil {
+		return nil, fmt.Errorf("results since %s: %w", since, err)
+	}
+	return refs, nil
+}
+
 // ResultsDue returns the jobs of these accounts that finished before the
 // given time and still have result files: the expiry's work. It reads every
 // account's results index in one pipelined round trip, and checks the records
