@@ -54,6 +54,9 @@ type app struct {
 	svc      *jobs.Service
 	registry *prometheus.Registry
 	closers  []func()
+	// now is Redis's time (ledger.RedisClock), the clock of the ledger,
+	// the job records and the jobs service.
+	now func() time.Time
 	// sourceFunc, when set, wraps the dataset the worker reads. Only tests
 	// set it (through serveWith's setup), to hold a job in the middle of
 	// its run.
@@ -98,10 +101,23 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 		a.local = storage.NewLocal(filepath.Join(cfg.DataDir, "results"), publicURL(cfg.HTTPAddr), secret, nil)
 		a.storage = a.local
 	}
-	a.ledger = ledger.New(a.redis, ledger.Options{})
+	if cfg.WaitReplicas > 0 && target.mode == "cluster" {
+		a.close()
+		return nil, fmt.Errorf("redis-wait-replicas is for a master with replicas (redis:// or redis+sentinel://), not Redis Cluster")
+	}
+	// Every process stamps times with Redis's clock, so that one whose own
+	// clock is off settles, fails and expires nothing at the wrong time.
+	clock, err := ledger.NewRedisClock(ctx, a.redis, ledger.RedisClockOptions{})
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("redis clock: %w", err)
+	}
+	a.closers = append(a.closers, clock.Close)
+	a.now = clock.Now
+	a.ledger = ledger.New(a.redis, ledger.Options{NowFunc: a.now, WaitReplicas: cfg.WaitReplicas})
 	// A job's record outlives its result files by a week, so that the
 	// expiry, which reads the record, always finds what to delete.
-	a.store = jobstore.New(a.redis, jobstore.Options{RetainEnded: cfg.ResultTTL + recordsOutliveFiles})
+	a.store = jobstore.New(a.redis, jobstore.Options{RetainEnded: cfg.ResultTTL + recordsOutliveFiles, NowFunc: a.now})
 	client := asynq.NewClient(a.asynqOpt)
 	inspector := asynq.NewInspector(a.asynqOpt)
 	a.closers = append(a.closers, func() { client.Close(); inspector.Close() })
@@ -114,7 +130,7 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 // serviceConfig is the jobs service's config from the app's parts.
 func (a *app) serviceConfig() jobs.Config {
 	return jobs.Config{
-		Ledger: a.ledger, Store: a.store, Queue: a.queue, Accounts: a.store, Catalog: a.catalog,
+		Ledger: a.ledger, Store: a.store, Queue: a.queue, Accounts: a.store, Catalog: a.catalog, NowFunc: a.now,
 		// Paying or waiving a hold re-tags the job's files, which releases them.
 		Objects:           a.storage,
 		ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) },

@@ -45,6 +45,11 @@ type config struct {
 	// PartRecords is the most records of one result file of a download;
 	// bigger downloads split into several files. Defaults to 1,000,000.
 	PartRecords int
+	// WaitReplicas makes every change of credits wait until that many
+	// replicas have it (Redis WAIT) before it answers, so that a failover
+	// loses none a caller saw succeed. Defaults to 0: no waiting. Not for
+	// Redis Cluster.
+	WaitReplicas int
 }
 
 // parseConfig reads args into a config, each flag defaulting to its
@@ -59,7 +64,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 		}
 		fs.StringVar(p, flagName, v, usage+" (env "+env+")")
 	}
-	var concurrency, rate, resultTTL, linkTTL, partRecords string
+	var concurrency, rate, resultTTL, linkTTL, partRecords, waitReplicas string
 	str(&c.HTTPAddr, "http-addr", "CREDITRUN_HTTP_ADDR", "127.0.0.1:8080", "listen address")
 	str(&c.RedisURL, "redis-url", "CREDITRUN_REDIS_URL", "", "redis://host:port/db, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:p1/master; empty: embedded (dev only)")
 	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key; empty: random, printed at start")
@@ -74,6 +79,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&rate, "rate-limit", "CREDITRUN_RATE_LIMIT", "50", "requests per second per key, with an equal burst; 0 turns it off")
 	str(&linkTTL, "link-ttl", "CREDITRUN_LINK_TTL", "15m", "how long a result link stays valid")
 	str(&partRecords, "part-records", "CREDITRUN_PART_RECORDS", "1000000", "the most records of one result file; bigger downloads split into parts")
+	str(&waitReplicas, "redis-wait-replicas", "CREDITRUN_REDIS_WAIT_REPLICAS", "0", "replicas every change of credits waits for (Redis WAIT) before it answers; 0: none")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fs, err
 	}
@@ -98,6 +104,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	atoi("worker-concurrency", concurrency, &c.WorkerConcurrency)
 	atoi("rate-limit", rate, &c.RateLimit)
 	atoi("part-records", partRecords, &c.PartRecords)
+	atoi("redis-wait-replicas", waitReplicas, &c.WaitReplicas)
 	dur("result-ttl", resultTTL, &c.ResultTTL)
 	dur("link-ttl", linkTTL, &c.LinkTTL)
 	if err := errors.Join(errs...); err != nil {
@@ -126,6 +133,9 @@ func (c config) validate() error {
 	}
 	if c.PartRecords < 1 {
 		errs = append(errs, fmt.Errorf("part-records must be 1 or more, got %d", c.PartRecords))
+	}
+	if c.WaitReplicas < 0 {
+		errs = append(errs, fmt.Errorf("redis-wait-replicas must be 0 or more, got %d", c.WaitReplicas))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir is empty"))

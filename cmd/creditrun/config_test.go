@@ -15,8 +15,14 @@ func TestParseConfig(t *testing.T) {
 	}
 	// The flag wins over the environment, the environment over the default.
 	if c.RateLimit != 9 || c.HTTPAddr != "0.0.0.0:9000" || c.LinkTTL != time.Hour || c.ResultTTL != 168*time.Hour ||
-		c.WorkerConcurrency != 20 || c.DataDir != "./.creditrun" || c.S3Region != "us-east-1" || c.PartRecords != 1_000_000 {
+		c.WorkerConcurrency != 20 || c.DataDir != "./.creditrun" || c.S3Region != "us-east-1" || c.PartRecords != 1_000_000 ||
+		c.WaitReplicas != 0 {
 		t.Fatalf("config %+v", c)
+	}
+	if c, _, err := parseConfig("api", nil, func(k string) string {
+		return map[string]string{"CREDITRUN_REDIS_WAIT_REPLICAS": "1"}[k]
+	}); err != nil || c.WaitReplicas != 1 {
+		t.Fatalf("CREDITRUN_REDIS_WAIT_REPLICAS=1: %+v, %v", c, err)
 	}
 	for _, tt := range []struct {
 		args []string
@@ -27,6 +33,8 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--link-ttl", "soon"}, "link-ttl"},
 		{[]string{"--part-records", "0"}, "part-records"},
 		{[]string{"--result-ttl", "-1h"}, "result-ttl"},
+		{[]string{"--redis-wait-replicas", "-1"}, "redis-wait-replicas"},
+		{[]string{"--redis-wait-replicas", "one"}, "redis-wait-replicas"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--nope"}, "not defined"},
 	} {

@@ -71,5 +71,5 @@ func (a *app) runScheduler(ctx context.Context) error {
 	if err := a.registry.Register(worker.NewQueueCollector(a.tasks)); err != nil {
 		return fmt.Errorf("queue metrics: %w", err)
 	}
-	return scheduler.Run(ctx, entries, scheduler.RunOptions{NowFunc: time.Now, Logger: a.log, Registerer: a.registry})
+	return scheduler.Run(ctx, entries, scheduler.RunOptions{NowFunc: a.now, Logger: a.log, Registerer: a.registry})
 }
