@@ -95,7 +95,8 @@ var codes = []struct {
 }
 
 // toAPIError maps any error to what the client reads. An error the table does
-// not know is an infrastructure failure: 503, and nothing was reserved.
+// not know is an infrastructure failure: 503, and nothing stays reserved:
+// the submit released what it took, or the reaper does.
 func toAPIError(err error) *apiError {
 	if fe, ok := errors.AsType[*jobs.FieldError](err); ok {
 		return &apiError{http.StatusBadRequest, codeInvalidRequest, fe.Field + " " + fe.Message,
@@ -124,5 +125,5 @@ func toAPIError(err error) *apiError {
 		}
 	}
 	return &apiError{http.StatusServiceUnavailable, codeUnavailable,
-		"A backing service (Redis or storage) is unreachable; nothing was reserved. Retry later.", map[string]any{}}
+		"A backing service (Redis or storage) is unreachable; nothing stays reserved. Retry later.", map[string]any{}}
 }
