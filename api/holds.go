@@ -55,6 +55,9 @@ type holdRow struct {
 	PaymentRef *string `json:"payment_ref"`
 	// WaiveReason is present on a waived hold only.
 	WaiveReason string `json:"waive_reason,omitempty"`
+	// RefundDueCredits is present on a paid hold whose job was refunded
+	// after the payment: the overage credits to pay back.
+	RefundDueCredits int64 `json:"refund_due_credits,omitempty"`
 }
 
 func newHoldRow(h credit.Hold) holdRow {
@@ -62,6 +65,7 @@ func newHoldRow(h credit.Hold) holdRow {
 		ID: h.ID, AccountID: h.Account, JobID: h.JobID, Pool: h.Pool,
 		OverageCredits: h.OverageCredits, AmountDueCents: h.AmountDueCents, Status: h.Status,
 		CreatedAt: h.CreatedAt.UTC(), PaidAt: utc(&h.PaidAt), WaiveReason: h.WaiveReason,
+		RefundDueCredits: h.RefundDueCredits,
 	}
 	if h.PaymentRef != "" {
 		ref := h.PaymentRef

@@ -272,6 +272,8 @@ func parseHold(m map[string]string) credit.Hold {
 		PaidAt:         ms(m, "paid_at"),
 		PaymentRef:     m["payment_ref"],
 		WaiveReason:    m["waive_reason"],
+
+		RefundDueCredits: i64(m, "refund_due"),
 	}
 }
 

@@ -29,6 +29,10 @@ type Hold struct {
 	PaidAt      time.Time `json:"paid_at"`
 	PaymentRef  string    `json:"payment_ref"`
 	WaiveReason string    `json:"waive_reason,omitempty"`
+	// RefundDueCredits is set on a paid hold whose job was refunded after
+	// the payment (its worker died before recording it): the overage
+	// credits finance was paid for and owes back. Zero otherwise.
+	RefundDueCredits int64 `json:"refund_due_credits,omitempty"`
 }
 
 // HoldIDFor is the id of the hold that a job's settlement opens. A job opens

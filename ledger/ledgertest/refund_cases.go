@@ -80,6 +80,9 @@ func testRefund(t *testing.T, h *Harness) {
 	if p := h.MustPool(t, a, "people"); p.Counts != (credit.Counts{Allocated: 100}) {
 		t.Fatalf("after the refund of a paid job: %+v", p.Counts)
 	}
+	if hold, err := h.L.Hold(ctx, credit.HoldIDFor("o2")); err != nil || hold.Status != credit.HoldPaid || hold.RefundDueCredits != 5 {
+		t.Fatalf("the paid hold of a refunded job: %+v, %v; want paid with 5 credits due back", hold, err)
+	}
 
 	// Open and voided reservations are not refunded; an unknown one is
 	// not found. None of them changes anything.
