@@ -397,3 +397,15 @@ func (f *Failover) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// WaitSynced waits, until ctx ends, until the current master's replicas
+// that run are in sync with it and every sentinel knows them and the other
+// sentinels: after Restart of a killed master, when it has rejoined as a
+// replica.
+func (f *Failover) WaitSynced(ctx context.Context) error {
+	m, err := f.WaitMaster(ctx, func(*Server) bool { return true })
+	if err != nil {
+		return err
+	}
+	return f.waitSynced(ctx, m)
+}
