@@ -46,8 +46,9 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 	redisCmd := strings.Join(c.Services["redis"].Command, " ")
-	if !strings.Contains(redisCmd, "--appendonly yes") || !strings.Contains(redisCmd, "--maxmemory-policy noeviction") {
-		t.Errorf("redis runs %q, want AOF on and noeviction", redisCmd)
+	if !strings.Contains(redisCmd, "--appendonly yes") || !strings.Contains(redisCmd, "--appendfsync always") ||
+		!strings.Contains(redisCmd, "--maxmemory-policy noeviction") {
+		t.Errorf("redis runs %q, want AOF on with appendfsync always, and noeviction", redisCmd)
 	}
 	// The environment variables creditrun reads, from its own flag set.
 	_, fs, err := parseConfig("x", nil, func(string) string { return "" })
