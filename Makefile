@@ -23,7 +23,7 @@ BENCHTIME ?= 1s
 # Every package with a Benchmark function (ledger/..., source/... and any other).
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: help run test bench lint build tools fmt-check
+.PHONY: help run test faults bench lint build tools fmt-check
 
 help: ## show the targets
 	@echo "usage: make <target>"
@@ -39,6 +39,12 @@ test: tools ## install what the tests need if missing, then vet, check gofmt, an
 	@$(MAKE) --no-print-directory fmt-check
 	@echo "--- go test"
 	$(GO) test -race -timeout 30m ./...
+
+faults: tools ## run the fault suite at length (CREDITRUN_FAULTS=long); `make test` runs it bounded
+	@echo "--- go test -run TestFaults, at length (the summaries are the FAULTS lines; faults.log has it all)"
+	CREDITRUN_FAULTS=long $(GO) test -race -count=1 -timeout 90m -run '^TestFaults' -v ./cmd/creditrun/ 2>&1 | tee faults.log | \
+		grep -E 'FAULTS |acknowledged|^(--- |ok|FAIL|panic)' || true
+	@! grep -qE '^(--- FAIL|FAIL|panic)' faults.log
 
 fmt-check: ## list the Go files gofmt would change, and fail if there are any
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*')); \

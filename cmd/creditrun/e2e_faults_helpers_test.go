@@ -529,6 +529,9 @@ func (l *faultLoad) oracle(rep *faultReport, strict bool, endLimit time.Duration
 		acc[aj.id] = true
 	}
 	for _, o := range open {
+		if time.Since(waitStart) < 20*time.Second {
+			break // they ended in the course of things
+		}
 		a := l.accts[o.account]
 		if r, err := l.send("GET", "/v1/jobs/"+o.id, a.key, nil, ""); err == nil {
 			var j jobJSON

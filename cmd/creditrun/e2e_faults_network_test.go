@@ -57,8 +57,12 @@ func TestFaultsNetwork(t *testing.T) {
 	n := scale(160, 1200)
 	all := append(append([]*toxiproxy.Proxy{apiRedis}, workerRedis...), workerS3...)
 
+	// Paced so that the load runs through every fault: the faults below
+	// last about a minute (two and a half at length).
+	const clients = 6
+	pace := scale(60*time.Second, 150*time.Second) * clients / time.Duration(n)
 	done := make(chan struct{})
-	go func() { defer close(done); l.run(t.Context(), n, 6, 30*time.Millisecond) }()
+	go func() { defer close(done); l.run(t.Context(), n, clients, pace) }()
 	step := func(what string, hold time.Duration, inject func() error) {
 		t.Helper()
 		if err := inject(); err != nil {

@@ -7,10 +7,14 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/creditrun/creditrun/internal/s3server"
+	"github.com/creditrun/creditrun/internal/toxiproxy"
 )
 
 // TestFaultsWorkersKilled SIGKILLs a worker at random every few seconds
-// while many jobs run, and starts a replacement each time. asynq hands a
+// while many jobs run (slowed by S3 replies a second late, so that kills
+// land mid-job), and starts a replacement each time. asynq hands a
 // killed worker's tasks to another once their lease has run out (30 s,
 // plus up to a minute for its recoverer), so the jobs end later, but every
 // job ends, settled exactly once.
@@ -19,7 +23,15 @@ func TestFaultsWorkersKilled(t *testing.T) {
 		t.Skip("fault suite: kills workers and waits out asynq's lease")
 	}
 	t.Parallel()
-	fs := startFaultStack(t, faultOptions{workers: 3})
+	// Every reply from S3 comes a second late, so that a job's upload takes
+	// seconds and the kills land on jobs in the middle of their run.
+	gw := s3server.T(t)
+	slowS3 := toxiproxy.T(t).ProxyT(t, "s3", gw.Addr())
+	if _, err := slowS3.Latency(toxiproxy.Downstream, time.Second, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	fs := startFaultStack(t, faultOptions{workers: 3, gw: gw,
+		workerS3Endpoint: func(int) string { return "http://" + slowS3.Addr() }})
 	l := newFaultLoad(t, fs)
 	rep := &faultReport{name: "workers-killed"}
 	n, kills, every := scale(150, 2000), scale(4, 40), scale(3*time.Second, 4*time.Second)
