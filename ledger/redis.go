@@ -268,6 +268,9 @@ func integer(v any) int64 {
 // under some interpreters, so floats are accepted too.
 func i64(m map[string]string, k string) int64 {
 	s := m[k]
+	if s == "" {
+		return 0 // absent: most of an entry's deltas are
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n
 	}

@@ -117,7 +117,7 @@ func (v *verifier) page(ctx context.Context, ids []string) ([]*verifyAccount, er
 	for i, id := range ids {
 		as[i] = newVerifyAccount(id)
 	}
-	if err := v.readNames(ctx, as); err != nil {
+	if err := v.readActive(ctx, as); err != nil {
 		return nil, err
 	}
 	need := as
@@ -161,39 +161,20 @@ func (v *verifier) page(ctx context.Context, ids []string) ([]*verifyAccount, er
 	return as, nil
 }
 
-// readNames reads the names of each account's pools, open reservations,
-// holds and refund queue entries, and, with Jobs, its jobs that have not
-// ended: the keys the snapshot reads.
-func (v *verifier) readNames(ctx context.Context, as []*verifyAccount) error {
-	k := v.l.keys
-	pipe := v.l.client.Pipeline()
-	type cmds struct{ pools, pending, holds, charges *redis.StringSliceCmd }
-	cs := make([]cmds, len(as))
-	for i, a := range as {
-		cs[i] = cmds{
-			pools:   pipe.SMembers(ctx, k.pools(a.id)),
-			pending: pipe.ZRange(ctx, k.pending(a.id), 0, -1),
-			holds:   pipe.ZRange(ctx, k.holds(a.id), 0, -1),
-			charges: pipe.ZRange(ctx, k.charges(a.id), 0, -1),
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("verify: names: %w", err)
-	}
-	byID := make(map[string]*verifyAccount, len(as))
-	for i, a := range as {
-		byID[a.id] = a
-		addAll(a.poolNames, cs[i].pools.Val())
-		addAll(a.resNames, cs[i].pending.Val())
-		addAll(a.holdNames, cs[i].holds.Val())
-		addAll(a.resNames, cs[i].charges.Val())
-	}
+// readActive reads, with Jobs, each account's jobs that have not ended,
+// created before the cutoff, so that the snapshot reads their
+// reservations. The other names the snapshot reads come from the journal,
+// and from the snapshot itself: one that names a key not read is read
+// again.
+func (v *verifier) readActive(ctx context.Context, as []*verifyAccount) error {
 	if v.opts.Jobs == nil {
 		return nil
 	}
 	ids := make([]string, len(as))
+	byID := make(map[string]*verifyAccount, len(as))
 	for i, a := range as {
 		ids[i] = a.id
+		byID[a.id] = a
 	}
 	refs, err := v.opts.Jobs.ActiveBefore(ctx, ids, v.cutoff)
 	if err != nil {
