@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"scheduler": {"the cron scheduler: period refresh, reaper, result expiry, hold-tag healing, upload cleanup", runSchedulerRole},
 	"dataset":   {"dataset generate: a deterministic synthetic dataset", runDataset},
 	"holds":     {"finance: list, pay and waive overage holds", runHolds},
+	"ledger":    {"ledger verify: a read-only audit of the credit ledger", runLedger},
 	"bench":     {"the benchmark suite", runBench},
 }
 
@@ -34,7 +35,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creditrun:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
