@@ -166,6 +166,20 @@ func newScene(t *testing.T, c redis.UniversalClient) *scene {
 		ItemIDs: []string{"r2", "r4"}, Policy: credit.Reject, Dedup: true}))
 	must(s.l.Settle(ctx, credit.SettleRequest{Account: acme, Pool: "enrich", JobID: "j-dd2", Cost: 2, RecordIDs: []string{"r2", "r4"}}))
 	ended(acme, "j-dd2", "succeeded")
+	// Two refunds of jobs that will not show their work: one marked first,
+	// as an abandon does, and one of dedup records, which go back.
+	reserve(acme, "people", "j-refund", 5, credit.Overage) // all overage: its hold is waived
+	settle(acme, "people", "j-refund", 5)
+	if err := s.l.MarkRefundDue(ctx, acme, "j-refund"); err != nil {
+		t.Fatal(err)
+	}
+	must(s.l.Refund(ctx, acme, "j-refund", "the worker died before recording the job"))
+	ended(acme, "j-refund", "failed")
+	must(s.l.Reserve(ctx, credit.ReserveRequest{Account: acme, Pool: "enrich", JobID: "j-dd3", Requested: 1,
+		ItemIDs: []string{"r5"}, Policy: credit.Reject, Dedup: true}))
+	must(s.l.Settle(ctx, credit.SettleRequest{Account: acme, Pool: "enrich", JobID: "j-dd3", Cost: 1, RecordIDs: []string{"r5"}}))
+	must(s.l.Refund(ctx, acme, "j-dd3", "abandoned"))
+	ended(acme, "j-dd3", "failed")
 	// A charge at acceptance, an adjustment and a new period.
 	must(s.l.Reserve(ctx, credit.ReserveRequest{Account: acme, Pool: "enrich", JobID: "j-acc", Requested: 5,
 		Policy: credit.Reject, ChargeAtAcceptance: true}))
@@ -265,8 +279,8 @@ func TestVerifyClean(t *testing.T) {
 			if !rep.OK || len(rep.Failures) != 0 || len(rep.Warnings) != 0 {
 				t.Fatalf("a clean ledger: ok %v, failures %v, warnings %v", rep.OK, rep.Failures, rep.Warnings)
 			}
-			want := ledger.VerifyCounts{Pools: 3, JournalEntries: 29, Reservations: 10, OpenReservations: 2, Holds: 3,
-				IndexedHolds: 3, Jobs: 3 + 3, Charges: 1, ChargedRecordSets: 2}
+			want := ledger.VerifyCounts{Pools: 3, JournalEntries: 35, Reservations: 12, OpenReservations: 2, Holds: 4,
+				IndexedHolds: 4, Jobs: 3 + 3, Charges: 1, ChargedRecordSets: 2}
 			if diff := cmp.Diff(want, rep.Checked); rep.Accounts != 2 || diff != "" {
 				t.Errorf("accounts %d, checked (-want +got):\n%s", rep.Accounts, diff)
 			}
@@ -302,6 +316,27 @@ func TestVerifyDetects(t *testing.T) {
 		name:    "overage over its limit",
 		corrupt: func(t *testing.T, s *scene) { s.do(t, "HSET", s.key(acme, "pool", "people"), "overage_limit", 2) },
 		want:    []string{"i1 acme people"},
+	}, {
+		name: "a period refreshed twice",
+		corrupt: func(t *testing.T, s *scene) {
+			ctx := context.Background()
+			p, err := s.l.Pool(ctx, acme, "enrich")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq, err := s.c.HIncrBy(ctx, s.key(acme, "account"), "seq", 1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.do(t, "XADD", s.key(acme, "journal"), "*", "seq", seq, "at", s.clock.Now().UnixMilli(), "type", "refresh",
+				"pool", "enrich", "amount", 50, "avail", p.Available(),
+				"period_start", p.PeriodStart.UnixMilli(), "period_end", p.PeriodEnd.UnixMilli())
+		},
+		want: []string{"i6 acme enrich"},
+	}, {
+		name:    "refunded records back in the charged set",
+		corrupt: func(t *testing.T, s *scene) { s.do(t, "SADD", s.key(acme, "charged", "j-dd3"), "r5") },
+		want:    []string{"i7 acme j-dd3"},
 	}, {
 		name: "journal entry deleted",
 		corrupt: func(t *testing.T, s *scene) {
