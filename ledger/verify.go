@@ -329,8 +329,8 @@ func (l *Redis) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 			})
 			return nil
 		})
-		if werr := g.Wait(); err == nil {
-			err = werr
+		if werr := g.Wait(); werr != nil {
+			err = werr // the cause; the walk's error is then its cancellation
 		}
 		if err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
