@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,60 @@ func TestLostReplyAbandon(t *testing.T) {
 	}
 	if n := f.refunds(t, a, j.ID); n != 1 {
 		t.Fatalf("%d refund entries, want 1", n)
+	}
+	f.checkInvariants(t, a)
+}
+
+// TestAfterRefund: a job whose charge was refunded while it still ran (a
+// second reaper's abandon, a job recorded after the reaper took it for never
+// recorded) can be neither canceled, failed nor completed into moving
+// credits again: each answers ErrEnded, and the refund stands.
+func TestAfterRefund(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.account(t, "people-10", "enhance-4")
+
+	j, err := f.svc.Submit(ctx, a, search(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Start(ctx, a, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.l.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: j.ID, Cost: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.l.Refund(ctx, a, j.ID, "abandoned by another reaper"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Cancel(ctx, a, j.ID); !errors.Is(err, jobs.ErrEnded) {
+		t.Errorf("cancel after the refund: %v, want ErrEnded", err)
+	}
+	if _, err := f.svc.Fail(ctx, a, j.ID, "The source was down."); !errors.Is(err, jobs.ErrEnded) {
+		t.Errorf("fail after the refund: %v, want ErrEnded", err)
+	}
+	if _, err := f.svc.Complete(ctx, a, j.ID, jobs.Outcome{Found: 6, Delivered: 6}); !errors.Is(err, jobs.ErrEnded) {
+		t.Errorf("complete after the refund: %v, want ErrEnded", err)
+	}
+	if got := f.available(t, a, "people"); got != 10 {
+		t.Errorf("people available %d, want 10: the refund must stand", got)
+	}
+
+	acc, err := f.svc.Submit(ctx, a, twoProducts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.l.Refund(ctx, a, acc.ID, "The job was never recorded."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Start(ctx, a, acc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Complete(ctx, a, acc.ID, jobs.Outcome{Found: 2, Delivered: 2}); !errors.Is(err, jobs.ErrEnded) {
+		t.Errorf("complete of a refunded charge at acceptance: %v, want ErrEnded", err)
+	}
+	if got := f.available(t, a, "enhancement"); got != 4 {
+		t.Errorf("enhancement available %d, want 4", got)
 	}
 	f.checkInvariants(t, a)
 }

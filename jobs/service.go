@@ -270,20 +270,13 @@ func isInfra(err error) bool {
 	return true
 }
 
-// refundDue reports whether a job that ended keeps no charge: one that
-// failed, unless it was charged at acceptance and started (that charge
-// stands whether or not the work succeeds).
-func refundDue(j Job) bool {
-	return j.Status == Failed && !(j.ChargeAtAcceptance && j.Attempts > 0)
-}
-
 // FinishCharge settles the fate of a charge the reaper found in the ledger's
 // charges set (a charge posted at acceptance, or a settled charge marked for
 // refund by Abandon) once it is old enough that no submit or abandon is still
 // at work on it:
 //   - a job that was never recorded is refunded: the client was told it
 //     failed (or never heard back), and no job will show the work;
-//   - a job that failed keeping no charge (refundDue) is refunded;
+//   - a job that failed keeping no charge (Job.ChargeStands) is refunded;
 //   - a job that succeeded, was canceled, or failed keeping its charge keeps
 //     it, and the mark goes;
 //   - a job that has not ended is left alone: its own end, or the reaper's
@@ -300,7 +293,7 @@ func (s *Service) FinishCharge(ctx context.Context, account, id string) (bool, e
 		return false, err
 	case !j.Status.Terminal():
 		return false, nil
-	case refundDue(j):
+	case !j.ChargeStands():
 		return s.refund(ctx, account, id, "The job failed: "+j.Error)
 	}
 	return false, s.cfg.Ledger.DropCharge(ctx, account, id)
@@ -376,8 +369,8 @@ func (s *Service) Cancel(ctx context.Context, account, id string) (Job, error) {
 	var released int64
 	if !j.ChargeAtAcceptance {
 		r, err := s.cfg.Ledger.Void(ctx, account, j.Pool, id, "canceled by the client")
-		if errors.Is(err, credit.ErrAlreadySettled) {
-			return Job{}, fmt.Errorf("job %s is completing: %w", id, ErrEnded)
+		if errors.Is(err, credit.ErrAlreadySettled) || errors.Is(err, credit.ErrAlreadyRefunded) {
+			return Job{}, fmt.Errorf("job %s is completing or ending: %w", id, ErrEnded)
 		}
 		if err != nil {
 			return Job{}, fmt.Errorf("cancel %s: %w", id, err)
@@ -477,6 +470,11 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 	var r credit.Reservation
 	if j.ChargeAtAcceptance {
 		r, err = s.cfg.Ledger.Reservation(ctx, account, id)
+		if err == nil && r.State == credit.Refunded {
+			// Refunded by the reaper (the job was taken for never
+			// recorded, or abandoned): its results go with the charge.
+			return Job{}, fmt.Errorf("job %s was refunded: %w", id, ErrEnded)
+		}
 	} else {
 		req := credit.SettleRequest{Account: account, Pool: j.Pool, JobID: id, Cost: o.Cost()}
 		switch {
@@ -487,8 +485,8 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 			req.Cost = int64(len(o.RecordIDs))
 		}
 		r, err = s.cfg.Ledger.Settle(ctx, req)
-		if errors.Is(err, credit.ErrAlreadyVoided) {
-			return Job{}, fmt.Errorf("job %s was voided: %w", id, ErrEnded)
+		if errors.Is(err, credit.ErrAlreadyVoided) || errors.Is(err, credit.ErrAlreadyRefunded) {
+			return Job{}, fmt.Errorf("job %s was voided or refunded: %w", id, ErrEnded)
 		}
 	}
 	if err != nil {
@@ -549,7 +547,13 @@ func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job,
 		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
 	}
 	refunded := r.Reserved()
-	failed, err := s.markFailed(ctx, j, reason+" What it was charged was refunded.", &refunded)
+	from := []Status{Queued, Running}
+	if j.ChargeAtAcceptance {
+		// Refunded only while it never started: a worker that starts it
+		// meanwhile (Running) makes its charge stand, and the mark fails.
+		from = []Status{Queued}
+	}
+	failed, err := s.markFailedFrom(ctx, j, from, reason+" What it was charged was refunded.", &refunded)
 	if err != nil {
 		return Job{}, err
 	}
@@ -579,6 +583,10 @@ func (s *Service) fail(ctx context.Context, j Job, reason string) (Job, error) {
 	note := " Its charge at acceptance stands."
 	if !j.ChargeAtAcceptance {
 		r, err := s.cfg.Ledger.Void(ctx, j.Account, j.Pool, j.ID, reason)
+		if errors.Is(err, credit.ErrAlreadyRefunded) {
+			// An abandon failed and refunded it meanwhile.
+			return Job{}, fmt.Errorf("fail %s: refunded already: %w", j.ID, ErrEnded)
+		}
 		if err != nil {
 			// Settled already: the job's work was done and a redelivery
 			// completes it; it is not failed.
@@ -592,7 +600,12 @@ func (s *Service) fail(ctx context.Context, j Job, reason string) (Job, error) {
 // markFailed marks j failed, unless it has ended, with msg for the client
 // and, when released is not nil, the credits it gave back.
 func (s *Service) markFailed(ctx context.Context, j Job, msg string, released *int64) (Job, error) {
-	return s.cfg.Store.Update(ctx, j.Account, j.ID, []Status{Queued, Running}, func(j *Job) {
+	return s.markFailedFrom(ctx, j, []Status{Queued, Running}, msg, released)
+}
+
+// markFailedFrom is markFailed of a job whose status is one of from.
+func (s *Service) markFailedFrom(ctx context.Context, j Job, from []Status, msg string, released *int64) (Job, error) {
+	return s.cfg.Store.Update(ctx, j.Account, j.ID, from, func(j *Job) {
 		s.finish(j, Failed)
 		j.Error = msg
 		if released != nil {

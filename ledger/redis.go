@@ -318,6 +318,8 @@ func codeError(code string, rest []any) error {
 		return credit.ErrAlreadyVoided
 	case "SETTLED":
 		return credit.ErrAlreadySettled
+	case "REFUNDED":
+		return credit.ErrAlreadyRefunded
 	case "POOL":
 		if len(rest) >= 1 {
 			return fmt.Errorf("%w: the job reserved from pool %q", credit.ErrReservationConflict, str(rest[0]))

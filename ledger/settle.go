@@ -18,7 +18,8 @@ import (
 // settled.
 //
 // Settling a settled reservation returns it unchanged, whatever the cost.
-// Returns credit.ErrAlreadyVoided for a voided one;
+// Returns credit.ErrAlreadyVoided for a voided one and
+// credit.ErrAlreadyRefunded for a refunded one;
 // credit.ErrReservationNotFound; credit.ErrReservationConflict when the job
 // reserved from another pool; errors wrapping credit.ErrCostExceedsReserved,
 // credit.ErrInvalidAmount or credit.ErrInvalidID. On any error nothing
@@ -65,7 +66,8 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 // Void releases everything a job holds, for a job that failed or was
 // canceled, with reason in the journal. Voiding a voided reservation returns
 // it unchanged. Returns credit.ErrAlreadySettled for a settled reservation
-// (and for one posted at acceptance, whose charge stands);
+// (and for one posted at acceptance, whose charge stands),
+// credit.ErrAlreadyRefunded for a refunded one;
 // credit.ErrReservationNotFound; credit.ErrReservationConflict when the job
 // reserved from another pool. On any error nothing changed.
 func (l *Redis) Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error) {

@@ -36,6 +36,10 @@ var (
 	// ErrAlreadyVoided is returned by Settle for a voided reservation. Nothing
 	// changes.
 	ErrAlreadyVoided = errors.New("reservation already voided")
+	// ErrAlreadyRefunded is returned by Void and Settle for a reservation
+	// that was refunded: its job ended without showing its work, and it
+	// can be neither released nor charged again. Nothing changes.
+	ErrAlreadyRefunded = errors.New("reservation already refunded")
 	// ErrReservationOpen is returned by Refund for a reservation that is
 	// neither settled nor ended: it is voided, not refunded. Nothing changes.
 	ErrReservationOpen = errors.New("reservation is open: void it instead")

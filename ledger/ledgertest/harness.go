@@ -56,6 +56,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"RefundDedup", testRefundDedup},
 		{"RefundAcceptance", testRefundAcceptance},
 		{"RefundLaterPeriod", testRefundLaterPeriod},
+		{"RefundLateRefresh", testRefundLateRefresh},
 		{"Refresh", testRefresh},
 		{"PlanPeriods", testPlanPeriods},
 		{"PeriodIndex", testPeriodIndex},

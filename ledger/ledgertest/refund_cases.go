@@ -66,6 +66,20 @@ func testRefund(t *testing.T, h *Harness) {
 		t.Errorf("%d refund entries, want 1", refunds)
 	}
 
+	// A refunded job can be neither released nor charged again: a cancel,
+	// a worker's failure or a late completion racing the refund is
+	// refused, and changes nothing.
+	snap = h.Snapshot(t)
+	if _, err := h.L.Void(ctx, a, "people", "o1", "canceled"); !errors.Is(err, credit.ErrAlreadyRefunded) {
+		t.Fatalf("void after refund: %v, want ErrAlreadyRefunded", err)
+	}
+	if _, err := h.L.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: "o1", Cost: 110}); !errors.Is(err, credit.ErrAlreadyRefunded) {
+		t.Fatalf("settle after refund: %v, want ErrAlreadyRefunded", err)
+	}
+	if after := h.Snapshot(t); after != snap {
+		t.Fatalf("a void or settle after the refund changed Redis:\n%s", cmp.Diff(snap, after))
+	}
+
 	// A hold paid before the refund stays paid and is marked refund due:
 	// money for finance to pay back.
 	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "o2", Requested: 105, Policy: credit.Overage})
@@ -190,6 +204,27 @@ func testRefundLaterPeriod(t *testing.T, h *Harness) {
 	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "j1", Requested: 30, Policy: credit.Reject})
 	h.MustSettle(t, a, "people", "j1", 30)
 	h.Clock.Advance(p.PeriodEnd.Sub(h.Clock.Now()) + time.Second)
+	if _, _, err := h.L.Refresh(ctx, a, "people", p.PeriodEnd, p.PeriodEnd.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.L.Refund(ctx, a, "j1", "abandoned"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.MustPool(t, a, "people"); got.Counts != (credit.Counts{Allocated: 130}) {
+		t.Fatalf("pool %+v, want 130 allocated and nothing used", got.Counts)
+	}
+	h.CheckInvariants(t, a)
+}
+
+// testRefundLateRefresh: a charge posted after its period's end but before
+// the refresh applied belongs to the old period; refunded after the refresh,
+// it comes back as allocation, and used stays at zero.
+func testRefundLateRefresh(t *testing.T, h *Harness) {
+	a := h.Account("reflate")
+	p := h.Open(t, a, poolCfg("people", 100, 0))
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "j1", Requested: 30, Policy: credit.Reject})
+	h.Clock.Advance(p.PeriodEnd.Sub(h.Clock.Now()) + time.Second)
+	h.MustSettle(t, a, "people", "j1", 30) // after the boundary, before the sweep
 	if _, _, err := h.L.Refresh(ctx, a, "people", p.PeriodEnd, p.PeriodEnd.AddDate(0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}

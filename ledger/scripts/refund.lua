@@ -32,9 +32,12 @@ local p = read_pool(KEYS[2])
 local refunded = 0
 if pp > 0 then
   -- used counts this period's postings only: a charge of an earlier period
-  -- comes back as allocation of this one
+  -- (the period the settle found, posted_period) comes back as allocation
+  -- of this one
   local d = {used = -pp}
-  if num(r.ended_at) < p.period_start then d = {allocated = pp} end
+  local posted_in = num(r.ended_at) >= p.period_start
+  if r.posted_period then posted_in = num(r.posted_period) == p.period_start end
+  if not posted_in then d = {allocated = pp} end
   change(KEYS[1], KEYS[4], now, 'refund', pool, job, pp, p, d, {'reason', reason})
   refunded = pp
 end

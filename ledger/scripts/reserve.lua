@@ -31,12 +31,14 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   if old[1] ~= pool or tonumber(old[2]) ~= requested then return {'CONFLICT'} end
   return reply(KEYS[3])
 end
-local v
+local v, period
 if policy == 'overage' then
   v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'overage_enabled',
-    'overage_limit', 'overage_outstanding', 'overage_reserved', 'overage_price_cents')
+    'overage_limit', 'overage_outstanding', 'overage_reserved', 'overage_price_cents', 'period_start')
+  period = v[10]
 else
-  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant')
+  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'period_start')
+  period = v[5]
 end
 if not v[4] then return missing(KEYS[1]) end -- every pool has a grant
 local allocated, used, reserved = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
@@ -190,7 +192,8 @@ if at_acceptance then
   local total_s = processed_s
   if prepaid + overage ~= processed then total_s = string.format('%d', prepaid + overage) end
   for _, x in ipairs({'state', 'settled', 'total_cost', total_s, 'released', '0',
-    'prepaid_posted', prepaid_s, 'overage_posted', overage_s, 'ended_at', now_s}) do
+    'prepaid_posted', prepaid_s, 'overage_posted', overage_s, 'ended_at', now_s,
+    'posted_period', period or '0'}) do
     res[#res + 1] = x
   end
 else

@@ -1,7 +1,9 @@
 -- settle.lua: post one job's true cost against its reservation, exactly once.
 -- The prepaid part is spent first; the part beyond it becomes overage debt and
 -- opens a hold; the rest is released. A settled reservation is returned
--- unchanged; a voided one is refused.
+-- unchanged; a voided or refunded one is refused. The pool's period_start is
+-- kept with the settlement (posted_period), so that a refund knows whether
+-- the credits it gives back were posted in the current period.
 -- KEYS[1] account hash   KEYS[2] pool hash     KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
 -- KEYS[7] hold hash      KEYS[8] holds zset     KEYS[9] staged records set
@@ -14,7 +16,8 @@
 --            posted, so cost may exceed the reservation as long as those do not)
 -- -> {"OK", {field, value, ...}, {field, value, ...}}   the reservation hash as
 --                                  it was, and the fields this call wrote over it
---    {"NOT_FOUND"} | {"POOL", reserved pool} | {"VOIDED"} | {"COST", reserved}
+--    {"NOT_FOUND"} | {"POOL", reserved pool} | {"VOIDED"} | {"REFUNDED"}
+--    {"COST", reserved}
 --    {"IDS", got, want}
 --
 -- Written for speed: it runs once per job. Values go to redis.call as strings
@@ -40,10 +43,11 @@ for i = 1, #r, 2 do
   end
 end
 if pool ~= ARGV[4] then return {'POOL', pool} end
-if state == 'settled' or state == 'voided' then
+if state == 'settled' or state == 'voided' or state == 'refunded' then
   -- a stage that came too late (a redelivery's, a concurrent delivery's)
   if staged then redis.call('UNLINK', KEYS[9]) end
   if state == 'settled' then return {'OK', r} end
+  if state == 'refunded' then return {'REFUNDED'} end
   return {'VOIDED'}
 end
 if staged and not dedup then return {'IDS', 0, cost} end
@@ -68,12 +72,14 @@ end
 local prepaid_posted = math.min(cost, prepaid)
 local overage_posted = cost - prepaid_posted
 local released = prepaid + overage - cost
-local v
+local v, period
 if overage == 0 then
-  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved')
+  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'period_start')
+  period = v[4]
 else
   v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'overage_reserved',
-    'overage_outstanding', 'overage_price_cents')
+    'overage_outstanding', 'overage_price_cents', 'period_start')
+  period = v[7]
 end
 local allocated, used, reserved = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
 
@@ -90,7 +96,7 @@ if prepaid_posted > 0 then
     'du', pp_s, 'dr', '-' .. pp_s, 'avail', avail_s, 'job', job)
 end
 local changes = {'state', 'settled', 'total_cost', cost_s, 'released', released_s,
-  'prepaid_posted', pp_s, 'overage_posted', op_s, 'ended_at', now_s}
+  'prepaid_posted', pp_s, 'overage_posted', op_s, 'ended_at', now_s, 'posted_period', period or '0'}
 if overage_posted > 0 then
   journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'overage', 'pool', pool, 'amount', op_s,
     'doo', op_s, 'dor', '-' .. op_s, 'avail', avail_s, 'job', job, 'hold', hold_id)

@@ -1,11 +1,12 @@
 -- void.lua: release everything one job holds. Voiding twice changes nothing
--- more; a settled reservation (or one posted at acceptance) is refused.
+-- more; a settled reservation (or one posted at acceptance), and a refunded
+-- one, are refused.
 -- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] reservation hash
 -- KEYS[4] pending zset   KEYS[5] journal
 -- ARGV[1] now (unix ms)  ARGV[2] reason  ARGV[3] pool  ARGV[4] job
 -- ARGV[5] how long the voided reservation is kept (ms)
 -- -> {"OK", field, value, ...}   the reservation hash
---    {"NOT_FOUND"} | {"POOL", reserved pool} | {"SETTLED"}
+--    {"NOT_FOUND"} | {"POOL", reserved pool} | {"SETTLED"} | {"REFUNDED"}
 local now, reason = tonumber(ARGV[1]), ARGV[2]
 local flat = redis.call('HGETALL', KEYS[3])
 if #flat == 0 then return {'NOT_FOUND'} end
@@ -13,6 +14,7 @@ local r = hash_table(flat)
 if r.pool ~= ARGV[3] then return {'POOL', r.pool} end
 if r.state == 'voided' then return reply_fields(flat) end
 if r.state == 'settled' then return {'SETTLED'} end
+if r.state == 'refunded' then return {'REFUNDED'} end
 local prepaid, overage, pool, job = num(r.prepaid), num(r.overage), r.pool, ARGV[4]
 
 local p = read_pool(KEYS[2])
