@@ -21,8 +21,10 @@ import (
 
 	"github.com/creditrun/creditrun/internal/redisserver"
 	"github.com/creditrun/creditrun/internal/s3server"
+	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/scheduler"
 )
 
 // The fault suite: each scenario runs the cluster topology on loopback
@@ -188,6 +190,7 @@ type faultLoad struct {
 
 	mu          sync.Mutex
 	accepted    []acceptedJob
+	tried       map[int]int // submits (distinct Idempotency-Keys) per account
 	statuses    map[int]int // non-202 answers of submits, by status
 	firstBody   map[int]string
 	transport   int               // submits that got no answer
@@ -210,7 +213,7 @@ var faultPlans = [][]string{
 // newFaultLoad creates the load's accounts.
 func newFaultLoad(t *testing.T, fs *faultStack) *faultLoad {
 	t.Helper()
-	l := &faultLoad{fs: fs, t: t, statuses: map[int]int{}, firstBody: map[int]string{}, topups: map[string]int64{}, paid: map[string]string{},
+	l := &faultLoad{fs: fs, t: t, tried: map[int]int{}, statuses: map[int]int{}, firstBody: map[int]string{}, topups: map[string]int64{}, paid: map[string]string{},
 		topupsTried: map[string]bool{},
 		client:      &http.Client{Timeout: 30 * time.Second}}
 	for _, p := range faultPlans {
@@ -281,7 +284,12 @@ func (l *faultLoad) retrying(method, path, key string, body any, idemKey string,
 func (l *faultLoad) submitOne(i int) {
 	acct, path, body := l.spec(i)
 	a := l.accts[acct]
-	r, err := l.retrying("POST", path, a.key, body, fmt.Sprintf("job-%d", i), 20*time.Second)
+	l.mu.Lock()
+	l.tried[acct]++
+	l.mu.Unlock()
+	// Past the minute a request that died mid-way holds its key, so that
+	// the retry runs again if the first attempt left nothing.
+	r, err := l.retrying("POST", path, a.key, body, fmt.Sprintf("job-%d", i), 75*time.Second)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
@@ -411,13 +419,14 @@ type faultReport struct {
 	creditsDouble int64 // posted more than once, or more than the job's cost
 	ackLost       int   // acknowledged changes (jobs, top-ups, payments) not in the ledger
 	ackDetail     []string
+	dupJobs       int // jobs made twice by one keyed submit
 	recover       time.Duration
 	extra         []string
 }
 
 func (r *faultReport) String() string {
-	s := fmt.Sprintf("FAULTS %s: jobs accepted %d, faults injected %d, jobs ended %d (not ended %d, lost %d), credits lost %d, credits double-charged %d, acknowledged changes lost %d, time to recover %s",
-		r.name, r.accepted, r.faults, r.ended, r.notEnded, r.jobsLost, r.creditsLost, r.creditsDouble, r.ackLost, r.recover.Round(100*time.Millisecond))
+	s := fmt.Sprintf("FAULTS %s: jobs accepted %d, faults injected %d, jobs ended %d (not ended %d, lost %d), credits lost %d, credits double-charged %d, acknowledged changes lost %d, duplicate jobs %d, time to recover %s",
+		r.name, r.accepted, r.faults, r.ended, r.notEnded, r.jobsLost, r.creditsLost, r.creditsDouble, r.ackLost, r.dupJobs, r.recover.Round(100*time.Millisecond))
 	if len(r.extra) > 0 {
 		s += "; " + strings.Join(r.extra, "; ")
 	}
@@ -502,13 +511,13 @@ func (l *faultLoad) tryProbe(since time.Time, limit time.Duration) (time.Duratio
 // must all have survived (appendfsync always, WAIT for replicas); when it
 // is false, the lost ones are counted and reported, and what survived must
 // still be consistent.
-func (l *faultLoad) oracle(rep *faultReport, strict bool, endLimit time.Duration) {
+func (l *faultLoad) oracle(rep *faultReport, strict bool, limit time.Duration) {
 	t := l.t
 	t.Helper()
 	ctx := context.Background()
 	waitStart := time.Now()
 	open := l.openJobs()
-	rep.notEnded = l.waitAllEnded(endLimit)
+	rep.notEnded = l.waitAllEnded(limit)
 	rep.extra = append(rep.extra, fmt.Sprintf("jobs all ended %s after the load", time.Since(waitStart).Round(time.Second)))
 
 	l.mu.Lock()
@@ -655,12 +664,27 @@ func (l *faultLoad) oracle(rep *faultReport, strict bool, endLimit time.Duration
 			t.Errorf("hold %s is paid %d times in the journal", hold, paidEntries[hold])
 		}
 	}
+	// One submit, one job: a request retried with its Idempotency-Key after
+	// a lost reply must not make a second job (and charge twice).
+	for i, a := range l.accts {
+		l.mu.Lock()
+		tried := l.tried[i]
+		l.mu.Unlock()
+		if i == 3 {
+			continue // the probes submit there too
+		}
+		if jobs := len(l.fs.jobsOf(t, a.key, "")); jobs > tried {
+			rep.dupJobs += jobs - tried
+			t.Errorf("account %d has %d jobs from %d keyed submits: a retried submit made a second job", i, jobs, tried)
+		}
+	}
+
 	t.Log(rep.String())
 	for _, d := range rep.ackDetail {
 		t.Logf("  %s", d)
 	}
 	if rep.notEnded > 0 {
-		t.Errorf("%d jobs still queued or running after %s", rep.notEnded, endLimit)
+		t.Errorf("%d jobs still queued or running after %s", rep.notEnded, limit)
 	}
 	if rep.creditsDouble != 0 {
 		t.Errorf("%d credits double-charged", rep.creditsDouble)
@@ -684,19 +708,48 @@ func copyMap[K comparable, V any](m map[K]V) map[K]V {
 	return out
 }
 
-// verifyLedger runs `creditrun ledger verify` against the stack's Redis
-// and requires exit 0.
-//
-// TODO(faults): `creditrun ledger verify` is being built alongside this
-// suite. Until the binary has the subcommand, this logs that it was
-// skipped; the journal checks above are the oracle meanwhile.
+// endLimit is how long the oracle waits for every job to end after the
+// load: a job whose reservation was voided while its record stayed open (a
+// cancel or a failure cut by the fault between the two writes) ends only
+// through the reaper, after its grace and within a minute of it.
+const endLimit = scheduler.DefaultGrace + 3*time.Minute
+
+// verifyGrace is how long the audit lets a state that the reaper finishes
+// last: the reaper's grace, plus two of its runs (it runs every minute), so
+// that what it is about to release is not reported as lost.
+const verifyGrace = scheduler.DefaultGrace + 2*time.Minute
+
+// verifyLedger audits the stack's ledger once the load is over and every
+// job has ended: ledger.Verify (I1–I9 and the journal replay, each
+// reservation against its job's record) must find no failure, and so must
+// `creditrun ledger verify` (exit 0), the same audit from the command line.
 func (fs *faultStack) verifyLedger(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(binary(t), "ledger", "verify")
+	ctx := context.Background()
+	store := jobstore.New(fs.rdb, jobstore.Options{})
+	rep, err := ledger.New(fs.rdb, ledger.Options{}).Verify(ctx, ledger.VerifyOptions{Jobs: store.LedgerJobs(), Grace: verifyGrace})
+	switch {
+	case err != nil:
+		t.Errorf("ledger.Verify: %v", err)
+	case !rep.OK:
+		t.Errorf("ledger.Verify: %d failures over %d accounts", rep.FailureCount, rep.Accounts)
+		for i, f := range rep.Failures {
+			if i == 20 {
+				break
+			}
+			t.Errorf("  %s", f)
+		}
+	default:
+		t.Logf("ledger.Verify: %d accounts, no failure, %d warnings", rep.Accounts, rep.WarningCount)
+	}
+
+	cmd := exec.Command(binary(t), "ledger", "verify", "--grace", verifyGrace.String())
 	cmd.Env = append(os.Environ(), "CREDITRUN_REDIS_URL="+fs.opts.redisURL)
 	out, err := cmd.CombinedOutput()
-	if err != nil && (strings.Contains(string(out), "unknown command") || strings.Contains(string(out), "unknown subcommand")) {
-		t.Logf("TODO(faults): this binary has no `creditrun ledger verify` yet; skipped it")
+	if err != nil && strings.Contains(string(out), `unknown command "ledger"`) {
+		// TODO(faults): the subcommand is being added beside this suite;
+		// ledger.Verify above is the same audit meanwhile.
+		t.Logf("TODO(faults): this binary has no `creditrun ledger verify` yet; ran ledger.Verify only")
 		return
 	}
 	if err != nil {

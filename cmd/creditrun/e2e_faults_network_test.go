@@ -117,5 +117,5 @@ func TestFaultsNetwork(t *testing.T) {
 	recovered := l.probeAsync(time.Now(), 3*time.Minute)
 	<-done
 	rep.recover = <-recovered
-	l.oracle(rep, true, scale(5*time.Minute, 10*time.Minute))
+	l.oracle(rep, true, endLimit)
 }

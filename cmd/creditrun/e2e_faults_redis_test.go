@@ -65,7 +65,7 @@ func faultsRedisKilled(t *testing.T, fsync string, strict bool) {
 	}
 	<-done
 	rep.recover = <-recovered
-	l.oracle(rep, strict, scale(3*time.Minute, 8*time.Minute))
+	l.oracle(rep, strict, endLimit)
 }
 
 // closed reports whether c is closed.
@@ -142,5 +142,5 @@ func TestFaultsRedisFull(t *testing.T) {
 	<-done
 	rep.recover = <-recovered
 	rep.extra = append(rep.extra, fmt.Sprintf("submits while full: %d, answered 503: %d", refused, answered503))
-	l.oracle(rep, true, scale(3*time.Minute, 6*time.Minute))
+	l.oracle(rep, true, endLimit)
 }

@@ -62,7 +62,5 @@ func TestFaultsWorkersKilled(t *testing.T) {
 	<-done
 	rep.recover = <-recovered
 	rep.extra = append(rep.extra, fmt.Sprintf("workers started %d", fs.started))
-	// A killed worker's task waits for its lease (30 s) and asynq's
-	// recoverer (every minute), and may be cut again by a later kill.
-	l.oracle(rep, true, scale(5*time.Minute, 12*time.Minute))
+	l.oracle(rep, true, endLimit)
 }

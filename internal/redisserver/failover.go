@@ -44,7 +44,14 @@ type FailoverOptions struct {
 	// thinks it down (down-after-milliseconds). Defaults to 1 s.
 	DownAfter time.Duration
 	// FailoverTimeout is Sentinel's failover-timeout. Defaults to 10 s.
+	// Sentinel also waits this long before it points a replica that
+	// replicates from another address back at the master.
 	FailoverTimeout time.Duration
+
+	// ReplicaLink, when set, gives the address the replicas replicate from,
+	// given the master's: a proxy in front of the master, to slow or cut
+	// the replication stream. Defaults to the master's address.
+	ReplicaLink func(master string) string
 }
 
 func (o FailoverOptions) withDefaults() FailoverOptions {
@@ -73,6 +80,8 @@ type Failover struct {
 	opts      FailoverOptions
 	servers   []*Server // the master at start, then the replicas
 	sentinels []*Server
+	// link is the address the replicas first replicate from.
+	link string
 }
 
 // StartFailover starts a master, opts.Replicas replicas of it and
@@ -100,7 +109,11 @@ func StartFailover(opts FailoverOptions) (f *Failover, err error) {
 		return nil, fmt.Errorf("master: %w", err)
 	}
 	f.servers = append(f.servers, master)
-	mhost, mport, _ := net.SplitHostPort(master.Addr())
+	f.link = master.Addr()
+	if opts.ReplicaLink != nil {
+		f.link = opts.ReplicaLink(master.Addr())
+	}
+	mhost, mport, _ := net.SplitHostPort(f.link)
 	for range opts.Replicas {
 		r, err := startWithPorts(bin, opts.Options, func(string) []string {
 			return []string{"--replicaof", mhost, mport}
@@ -194,7 +207,8 @@ func (f *Failover) synced(ctx context.Context, master *Server) error {
 		if err != nil {
 			return fmt.Errorf("replica %s: %w", s.Addr(), err)
 		}
-		if info["master_link_status"] != "up" || info["master_port"] != strconv.Itoa(master.port) {
+		from := net.JoinHostPort(info["master_host"], info["master_port"])
+		if info["master_link_status"] != "up" || from != master.Addr() && (master != f.servers[0] || from != f.link) {
 			return fmt.Errorf("replica %s: master %s:%s, link %q", s.Addr(), info["master_host"], info["master_port"], info["master_link_status"])
 		}
 	}
