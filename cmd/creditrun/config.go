@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/creditrun/creditrun/scheduler"
 )
 
 // config is creditrun's configuration: each field a flag with an environment
@@ -50,6 +52,10 @@ type config struct {
 	// loses none a caller saw succeed. Defaults to 0: no waiting. Not for
 	// Redis Cluster.
 	WaitReplicas int
+	// ReaperGrace is how long a job or reservation must be stranded (its
+	// task archived or gone) before the scheduler's reaper fails it and
+	// gives back what it holds. Defaults to 5m (scheduler.DefaultGrace).
+	ReaperGrace time.Duration
 }
 
 // parseConfig reads args into a config, each flag defaulting to its
@@ -64,7 +70,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 		}
 		fs.StringVar(p, flagName, v, usage+" (env "+env+")")
 	}
-	var concurrency, rate, resultTTL, linkTTL, partRecords, waitReplicas string
+	var concurrency, rate, resultTTL, linkTTL, partRecords, waitReplicas, reaperGrace string
 	str(&c.HTTPAddr, "http-addr", "CREDITRUN_HTTP_ADDR", "127.0.0.1:8080", "listen address")
 	str(&c.RedisURL, "redis-url", "CREDITRUN_REDIS_URL", "", "redis://host:port/db, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:p1/master; empty: embedded (dev only)")
 	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key; empty: random, printed at start")
@@ -79,6 +85,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&rate, "rate-limit", "CREDITRUN_RATE_LIMIT", "50", "requests per second per key, with an equal burst; 0 turns it off")
 	str(&linkTTL, "link-ttl", "CREDITRUN_LINK_TTL", "15m", "how long a result link stays valid")
 	str(&partRecords, "part-records", "CREDITRUN_PART_RECORDS", "1000000", "the most records of one result file; bigger downloads split into parts")
+	str(&reaperGrace, "reaper-grace", "CREDITRUN_REAPER_GRACE", scheduler.DefaultGrace.String(), "how long a job or reservation stays stranded before the reaper gives back what it holds")
 	str(&waitReplicas, "redis-wait-replicas", "CREDITRUN_REDIS_WAIT_REPLICAS", "0", "replicas every change of credits waits for (Redis WAIT) before it answers; 0: none")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fs, err
@@ -107,6 +114,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	atoi("redis-wait-replicas", waitReplicas, &c.WaitReplicas)
 	dur("result-ttl", resultTTL, &c.ResultTTL)
 	dur("link-ttl", linkTTL, &c.LinkTTL)
+	dur("reaper-grace", reaperGrace, &c.ReaperGrace)
 	if err := errors.Join(errs...); err != nil {
 		return config{}, fs, err
 	}
@@ -133,6 +141,9 @@ func (c config) validate() error {
 	}
 	if c.PartRecords < 1 {
 		errs = append(errs, fmt.Errorf("part-records must be 1 or more, got %d", c.PartRecords))
+	}
+	if c.ReaperGrace < 0 {
+		errs = append(errs, fmt.Errorf("reaper-grace must not be negative, got %s", c.ReaperGrace))
 	}
 	if c.WaitReplicas < 0 {
 		errs = append(errs, fmt.Errorf("redis-wait-replicas must be 0 or more, got %d", c.WaitReplicas))

@@ -16,8 +16,11 @@ func TestParseConfig(t *testing.T) {
 	// The flag wins over the environment, the environment over the default.
 	if c.RateLimit != 9 || c.HTTPAddr != "0.0.0.0:9000" || c.LinkTTL != time.Hour || c.ResultTTL != 168*time.Hour ||
 		c.WorkerConcurrency != 20 || c.DataDir != "./.creditrun" || c.S3Region != "us-east-1" || c.PartRecords != 1_000_000 ||
-		c.WaitReplicas != 0 {
+		c.WaitReplicas != 0 || c.ReaperGrace != 5*time.Minute {
 		t.Fatalf("config %+v", c)
+	}
+	if c, _, err := parseConfig("scheduler", []string{"--reaper-grace", "20s"}, getenv); err != nil || c.ReaperGrace != 20*time.Second {
+		t.Fatalf("--reaper-grace 20s: %+v, %v", c, err)
 	}
 	if c, _, err := parseConfig("api", nil, func(k string) string {
 		return map[string]string{"CREDITRUN_REDIS_WAIT_REPLICAS": "1"}[k]
@@ -35,6 +38,8 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--result-ttl", "-1h"}, "result-ttl"},
 		{[]string{"--redis-wait-replicas", "-1"}, "redis-wait-replicas"},
 		{[]string{"--redis-wait-replicas", "one"}, "redis-wait-replicas"},
+		{[]string{"--reaper-grace", "-1m"}, "reaper-grace"},
+		{[]string{"--reaper-grace", "later"}, "reaper-grace"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--nope"}, "not defined"},
 	} {

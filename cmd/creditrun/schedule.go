@@ -18,7 +18,8 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	reaper, err := scheduler.NewReaper(scheduler.ReaperConfig{Ledger: a.ledger, Tasks: a.tasks, Jobs: a.svc, Queue: worker.QueueName})
+	reaper, err := scheduler.NewReaper(scheduler.ReaperConfig{Ledger: a.ledger, Tasks: a.tasks, Jobs: a.svc, Queue: worker.QueueName,
+		Grace: a.cfg.ReaperGrace})
 	if err != nil {
 		return nil, err
 	}
