@@ -79,6 +79,14 @@ func faultsSentinel(t *testing.T, wait bool) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		// The master's host dies: the replication stream still in flight
+		// dies with it (a SIGKILLed process's socket would still deliver it).
+		if k == 0 {
+			if err := link.Partition(); err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+		}
 		killed := time.Now()
 		old, promoted, err := f.KillMaster(ctx)
 		if err != nil {
