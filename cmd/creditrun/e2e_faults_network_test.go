@@ -117,5 +117,5 @@ func TestFaultsNetwork(t *testing.T) {
 	recovered := l.probeAsync(time.Now(), 3*time.Minute)
 	<-done
 	rep.recover = <-recovered
-	l.oracle(rep, true, endLimit)
+	l.oracle(rep, durableAll, endLimit)
 }

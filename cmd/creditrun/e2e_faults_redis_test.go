@@ -20,7 +20,7 @@ import (
 // acknowledged top-up and hold payment is in the journal, and the journals
 // replay to the pools.
 func TestFaultsRedisKilledAOFAlways(t *testing.T) {
-	faultsRedisKilled(t, "always", true)
+	faultsRedisKilled(t, "always", durableAll)
 }
 
 // TestFaultsRedisKilledAOFEverysec is the same with appendfsync everysec,
@@ -28,10 +28,10 @@ func TestFaultsRedisKilledAOFAlways(t *testing.T) {
 // at each kill. The scenario reports what was lost; what survived must be
 // consistent (a prefix of history: ledger, job records and queue agree).
 func TestFaultsRedisKilledAOFEverysec(t *testing.T) {
-	faultsRedisKilled(t, "everysec", false)
+	faultsRedisKilled(t, "everysec", durableNone)
 }
 
-func faultsRedisKilled(t *testing.T, fsync string, strict bool) {
+func faultsRedisKilled(t *testing.T, fsync string, d durability) {
 	if testing.Short() {
 		t.Skip("fault suite: runs a cluster and kills its Redis")
 	}
@@ -65,7 +65,7 @@ func faultsRedisKilled(t *testing.T, fsync string, strict bool) {
 	}
 	<-done
 	rep.recover = <-recovered
-	l.oracle(rep, strict, endLimit)
+	l.oracle(rep, d, endLimit)
 }
 
 // closed reports whether c is closed.
@@ -142,5 +142,5 @@ func TestFaultsRedisFull(t *testing.T) {
 	<-done
 	rep.recover = <-recovered
 	rep.extra = append(rep.extra, fmt.Sprintf("submits while full: %d, answered 503: %d", refused, answered503))
-	l.oracle(rep, true, endLimit)
+	l.oracle(rep, durableAll, endLimit)
 }

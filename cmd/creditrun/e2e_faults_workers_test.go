@@ -62,5 +62,5 @@ func TestFaultsWorkersKilled(t *testing.T) {
 	<-done
 	rep.recover = <-recovered
 	rep.extra = append(rep.extra, fmt.Sprintf("workers started %d", fs.started))
-	l.oracle(rep, true, endLimit)
+	l.oracle(rep, durableAll, endLimit)
 }
