@@ -22,14 +22,26 @@ import (
 // yield one twice; one opened during the walk may be missed until the next.
 // A failure to read ends the sequence with its error.
 func (l *Redis) OldReservations(ctx context.Context, before time.Time) iter.Seq2[credit.Reservation, error] {
+	return l.scoredBefore(ctx, before, l.keys.pending, func(r credit.Reservation) bool { return r.State == credit.Reserved }, "old reservations")
+}
+
+// scoredBefore yields, walking the accounts a page at a time, the
+// reservations of the jobs scored before the given time in the sorted set
+// set(account) of each account, those keep reports true for (every one when
+// keep is nil). A failure to read ends the sequence with its error, wrapped
+// with what.
+func (l *Redis) scoredBefore(ctx context.Context, before time.Time, set func(string) string, keep func(credit.Reservation) bool, what string) iter.Seq2[credit.Reservation, error] {
 	return func(yield func(credit.Reservation, error) bool) {
 		maxScore := strconv.FormatInt(before.UnixMilli()-1, 10)
 		err := l.eachAccountPage(ctx, func(accounts []string) error {
-			page, err := l.oldReservations(ctx, accounts, maxScore)
+			page, err := l.scoredReservations(ctx, accounts, set, maxScore)
 			if err != nil {
 				return err
 			}
 			for _, r := range page {
+				if keep != nil && !keep(r) {
+					continue
+				}
 				if !yield(r, nil) {
 					return errStopWalk
 				}
@@ -37,25 +49,9 @@ func (l *Redis) OldReservations(ctx context.Context, before time.Time) iter.Seq2
 			return nil
 		})
 		if err != nil {
-			yield(credit.Reservation{}, fmt.Errorf("old reservations: %w", err))
+			yield(credit.Reservation{}, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-}
-
-// oldReservations returns the open reservations of accounts scored at or
-// below maxScore in their pending sets.
-func (l *Redis) oldReservations(ctx context.Context, accounts []string, maxScore string) ([]credit.Reservation, error) {
-	all, err := l.scoredReservations(ctx, accounts, l.keys.pending, maxScore)
-	if err != nil {
-		return nil, err
-	}
-	var out []credit.Reservation
-	for _, r := range all {
-		if r.State == credit.Reserved {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }
 
 // scoredReservations returns the reservations of the jobs scored at or below

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -110,22 +109,5 @@ func (l *Redis) DropCharge(ctx context.Context, account, job string) error {
 // OldReservations does, and may yield one twice. A failure to read ends the
 // sequence with its error.
 func (l *Redis) OldCharges(ctx context.Context, before time.Time) iter.Seq2[credit.Reservation, error] {
-	return func(yield func(credit.Reservation, error) bool) {
-		maxScore := strconv.FormatInt(before.UnixMilli()-1, 10)
-		err := l.eachAccountPage(ctx, func(accounts []string) error {
-			page, err := l.scoredReservations(ctx, accounts, l.keys.charges, maxScore)
-			if err != nil {
-				return err
-			}
-			for _, r := range page {
-				if !yield(r, nil) {
-					return errStopWalk
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			yield(credit.Reservation{}, fmt.Errorf("old charges: %w", err))
-		}
-	}
+	return l.scoredBefore(ctx, before, l.keys.charges, nil, "old charges")
 }

@@ -82,10 +82,10 @@ type jobHeld struct {
 }
 
 type holdIndexCmds struct {
-	all             *redis.FloatCmd
-	account         *redis.StringCmd
-	status, unpaid  *redis.FloatCmd
-	statusOf, owner string
+	all            *redis.FloatCmd
+	account        *redis.StringCmd
+	status, unpaid *redis.FloatCmd
+	statusOf       string
 }
 
 type recordCmds struct {

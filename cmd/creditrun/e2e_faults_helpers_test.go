@@ -463,19 +463,10 @@ func (l *faultLoad) waitAllEnded(limit time.Duration) int {
 	}
 }
 
-// probe measures recovery: it submits a small search every 200 ms until
+// tryProbe measures recovery: it submits a small search every 200 ms until
 // one is accepted, waits for that job to end, and returns the time from
-// since. It fails the test if no probe job succeeds within limit.
-func (l *faultLoad) probe(since time.Time, limit time.Duration) time.Duration {
-	l.t.Helper()
-	d, err := l.tryProbe(since, limit)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return d
-}
-
-// tryProbe is probe, returning its failure; safe in any goroutine.
+// since, or an error when no probe job succeeds within limit. It is safe in
+// any goroutine.
 func (l *faultLoad) tryProbe(since time.Time, limit time.Duration) (time.Duration, error) {
 	a := l.accts[3]
 	deadline := time.Now().Add(limit)
