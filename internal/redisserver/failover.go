@@ -207,6 +207,16 @@ func (f *Failover) synced(ctx context.Context, master *Server) error {
 		if err != nil {
 			return fmt.Errorf("replica %s: %w", s.Addr(), err)
 		}
+		if info["role"] == "master" {
+			// An old master that came back: Sentinel makes it a replica of
+			// the new one in its own time, which took minutes here at
+			// times; do it now, as an operator would.
+			host, port, _ := net.SplitHostPort(master.Addr())
+			if _, err := command(ctx, s.Addr(), "REPLICAOF", host, port); err != nil {
+				return fmt.Errorf("replica %s: replicaof %s: %w", s.Addr(), master.Addr(), err)
+			}
+			return fmt.Errorf("replica %s: still a master; told to replicate %s", s.Addr(), master.Addr())
+		}
 		from := net.JoinHostPort(info["master_host"], info["master_port"])
 		if info["master_link_status"] != "up" || from != master.Addr() && (master != f.servers[0] || from != f.link) {
 			return fmt.Errorf("replica %s: master %s:%s, link %q", s.Addr(), info["master_host"], info["master_port"], info["master_link_status"])
