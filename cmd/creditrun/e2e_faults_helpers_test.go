@@ -568,8 +568,7 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 		}
 		journals[i] = es
 	}
-	type sums struct{ reserve, post, overage, release, posts, reserves int64 }
-	byJob := map[string]*sums{}
+	byJob := map[string]*jobSums{}
 	reasons := map[string]int{}
 	paidEntries := map[string]int{}
 	for _, es := range journals {
@@ -580,27 +579,8 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 			if e.Type == credit.EntryHoldPaid {
 				paidEntries[e.HoldID]++
 			}
-			if e.JobID == "" {
-				continue
-			}
-			s := byJob[e.JobID]
-			if s == nil {
-				s = &sums{}
-				byJob[e.JobID] = s
-			}
-			switch e.Type {
-			case credit.EntryReserve:
-				s.reserve += e.Amount
-				s.reserves++
-			case credit.EntryPost:
-				s.post += e.Amount
-				s.posts++
-			case credit.EntryOverage:
-				s.overage += e.Amount
-			case credit.EntryRelease:
-				s.release += e.Amount
-			}
 		}
+		addJobSums(byJob, es)
 	}
 	for _, aj := range accepted {
 		a := l.accts[aj.account]
@@ -632,7 +612,7 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 		rep.ended++
 		s := byJob[j.ID]
 		if s == nil {
-			s = &sums{}
+			s = &jobSums{}
 		}
 		// A reservation is journaled as a reserve, or as a post when the plan
 		// charges at acceptance.

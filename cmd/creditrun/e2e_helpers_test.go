@@ -642,30 +642,8 @@ func (s *stack) checkJournal(t testing.TB, account, key string) {
 		}
 		s.replay(t, account, api, entries, acct)
 	}
-	type sums struct{ reserve, post, overage, release, posts, reserves int64 }
-	byJob := map[string]*sums{}
-	for _, e := range entries {
-		if e.JobID == "" {
-			continue
-		}
-		s := byJob[e.JobID]
-		if s == nil {
-			s = &sums{}
-			byJob[e.JobID] = s
-		}
-		switch e.Type {
-		case credit.EntryReserve:
-			s.reserve += e.Amount
-			s.reserves++
-		case credit.EntryPost:
-			s.post += e.Amount
-			s.posts++
-		case credit.EntryOverage:
-			s.overage += e.Amount
-		case credit.EntryRelease:
-			s.release += e.Amount
-		}
-	}
+	byJob := map[string]*jobSums{}
+	addJobSums(byJob, entries)
 	for _, j := range jobs {
 		if !ended(j.Status) {
 			t.Errorf("job %s is %s after the account's jobs ended", j.ID, j.Status)
@@ -673,7 +651,7 @@ func (s *stack) checkJournal(t testing.TB, account, key string) {
 		}
 		js := byJob[j.ID]
 		if js == nil {
-			js = &sums{}
+			js = &jobSums{}
 		}
 		if js.posts > 1 || js.reserves > 1 {
 			t.Errorf("job %s: %d post and %d reserve entries, want at most one of each", j.ID, js.posts, js.reserves)
@@ -738,6 +716,37 @@ func (s *stack) replay(t testing.TB, account string, api []entryJSON, entries []
 		}
 		if p.Available < 0 || p.OverageEnabled && p.OverageOutstanding+p.OverageReserved > p.OverageLimit {
 			t.Errorf("pool %s breaks I1: %+v", name, p)
+		}
+	}
+}
+
+// jobSums are what the journal says of one job: the credits of its reserve,
+// post, overage and release entries, and how many reserve and post entries
+// it has.
+type jobSums struct{ reserve, post, overage, release, posts, reserves int64 }
+
+// addJobSums adds the entries that name a job to byJob's sums.
+func addJobSums(byJob map[string]*jobSums, entries []credit.Entry) {
+	for _, e := range entries {
+		if e.JobID == "" {
+			continue
+		}
+		s := byJob[e.JobID]
+		if s == nil {
+			s = &jobSums{}
+			byJob[e.JobID] = s
+		}
+		switch e.Type {
+		case credit.EntryReserve:
+			s.reserve += e.Amount
+			s.reserves++
+		case credit.EntryPost:
+			s.post += e.Amount
+			s.posts++
+		case credit.EntryOverage:
+			s.overage += e.Amount
+		case credit.EntryRelease:
+			s.release += e.Amount
 		}
 	}
 }
