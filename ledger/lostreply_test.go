@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,13 @@ func newLostReplies(t *testing.T) *lostReplies {
 	t.Cleanup(func() { c.Close() })
 	cutter := toxiproxy.NewReplyCutter(proxy)
 	c.AddHook(cutter)
-	return &lostReplies{l: ledger.New(c, ledger.Options{Prefix: "lost" + strings.ReplaceAll(t.Name(), "/", "_")}), cutter: cutter}
+	return &lostReplies{l: ledger.New(c, ledger.Options{Prefix: lostPrefix(t)}), cutter: cutter}
+}
+
+// lostPrefix is a key prefix of the test's own, new on every run, for tests
+// that share the redis-server and may run with -count.
+func lostPrefix(t *testing.T) string {
+	return "lost" + strings.ReplaceAll(t.Name(), "/", "_") + strconv.FormatInt(time.Now().UnixNano(), 36)
 }
 
 // cutScript loses the replies of the next script whose keys include one
@@ -163,4 +170,66 @@ func TestLostReplyMoneyScripts(t *testing.T) {
 		t.Fatalf("after the lost void %+v, want %+v", p.Counts, want)
 	}
 	ledgertest.CheckAccount(t, lr.l, a)
+}
+
+// TestLostReplyRefresh: a refresh batch whose replies were lost once, and
+// which go-redis resent, starts each period once and still reports each as
+// applied, so that a sweep counts what it did.
+func TestLostReplyRefresh(t *testing.T) {
+	t.Parallel()
+	proxy := toxiproxy.T(t).ProxyT(t, "redis", server.Addr())
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: 3, Protocol: 2, DisableIdentity: true, PoolSize: 1,
+		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 5 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	cutter := toxiproxy.NewReplyCutter(proxy)
+	c.AddHook(cutter)
+	l := ledger.New(c, ledger.Options{Prefix: lostPrefix(t)})
+
+	ctx := context.Background()
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(0, 1, 0)
+	accounts := []string{"acme", "globex", "initech"}
+	items := make([]ledger.RefreshItem, len(accounts))
+	for i, a := range accounts {
+		if _, _, err := l.OpenPool(ctx, a, credit.PoolConfig{Name: "people", Grant: 100}, start, end); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Reserve(ctx, credit.ReserveRequest{Account: a, Pool: "people", JobID: "j", Requested: 30, Policy: credit.Reject}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Settle(ctx, credit.SettleRequest{Account: a, Pool: "people", JobID: "j", Cost: 30}); err != nil {
+			t.Fatal(err)
+		}
+		items[i] = ledger.RefreshItem{Account: a, Pool: "people", Start: end, End: end.AddDate(0, 1, 0)}
+	}
+	// Warm the script, so that the batch is not answered NOSCRIPT.
+	if _, _, err := l.Refresh(ctx, accounts[0], "people", start, end); err != nil {
+		t.Fatal(err)
+	}
+	cutter.ArmPipelineOnce(func(cmds []redis.Cmder) bool { return len(toxiproxy.ScriptKeys(cmds[0])) > 0 })
+	results, err := l.RefreshBatch(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, perr := cutter.Cut(); n != 1 || perr != nil {
+		t.Fatalf("%d pipelines cut, %v; want the refresh batch's", n, perr)
+	}
+	for i, res := range results {
+		if res.Err != nil || !res.Applied || res.Pool.Used != 0 || !res.Pool.PeriodStart.Equal(end) {
+			t.Errorf("%s: %+v, want applied, used 0, the period from %s", accounts[i], res, end)
+		}
+	}
+	// Another batch for the same period applies nothing, and says so.
+	again, err := l.RefreshBatch(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range again {
+		if res.Err != nil || res.Applied {
+			t.Errorf("%s refreshed again: %+v, want not applied", accounts[i], res)
+		}
+	}
+	for _, a := range accounts {
+		ledgertest.CheckAccount(t, l, a)
+	}
 }

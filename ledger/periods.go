@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -97,6 +98,10 @@ func (l *Redis) RefreshBatch(ctx context.Context, items []RefreshItem) ([]Refres
 		return results, nil
 	}
 	now := l.now().UnixMilli()
+	// Each item's token, the batch's and its place in it, lets a script that
+	// go-redis reran, its first reply lost, report the refresh it applied the
+	// first time (refresh.lua); the same item twice in a batch applies once.
+	token := strconv.FormatUint(rand.Uint64(), 36) + ":"
 	type call struct {
 		i    int
 		keys []string
@@ -114,7 +119,7 @@ func (l *Redis) RefreshBatch(ctx context.Context, items []RefreshItem) ([]Refres
 		}
 		calls = append(calls, call{i: i,
 			keys: []string{l.keys.account(it.Account), l.keys.pool(it.Account, it.Pool), l.keys.journal(it.Account)},
-			args: []any{it.Pool, it.Start.UnixMilli(), it.End.UnixMilli(), now},
+			args: []any{it.Pool, it.Start.UnixMilli(), it.End.UnixMilli(), now, token + strconv.Itoa(i)},
 		})
 	}
 	cmds := make([]*redis.Cmd, len(calls))

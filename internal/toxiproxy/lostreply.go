@@ -2,6 +2,7 @@ package toxiproxy
 
 import (
 	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -22,6 +23,10 @@ type ReplyCutter struct {
 	proxy *Proxy
 	mu    sync.Mutex
 	pick  func(redis.Cmder) bool
+	// pickPipe is the armed pipeline pick, and once the toxic that cuts it,
+	// until the client dials again to resend it.
+	pickPipe func([]redis.Cmder) bool
+	once     string
 	// Cut counts the commands whose replies it cut, retries included.
 	cut atomic.Int64
 	err error
@@ -66,8 +71,48 @@ func (c *ReplyCutter) fail(err error) {
 	}
 }
 
-// DialHook passes dials through.
-func (c *ReplyCutter) DialHook(next redis.DialHook) redis.DialHook { return next }
+// ArmPipelineOnce makes the cutter pick the next pipeline for which pick
+// reports true and lose its replies once: the toxic goes as soon as the
+// client dials a new connection to resend it, so the resend is answered. Use
+// it on a client with PoolSize 1, whose resend must dial.
+func (c *ReplyCutter) ArmPipelineOnce(pick func([]redis.Cmder) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pickPipe = pick
+}
+
+// takePipe reports whether cmds is the armed pipeline pick, and disarms.
+func (c *ReplyCutter) takePipe(cmds []redis.Cmder) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pickPipe == nil || !c.pickPipe(cmds) {
+		return false
+	}
+	c.pickPipe = nil
+	return true
+}
+
+// removeOnce removes the toxic of a pipeline cut once, if it is still there.
+func (c *ReplyCutter) removeOnce() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.once == "" {
+		return
+	}
+	if err := c.proxy.Remove(c.once); err != nil && c.err == nil {
+		c.err = err
+	}
+	c.once = ""
+}
+
+// DialHook removes the toxic of a pipeline cut once before the client dials
+// to resend it, and passes every dial through.
+func (c *ReplyCutter) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c.removeOnce()
+		return next(ctx, network, addr)
+	}
+}
 
 // ProcessHook cuts the replies of the armed command: the toxic stays while
 // go-redis runs it and every retry of it.
@@ -91,9 +136,25 @@ func (c *ReplyCutter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// ProcessPipelineHook passes pipelines through.
+// ProcessPipelineHook cuts the replies of the pipeline armed by
+// ArmPipelineOnce, once, and passes every other through.
 func (c *ReplyCutter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !c.takePipe(cmds) {
+			return next(ctx, cmds)
+		}
+		name, err := c.proxy.LimitData(Downstream, 1)
+		if err != nil {
+			c.fail(err)
+			return next(ctx, cmds)
+		}
+		c.mu.Lock()
+		c.once = name
+		c.mu.Unlock()
+		c.cut.Add(1)
+		defer c.removeOnce()
+		return next(ctx, cmds)
+	}
 }
 
 // ScriptKeys returns the keys of an EVAL or EVALSHA command, nil for any

@@ -4,26 +4,34 @@
 -- allocation is never set below what they hold. Overage debt stays. A period
 -- that does not start after the pool's current one changes nothing, so a late
 -- or repeated refresh is harmless.
+--
+-- go-redis resends a pipeline whose replies it lost, so this may run twice for
+-- one call: the pool keeps the token of the call that applied its period, and
+-- a rerun with that token for that period reports applied again, changing
+-- nothing, so that a sweep counts each refresh once.
 -- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] journal
 -- ARGV[1] pool  ARGV[2] period start (unix ms)  ARGV[3] period end (unix ms)
--- ARGV[4] now (unix ms)
+-- ARGV[4] now (unix ms)  ARGV[5] the call's token
 -- -> {"OK", applied 0|1, field, value, ...}   the pool hash
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"}
 --
 -- Written for speed: a sweep runs it once per pool and period, 100,000s at a
 -- time. It reads only the fields it needs, writes the pool in one HSET, and
 -- passes values to redis.call as strings (see settle.lua).
-local pool, start_s, stop_s, now_s = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local v = redis.call('HMGET', KEYS[2], 'grant', 'period_start', 'allocated', 'used', 'reserved')
+local pool, start_s, stop_s, now_s, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local v = redis.call('HMGET', KEYS[2], 'grant', 'period_start', 'allocated', 'used', 'reserved', 'refreshed_by')
 if not v[1] then return missing(KEYS[1]) end -- every pool has a grant
-if tonumber(start_s) <= num(v[2]) then return reply(KEYS[2], 0) end
+if tonumber(start_s) <= num(v[2]) then
+  if v[2] == start_s and v[6] == token then return reply(KEYS[2], 1) end -- our own, rerun
+  return reply(KEYS[2], 0)
+end
 local grant, allocated, used, reserved = num(v[1]), num(v[3]), num(v[4]), num(v[5])
 local new_allocated = math.max(grant, reserved)
 
 -- The journal entry change() would write: the grant as amount, the nonzero
 -- deltas, available after, and the new period.
 local entry = {'at', now_s, 'type', 'refresh', 'pool', pool, 'amount', string.format('%d', grant)}
-local w = {'period_start', start_s, 'period_end', stop_s}
+local w = {'period_start', start_s, 'period_end', stop_s, 'refreshed_by', token}
 if new_allocated ~= allocated then
   entry[#entry + 1] = 'da'
   entry[#entry + 1] = string.format('%d', new_allocated - allocated)
