@@ -16,6 +16,11 @@ import (
 type config struct {
 	// HTTPAddr is the listen address. Defaults to 127.0.0.1:8080.
 	HTTPAddr string
+	// MetricsAddr is where /metrics is served for every role of the
+	// process. Empty: the API does not serve it on its address (a worker or
+	// scheduler alone keeps it on HTTPAddr, which only operators reach); set
+	// to HTTPAddr, the API serves it there too.
+	MetricsAddr string
 	// RedisURL is the Redis to use; empty runs an embedded one (dev only).
 	RedisURL string
 	// AdminKey is the bootstrap admin API key. Defaults to a random key,
@@ -72,6 +77,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	}
 	var concurrency, rate, resultTTL, linkTTL, partRecords, waitReplicas, reaperGrace string
 	str(&c.HTTPAddr, "http-addr", "CREDITRUN_HTTP_ADDR", "127.0.0.1:8080", "listen address")
+	str(&c.MetricsAddr, "metrics-addr", "CREDITRUN_METRICS_ADDR", "", "address serving /metrics; empty: not on the API's address; the HTTP address itself: on the API's too")
 	str(&c.RedisURL, "redis-url", "CREDITRUN_REDIS_URL", "", "redis://host:port/db, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:p1/master; empty: embedded (dev only)")
 	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key; empty: random, printed at start")
 	str(&c.PlansFile, "plans", "CREDITRUN_PLANS", "", "plans file (YAML); empty: the built-in catalog")
