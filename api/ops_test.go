@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestUnavailable(t *testing.T) {
 
 // TestMetrics counts requests by route and status.
 func TestMetrics(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(c *apiConfig) { c.ServeMetrics = true })
 	_, key := e.account(t, "people-1k-99")
 	e.do(t, req{method: "GET", path: "/v1/jobs/job_x", key: key})
 	r := e.do(t, req{method: "GET", path: "/metrics"})
@@ -101,10 +102,70 @@ func TestMetrics(t *testing.T) {
 func TestMetricsSurviveAFailingCollector(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metricstest.FailingCollector())
-	e := newEnv(t, func(c *apiConfig) { c.Registry = reg })
+	e := newEnv(t, func(c *apiConfig) { c.Registry = reg; c.ServeMetrics = true })
 	e.do(t, req{method: "GET", path: "/healthz"})
 	r := e.do(t, req{method: "GET", path: "/metrics"})
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), "creditrun_http_requests_total{") {
 		t.Fatalf("/metrics with a failing collector: %d\n%s", r.status, r.body)
+	}
+}
+
+// TestReadyzCachedAndTerse: probes within the cache TTL cost Redis one
+// PING, and a failing check is named without its reason.
+func TestReadyzCachedAndTerse(t *testing.T) {
+	var pings atomic.Int64
+	e := newEnv(t, func(c *apiConfig) {
+		c.ReadyCacheTTL = time.Hour
+		c.Storage = brokenStorageAt{msg: "dial tcp 10.1.2.3:9000: connection refused"}
+	})
+	e.client.AddHook(pingCounter{&pings})
+	for range 5 {
+		r := e.do(t, req{method: "GET", path: "/readyz"})
+		d := r.error(t, http.StatusServiceUnavailable, "unavailable")
+		checks, _ := d["checks"].(map[string]any)
+		if checks["storage"] != "unavailable" || checks["redis"] != "ok" {
+			t.Fatalf("checks %v, want storage unavailable and redis ok", d["checks"])
+		}
+		if strings.Contains(string(r.body), "10.1.2.3") {
+			t.Fatalf("/readyz tells why: %s", r.body)
+		}
+	}
+	if n := pings.Load(); n != 1 {
+		t.Fatalf("5 probes within the TTL sent %d PINGs, want 1", n)
+	}
+}
+
+// brokenStorageAt is storage whose check fails with msg.
+type brokenStorageAt struct {
+	brokenStorage
+	msg string
+}
+
+func (b brokenStorageAt) Check(context.Context) error { return errors.New(b.msg) }
+
+// pingCounter counts the PINGs a client sends.
+type pingCounter struct{ n *atomic.Int64 }
+
+func (pingCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (pc pingCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "ping" {
+			pc.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (pingCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestMetricsOffByDefault: the API's address is public, so /metrics is
+// served there only when the config says so.
+func TestMetricsOffByDefault(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(t, req{method: "GET", path: "/metrics"})
+	r.error(t, http.StatusNotFound, "not_found")
+	if strings.Contains(string(r.body), "creditrun_") {
+		t.Fatalf("/metrics served with ServeMetrics off: %s", r.body)
 	}
 }

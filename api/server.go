@@ -94,6 +94,11 @@ const (
 	// DefaultKeyCacheTTL is how long a key's role and account are kept in
 	// process by default.
 	DefaultKeyCacheTTL = 5 * time.Second
+	// DefaultStallTimeout is how long a streamed response may go without a
+	// write.
+	DefaultStallTimeout = time.Minute
+	// DefaultReadyCacheTTL is how long /readyz answers its last check.
+	DefaultReadyCacheTTL = time.Second
 	// keyCacheSize bounds the keys kept in process.
 	keyCacheSize = 10_000
 	// RateLimitOff as Config.RateLimit turns rate limiting off
@@ -137,6 +142,20 @@ type Config struct {
 	// Registry takes the API's metrics and is what /metrics serves.
 	// Defaults to a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
+	// ServeMetrics serves /metrics on the API's own handler. Off, it
+	// answers 404 there: the API's address is public, and what the metrics
+	// tell (routes, volumes, the queue) is for operators, who scrape them
+	// on an address of their own.
+	ServeMetrics bool
+	// StallTimeout is how long a streamed response (a result file, the
+	// holds export), which may outlast the server's write timeout, may go
+	// without a write before the server gives up on its client. Defaults
+	// to DefaultStallTimeout.
+	StallTimeout time.Duration
+	// ReadyCacheTTL is how long /readyz answers its last check again
+	// before it checks Redis and storage anew, so that a flood of probes
+	// costs the backends one check per TTL. Defaults to 1 second.
+	ReadyCacheTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -151,6 +170,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeyCacheTTL == 0 {
 		c.KeyCacheTTL = DefaultKeyCacheTTL
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.ReadyCacheTTL == 0 {
+		c.ReadyCacheTTL = DefaultReadyCacheTTL
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = DefaultKeyPrefix
@@ -198,6 +223,8 @@ type Server struct {
 	// keyCache keeps what keys are for a few seconds, sparing a Redis
 	// round trip per request; nil when Config.KeyCacheTTL turns it off.
 	keyCache *expirable.LRU[string, principal]
+	// ready is /readyz's last answer.
+	ready readiness
 }
 
 // New returns the API server for cfg.
@@ -282,14 +309,14 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/jobs/{id}/results", roles: user, h: s.getResults},
 		{method: "DELETE", pattern: "/v1/jobs/{id}", roles: user, h: s.cancelJob},
 		{method: "GET", pattern: "/v1/holds", roles: staff, h: s.listHolds},
-		{method: "GET", pattern: "/v1/holds.csv", raw: s.exportHolds}, // staff; through answer, as CSV
+		{method: "GET", pattern: "/v1/holds.csv", raw: s.streaming(s.exportHolds)}, // staff; through answer, as CSV
 		{method: "POST", pattern: "/v1/holds/{id}/pay", roles: staff, h: s.payHold},
 		{method: "POST", pattern: "/v1/holds/{id}/waive", roles: staff, h: s.waiveHold},
 		{method: "GET", pattern: "/healthz", raw: s.healthz},
 		{method: "GET", pattern: "/readyz", raw: s.readyz},
-		{method: "GET", pattern: "/metrics", raw: s.metrics.handler().ServeHTTP},
+		{method: "GET", pattern: "/metrics", raw: s.serveMetrics},
 		{method: "GET", pattern: "/openapi.json", raw: s.serveOpenAPI},
-		{method: "GET", pattern: "/v1/files/{key...}", raw: s.files},
+		{method: "GET", pattern: "/v1/files/{key...}", raw: s.streaming(s.files)},
 	}
 }
 
