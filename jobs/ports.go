@@ -101,8 +101,9 @@ type Store interface {
 	Update(ctx context.Context, account, id string, from []Status, fn func(*Job)) (Job, error)
 	// SetProgress records how far a running job is, cheaply.
 	SetProgress(ctx context.Context, account, id string, p Progress) error
-	// List returns a page of an account's jobs, newest first, and the cursor
-	// of the next page (empty on the last).
+	// List returns a page of an account's jobs, newest first, without their
+	// Records (Get has them), and the cursor of the next page (empty on the
+	// last).
 	List(ctx context.Context, account string, f ListFilter) ([]Job, string, error)
 	// ResultsDue returns the jobs of these accounts that finished before the
 	// given time and still have result files.

@@ -28,4 +28,6 @@ var cases = map[string]func(t *testing.T, h *harness){
 	"AccountsByID":        testAccountsByID,
 	"ResultsIndex":        testResultsIndex,
 	"ActiveIndex":         testActiveIndex,
+	"ListOmitsRecords":    testListOmitsRecords,
+	"RecordsOfOldJobs":    testRecordsOfOldJobs,
 }

@@ -120,7 +120,7 @@ func (h *harness) expire(account, id string) {
 		h.fastForward(retain + time.Second)
 		return
 	}
-	if err := h.client.Del(h.ctx, h.key(account, "job", id), h.key(account, "job", id, "items")).Err(); err != nil {
+	if err := h.client.Del(h.ctx, h.key(account, "job", id), h.key(account, "job", id, "items"), h.key(account, "job", id, "records")).Err(); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/creditrun/creditrun/jobs"
 )
 
-// Create writes a new job and, when items is not nil, its items. A job
-// without a CreatedAt gets the store's now. It indexes the job by CreatedAt
+// Create writes a new job and, when items is not nil, its items. A search's
+// inline records, if the job has any, go to a key of their own, which List
+// never reads. A job without a CreatedAt gets the store's now. It indexes the job by CreatedAt
 // for List. A job created in an ended state gets its TTL at once.
 //
 // Creating a job again with the very record it has (a retry of a Create whose
@@ -32,6 +33,8 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 	if j.CreatedAt.IsZero() {
 		j.CreatedAt = r.nowFunc()
 	}
+	records := j.Records
+	j.Records = nil
 	data, err := json.Marshal(j)
 	if err != nil {
 		return fmt.Errorf("create job %s: encode: %w", j.ID, err)
@@ -48,8 +51,8 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 	}
 	k := r.keys
 	n, err := reply(ctx, r.client, createScript,
-		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account)},
-		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl)
+		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account), k.records(j.Account, j.ID)},
+		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl, []byte(records))
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -59,7 +62,7 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 	return nil
 }
 
-// Get returns a job with its latest progress.
+// Get returns a job with its latest progress and a search's records.
 //
 // Returns an error wrapping jobs.ErrNotFound for an unknown id, an id of
 // another account or an expired job; for a malformed id the error wraps
@@ -68,11 +71,11 @@ func (r *Redis) Get(ctx context.Context, account, id string) (jobs.Job, error) {
 	if err := checkJobID(account, id); err != nil {
 		return jobs.Job{}, fmt.Errorf("get %w", unknownJob(id, err))
 	}
-	raw, p, err := r.read(ctx, account, id)
+	st, err := r.read(ctx, account, id)
 	if err != nil {
 		return jobs.Job{}, fmt.Errorf("get %w", err)
 	}
-	j, err := decodeJob(raw, p)
+	j, err := st.decode()
 	if err != nil {
 		return jobs.Job{}, fmt.Errorf("get job %s: %w", id, err)
 	}
@@ -117,32 +120,61 @@ func (r *Redis) Items(ctx context.Context, account, id string) ([]map[string]any
 	return out, nil
 }
 
-// read returns a job's stored JSON and its progress hash, nil when the job
-// has none, in one transaction. It returns an error wrapping jobs.ErrNotFound
-// when the job is not there.
-func (r *Redis) read(ctx context.Context, account, id string) (string, *jobs.Progress, error) {
-	var job *redis.StringCmd
+// stored is a job as read: its JSON, its records key and its progress hash.
+type stored struct {
+	raw string
+	// records holds the records key; nil when the job has none there (a
+	// job written before records were kept apart has them inside raw).
+	records []byte
+	// progress is nil when the job has no progress hash.
+	progress *jobs.Progress
+}
+
+// decode decodes the job, with its records and its progress laid over it.
+func (st stored) decode() (jobs.Job, error) {
+	j, err := decodeJob(st.raw, st.progress)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	if st.records != nil {
+		j.Records = json.RawMessage(st.records)
+	}
+	return j, nil
+}
+
+// read returns a job's stored JSON, its records and its progress hash in one
+// transaction. It returns an error wrapping jobs.ErrNotFound when the job is
+// not there.
+func (r *Redis) read(ctx context.Context, account, id string) (stored, error) {
+	var job, records *redis.StringCmd
 	var prog *redis.SliceCmd
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		job = p.Get(ctx, r.keys.job(account, id))
+		records = p.Get(ctx, r.keys.records(account, id))
 		prog = p.HMGet(ctx, r.keys.progress(account, id), "done", "total")
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", nil, fmt.Errorf("job %s: %w", id, err)
+		return stored{}, fmt.Errorf("job %s: %w", id, err)
 	}
 	raw, err := job.Result()
 	if errors.Is(err, redis.Nil) {
-		return "", nil, notFound(id)
+		return stored{}, notFound(id)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("job %s: %w", id, err)
+		return stored{}, fmt.Errorf("job %s: %w", id, err)
 	}
-	p, err := progressOf(prog.Val())
-	if err != nil {
-		return "", nil, fmt.Errorf("job %s: %w", id, err)
+	st := stored{raw: raw}
+	switch recs, err := records.Bytes(); {
+	case err == nil:
+		st.records = recs
+	case !errors.Is(err, redis.Nil):
+		return stored{}, fmt.Errorf("records of job %s: %w", id, err)
 	}
-	return raw, p, nil
+	if st.progress, err = progressOf(prog.Val()); err != nil {
+		return stored{}, fmt.Errorf("job %s: %w", id, err)
+	}
+	return st, nil
 }
 
 // progressOf reads the reply of HMGET done total; nil when the hash is absent.
@@ -159,6 +191,8 @@ func progressOf(v []any) (*jobs.Progress, error) {
 }
 
 // decodeJob decodes a stored job and lays its progress hash, if any, over it.
+// The records are the ones inside raw: none, unless the job was written
+// before records were kept apart.
 func decodeJob(raw string, p *jobs.Progress) (jobs.Job, error) {
 	var j jobs.Job
 	if err := json.Unmarshal([]byte(raw), &j); err != nil {

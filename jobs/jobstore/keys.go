@@ -9,8 +9,14 @@ type keys struct {
 
 func (k keys) tag(account string) string { return k.prefix + ":{a:" + account + "}" }
 
-// job is a string: the job as JSON.
+// job is a string: the job as JSON, without a search's inline records.
 func (k keys) job(account, id string) string { return k.tag(account) + ":job:" + id }
+
+// records is a string: a search's inline records as one JSON array, kept
+// apart from the job so that a list of jobs never reads them. A job written
+// before they were kept apart has them inside its JSON instead, until it is
+// next updated.
+func (k keys) records(account, id string) string { return k.job(account, id) + ":records" }
 
 // items is a string: an enrichment's items as one JSON array, written once.
 func (k keys) items(account, id string) string { return k.job(account, id) + ":items" }

@@ -26,6 +26,9 @@ const (
 // List returns a page of an account's jobs, newest first (jobs created in the
 // same millisecond by id, greatest first), that have f.Status and f.Kind when
 // those are set, with their latest progress, and the cursor of the next page.
+// Listed jobs come without a search's inline records (up to 1,000 records a
+// job): List never reads their key, and drops any found inside a job written
+// before records were kept apart. Get has them.
 // The cursor is empty on the last page, which is never an empty page after a
 // full one. The page is empty, not nil, when no job matches. Ids whose record
 // has expired are skipped and dropped from the account's index.
@@ -82,6 +85,7 @@ scan:
 			if err != nil {
 				return nil, "", fmt.Errorf("list jobs of %s: job %s: %w", account, e.id, err)
 			}
+			j.Records = nil
 			if f.Status != "" && j.Status != f.Status || f.Kind != "" && j.Kind != f.Kind {
 				continue
 			}

@@ -1,6 +1,7 @@
 package jobstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,16 +41,17 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		return jobs.Job{}, fmt.Errorf("update %w", unknownJob(id, err))
 	}
 	k := r.keys
-	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account)}
+	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id)}
 	for range maxUpdateAttempts {
-		raw, p, err := r.read(ctx, account, id)
+		st, err := r.read(ctx, account, id)
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update %w", err)
 		}
-		j, err := decodeJob(raw, p)
+		j, err := st.decode()
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
 		}
+		raw, records := st.raw, j.Records
 		if !slices.Contains(from, j.Status) {
 			return jobs.Job{}, &jobs.StatusError{ID: id, Status: j.Status}
 		}
@@ -61,7 +63,9 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		if !j.Status.Valid() {
 			return jobs.Job{}, fmt.Errorf("update job %s: unknown status %q", id, j.Status)
 		}
-		data, err := json.Marshal(written{Job: j, Write: rand.Uint64()})
+		w := written{Job: j, Write: rand.Uint64()}
+		w.Records = nil
+		data, err := json.Marshal(w)
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: encode: %w", id, err)
 		}
@@ -80,7 +84,7 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		case kept:
 			index = "-"
 		}
-		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index)
+		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index, recordsArg(st, records, j.Records))
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
 		}
@@ -92,6 +96,21 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		}
 	}
 	return jobs.Job{}, fmt.Errorf("update job %s: it changed under every one of %d attempts", id, maxUpdateAttempts)
+}
+
+// recordsArg is what update.lua does with the records key: an empty
+// string leaves it alone when the records are as read, "-" deletes it when
+// they are gone, and "=" and the JSON writes them. Records found inside the job's JSON (a
+// job written before they were kept apart) move to their key.
+func recordsArg(st stored, before, after json.RawMessage) string {
+	inline := st.records == nil && len(before) > 0
+	switch {
+	case !inline && bytes.Equal(before, after):
+		return ""
+	case len(after) == 0:
+		return "-"
+	}
+	return "=" + string(after)
 }
 
 // written is a job as an update stores it: with a random token of the write,

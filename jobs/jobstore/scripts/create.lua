@@ -1,11 +1,13 @@
--- create.lua: write a new job, its items and its place in the account's index
+-- create.lua: write a new job, its items, its records and its place in the
+-- account's index
 -- (and, while it has not ended, in the index of jobs that have not ended),
 -- unless the job's id is taken. Running it twice (a retry after a lost
 -- reply) finds its own record and answers as the first run did.
 -- KEYS[1] job   KEYS[2] items   KEYS[3] progress hash   KEYS[4] jobs zset
--- KEYS[5] the account's index of jobs that have not ended
+-- KEYS[5] the account's index of jobs that have not ended   KEYS[6] records
 -- ARGV[1] job JSON   ARGV[2] items JSON ('' for none)   ARGV[3] created (unix ms)
 -- ARGV[4] job id     ARGV[5] TTL in ms when the job has ended already, else 0
+-- ARGV[6] a search's records JSON ('' for none)
 -- -> 1 created | 0 the id is taken by another record
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -19,10 +21,16 @@ if ARGV[2] ~= '' then
 else
   redis.call('DEL', KEYS[2])
 end
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[6], ARGV[6])
+else
+  redis.call('DEL', KEYS[6])
+end
 local ttl = tonumber(ARGV[5])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[6], ttl)
 else
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
 end
