@@ -193,6 +193,7 @@ func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, err
 	srv, err := api.New(api.Config{
 		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
 		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
+		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr,
 	})
 	if err != nil {
 		return nil, err
@@ -240,13 +241,15 @@ func (a *app) opsHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if err := a.redis.Ping(r.Context()).Err(); err != nil {
+			a.log.Warn("readyz: redis", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, `{"status":"unavailable","redis":%q}`, err.Error())
+			_, _ = w.Write([]byte(`{"status":"unavailable","redis":"unavailable"}`))
 			return
 		}
 		if err := a.storage.Check(r.Context()); err != nil {
+			a.log.Warn("readyz: storage", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, `{"status":"unavailable","storage":%q}`, err.Error())
+			_, _ = w.Write([]byte(`{"status":"unavailable","storage":"unavailable"}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -254,8 +257,13 @@ func (a *app) opsHandler() http.Handler {
 	// A collector that fails (the queue's, when Redis is down) is left out of
 	// the page, not the whole page: the scheduler's last success matters
 	// most then.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", a.metricsHandler())
 	return mux
+}
+
+// metricsHandler serves the process's registry: every role's metrics.
+func (a *app) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
@@ -266,7 +274,7 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, ready chan<- st
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.NewHTTPServer(h, api.DefaultTimeouts)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -117,6 +117,8 @@ type stackOptions struct {
 	on *stack
 	// plans is CREDITRUN_PLANS; empty uses the built-in catalog.
 	plans string
+	// metricsAddr is CREDITRUN_METRICS_ADDR.
+	metricsAddr string
 }
 
 // startStack runs `creditrun all` (or the roles asked for) in this process,
@@ -142,7 +144,7 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 		HTTPAddr: freeAddr(t), RedisURL: s.redis.URL(), AdminKey: s.admin, Dataset: s.dataset,
 		DataDir: s.dataDir, S3Region: "us-east-1", WorkerConcurrency: 8, ResultTTL: 168 * time.Hour,
 		RateLimit: opts.rateLimit, LinkTTL: 15 * time.Minute, PartRecords: 1_000_000,
-		PlansFile: opts.plans,
+		PlansFile: opts.plans, MetricsAddr: opts.metricsAddr,
 	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,11 +16,18 @@ import (
 
 // TestMetricsAllRoles runs a search to success on the stack that `creditrun
 // all` runs (the API, a worker and the scheduler in one process, on one
-// registry) and reads /metrics: the worker counted the search, and the
-// scheduler's process exports the queue.
+// registry) and reads /metrics on CREDITRUN_METRICS_ADDR: the worker counted
+// the search, and the scheduler's process exports the queue. The API's own
+// address, which is public, does not serve them.
 func TestMetricsAllRoles(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, stackOptions{roles: roles{api: true, worker: true, scheduler: true}})
+	metrics := freeAddr(t)
+	s := startStack(t, stackOptions{roles: roles{api: true, worker: true, scheduler: true}, metricsAddr: metrics})
+	if resp, err := http.Get(s.base + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics on the API's address: %v %v, want 404", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	_, key := s.newAccount(t, "people-1k-99")
 	j, _ := s.submit(t, key, "/v1/searches", map[string]any{"data_type": "people", "query": "id:per_00000042", "num_records": 10})
 	s.waitSucceeded(t, key, j.ID)
@@ -34,7 +42,7 @@ func TestMetricsAllRoles(t *testing.T) {
 	// the job shows succeeded: poll, up to a deadline that is a safety net.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		body := string(fetch(t, s.base+"/metrics"))
+		body := string(fetch(t, publicURL(metrics)+"/metrics"))
 		var missing []string
 		for _, w := range want {
 			if !strings.Contains(body, "\n"+w) {

@@ -90,6 +90,9 @@ func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io
 	} else {
 		g.Go(func() error { return serveHTTP(ctx, cfg.HTTPAddr, a.opsHandler(), ready) })
 	}
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != cfg.HTTPAddr {
+		g.Go(func() error { return serveHTTP(ctx, cfg.MetricsAddr, a.metricsHandler(), nil) })
+	}
 	if r.worker {
 		g.Go(func() error { return a.runWorker(ctx) })
 	}
