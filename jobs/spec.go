@@ -82,7 +82,14 @@ func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
 	if s.Kind == Enrichment {
 		return s.normalizeEnrichment(limits)
 	}
-	if _, err := query.Parse(s.Query); err != nil {
+	n, err := query.Parse(s.Query)
+	if err != nil {
+		return fieldErr("query", "%v", err)
+	}
+	// A query that matches nothing costs nothing, so the work it implies is
+	// bounded apart from credits (query.Cost, and the source's budget per
+	// search at run time).
+	if err := query.CheckCost(n); err != nil {
 		return fieldErr("query", "%v", err)
 	}
 	limit := limits.MaxSearchRecords

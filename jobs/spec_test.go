@@ -12,6 +12,10 @@ import (
 
 func known(dt string) bool { return dt == "people" || dt == "businesses" }
 
+// costly is the query of a customer who would keep workers busy for free: it
+// matches nothing, and reads about every record 1,023 times over.
+var costly = "NOT (" + strings.Repeat(`email:"gmail com" OR `, 1023) + "name:*)"
+
 func TestNormalize(t *testing.T) {
 	items := func(n int) []map[string]any {
 		out := make([]map[string]any, n)
@@ -56,6 +60,7 @@ func TestNormalize(t *testing.T) {
 		{"unknown data type", jobs.Spec{Kind: jobs.Search, DataType: "cars", NumRecords: 1}, "data_type", `"cars"`},
 		{"bad policy", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1, OnInsufficient: "maybe"}, "on_insufficient", "reject, partial or overage"},
 		{"bad query", jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "city:(Austin", NumRecords: 1}, "query", "position"},
+		{"query over the cost bound", jobs.Spec{Kind: jobs.Download, DataType: "people", Query: costly, NumRecords: 1}, "query", "at most 8192 is allowed"},
 		{"zero records", jobs.Spec{Kind: jobs.Search, DataType: "people"}, "num_records", "from 1 to 1000"},
 		{"negative records", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: -5}, "num_records", "from 1 to 10000000"},
 		{"too many search records", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1001}, "num_records", "from 1 to 1000"},

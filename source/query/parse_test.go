@@ -159,8 +159,8 @@ func TestParseRejects(t *testing.T) {
 }
 
 // FuzzParse checks that Parse never panics, that errors are *SyntaxError with
-// a position inside the query, and that the canonical form of an accepted
-// query parses back to itself.
+// a position inside the query, that the canonical form of an accepted query
+// parses back to itself, and that Cost never panics and behaves.
 func FuzzParse(f *testing.F) {
 	for _, q := range []string{
 		`address:"4801 Yucca Hl Dr" AND province:TX AND (city:Austin OR postalCode:78744)`,
@@ -188,6 +188,18 @@ func FuzzParse(f *testing.F) {
 		}
 		if s2 := n2.String(); s2 != s {
 			t.Fatalf("Parse(%q) = %s, which parses to %s", q, s, s2)
+		}
+		// Cost never panics, counts at least one unit, is the same for the
+		// canonical form, and grows when the query gets a NOT.
+		c := Cost(n)
+		if c < 1 || Cost(n2) != c {
+			t.Fatalf("Cost(%q) = %d, Cost of its canonical form %d", q, c, Cost(n2))
+		}
+		if c > 10*len(q)+10 {
+			t.Fatalf("Cost(%q) = %d, more than ten times the query's length", q, c)
+		}
+		if m := Cost(&Not{Clause: n}); m <= c {
+			t.Fatalf("Cost(NOT %q) = %d, not more than %d", q, m, c)
 		}
 	})
 }
