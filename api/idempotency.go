@@ -23,6 +23,11 @@ import (
 // else it gets 409 idempotency_conflict. A duplicate that arrives while the
 // first still runs waits up to idempotencyWait for it, then answers 409.
 //
+// The marker lives pendingTTL, and the request renews it every third of
+// that for as long as its handler runs, so that however long the handler
+// takes, no duplicate finds the key free and runs it again; a request whose
+// process dies stops renewing, and its key is free pendingTTL later.
+//
 // Responses of 5xx, 400 and 413 are not kept: nothing happened, so the
 // client may fix the request or retry with the same key.
 const (
@@ -30,7 +35,8 @@ const (
 	IdempotencyTTL = 24 * time.Hour
 	// MaxIdempotencyKeyLen is the longest Idempotency-Key.
 	MaxIdempotencyKeyLen = 255
-	// pendingTTL bounds how long a crashed request holds its key.
+	// pendingTTL bounds how long a crashed request holds its key; a running
+	// one renews its marker every third of it.
 	pendingTTL = time.Minute
 	// idempotencyWait is how long a duplicate waits for the first.
 	idempotencyWait = 5 * time.Second
@@ -78,6 +84,60 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1`)
 
+// renewScript extends a key's pending marker, but only while it is still
+// this request's.
+//
+// KEYS[1] idempotency record  ARGV[1] our pending marker  ARGV[2] ttl in ms
+// -> 1 renewed, 0 when the marker was not ours (finished or expired)
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`)
+
+// markerTTL is how long a pending marker lives between renewals:
+// pendingTTL unless a test shortened it.
+func (s *Server) markerTTL() time.Duration {
+	if s.pendingTTL > 0 {
+		return s.pendingTTL
+	}
+	return pendingTTL
+}
+
+// holdMarker renews the pending marker at rk every third of its TTL until
+// the returned stop is called; stop returns once renewing has ended. A
+// renewal that fails is logged and tried again at the next tick: while
+// Redis is out of reach the marker may lapse, as it would have anyway.
+func (s *Server) holdMarker(ctx context.Context, rk, marker string) (stop func()) {
+	ttl := s.markerTTL()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n, err := renewScript.Run(ctx, s.client, []string{rk}, marker, ttl.Milliseconds()).Int()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				s.log.Warn("api: renew idempotency marker", "err", err)
+			case n == 0:
+				return // not ours any more: nothing to hold
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // idempotent runs do at most once per key in the caller's scope, and answers
 // the first response to every repeat.
 func (s *Server) idempotent(c *call, key string, do func() response) response {
@@ -94,7 +154,7 @@ func (s *Server) idempotent(c *call, key string, do func() response) response {
 
 	deadline := time.Now().Add(idempotencyWait)
 	for {
-		ok, err := s.client.SetNX(ctx, rk, marker, pendingTTL).Result()
+		ok, err := s.client.SetNX(ctx, rk, marker, s.markerTTL()).Result()
 		if err != nil {
 			return s.render(c, 0, nil, fmt.Errorf("claim idempotency key: %w", err))
 		}
@@ -128,7 +188,9 @@ func (s *Server) idempotent(c *call, key string, do func() response) response {
 		}
 	}
 
+	stop := s.holdMarker(ctx, rk, marker)
 	resp := do()
+	stop()
 	keep := ""
 	if resp.Status < 500 && resp.Status != http.StatusBadRequest && resp.Status != http.StatusRequestEntityTooLarge {
 		b, err := json.Marshal(idempotencyRecord{Fingerprint: fp, Response: resp})

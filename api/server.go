@@ -225,6 +225,9 @@ type Server struct {
 	keyCache *expirable.LRU[string, principal]
 	// ready is /readyz's last answer.
 	ready readiness
+	// pendingTTL is how long a pending idempotency marker lives between
+	// renewals; 0 is the default, pendingTTL (idempotency.go). Tests shorten it.
+	pendingTTL time.Duration
 }
 
 // New returns the API server for cfg.
