@@ -47,6 +47,11 @@ func (k keys) op(account, key string) string { return k.tag(account) + ":op:" + 
 // journal is the account's stream of changes.
 func (k keys) journal(account string) string { return k.tag(account) + ":journal" }
 
+// checkpoints is a sorted set of the ids of the journal's checkpoint entries
+// by their at (unix ms), for the trim to find the newest checkpoint before
+// its cut. It may name an entry already trimmed away, which trims nothing.
+func (k keys) checkpoints(account string) string { return k.tag(account) + ":checkpoints" }
+
 // dedup is a set of the record ids charged in one pool.
 func (k keys) dedup(account, pool string) string { return k.tag(account) + ":dedup:" + pool }
 

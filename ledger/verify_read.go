@@ -233,6 +233,10 @@ func (v *verifier) readJournals(ctx context.Context, as []*verifyAccount) error 
 
 // replay applies one journal entry to what Verify knows of the account.
 func (v *verifier) replay(a *verifyAccount, e credit.Entry) {
+	if e.Type == credit.EntryCheckpoint {
+		v.replayCheckpoint(a, e)
+		return
+	}
 	a.counts.JournalEntries++
 	a.lastID = e.ID
 	if !a.journalBroken {
@@ -283,6 +287,58 @@ func (v *verifier) replay(a *verifyAccount, e credit.Entry) {
 		} else {
 			a.held[e.JobID] = h
 			a.resNames[e.JobID] = true
+		}
+	}
+}
+
+// replayCheckpoint applies a checkpoint entry. First in the journal (the
+// entries before it trimmed), it is where the replay starts: the pools, the
+// periods and what each job holds come from it. Later, it must state what
+// the entries before it replay to.
+func (v *verifier) replayCheckpoint(a *verifyAccount, e credit.Entry) {
+	a.counts.JournalEntries++
+	first := a.lastID == ""
+	a.lastID = e.ID
+	if !a.journalBroken {
+		if err := a.rp.Add(e); err != nil {
+			a.journalBroken = true
+			a.fail(Finding{Check: CheckJournal, Message: fmt.Sprintf("the journal does not replay at checkpoint %s: %v", e.ID, err)})
+		}
+	}
+	a.lastSeq = max(a.lastSeq, e.Seq)
+	if e.Checkpoint == nil {
+		return
+	}
+	if first {
+		for name, b := range e.Checkpoint.Pools {
+			a.poolNames[name] = true
+			a.periodStart[name] = b.PeriodStart
+		}
+		for j, h := range e.Checkpoint.Held {
+			a.held[j] = jobHeld{pool: h.Pool, prepaid: h.Prepaid, overage: h.Overage}
+			a.resNames[j] = true
+		}
+		return
+	}
+	if a.journalBroken {
+		return
+	}
+	for _, j := range sortedKeys(a.held) {
+		h, c := a.held[j], e.Checkpoint.Held[j]
+		if c.Pool != h.pool || c.Prepaid != h.prepaid || c.Overage != h.overage {
+			a.journalBroken = true
+			a.fail(Finding{Check: CheckJournal, Pool: h.pool, Job: j,
+				Message: fmt.Sprintf("checkpoint %s says job %s holds %d prepaid and %d overage credits, but the journal before it says %d and %d",
+					e.ID, j, c.Prepaid, c.Overage, h.prepaid, h.overage)})
+			return
+		}
+	}
+	for _, j := range sortedKeys(e.Checkpoint.Held) {
+		if _, ok := a.held[j]; !ok {
+			a.journalBroken = true
+			a.fail(Finding{Check: CheckJournal, Job: j,
+				Message: fmt.Sprintf("checkpoint %s says job %s holds credits, but the journal before it says the job holds none", e.ID, j)})
+			return
 		}
 	}
 }

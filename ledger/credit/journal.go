@@ -1,9 +1,6 @@
 package credit
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // EntryType says what a journal entry records.
 type EntryType string
@@ -21,7 +18,26 @@ const (
 	EntryHoldPaid   EntryType = "hold_paid"   // overage debt paid
 	EntryHoldWaived EntryType = "hold_waived" // overage debt forgiven
 	EntryRefund     EntryType = "refund"      // a job's posted charge given back, keyed by the job
+	// EntryCheckpoint moves nothing: it states every pool's balance, and
+	// what each open reservation holds, as of the entry before it, so that
+	// the journal before it may be trimmed and replay start from it.
+	EntryCheckpoint EntryType = "checkpoint"
 )
+
+// Checkpoint is the state a checkpoint entry carries.
+type Checkpoint struct {
+	// Pools is every pool of the account, by name.
+	Pools map[string]Balance
+	// Held is what each job with an open reservation holds, by job id.
+	Held map[string]Held
+}
+
+// Held is what one job's open reservation holds.
+type Held struct {
+	Pool    string
+	Prepaid int64
+	Overage int64
+}
 
 // Entry is one change to one pool. The ledger writes it in the same script as
 // the change, so the journal alone rebuilds the pools.
@@ -46,32 +62,22 @@ type Entry struct {
 	// PeriodStart and PeriodEnd are set by grant and refresh entries.
 	PeriodStart time.Time `json:"-"`
 	PeriodEnd   time.Time `json:"-"`
+	// Checkpoint is set on checkpoint entries, whose Seq is that of the
+	// entry before them.
+	Checkpoint *Checkpoint `json:"-"`
 }
 
 // Replay rebuilds every pool's balance from an account's journal, oldest entry
-// first. It returns an error when seq does not increase by one, when an entry
-// names a pool before its grant, or when a pool's available balance disagrees
-// with an entry's AvailableAfter.
+// first, with the checks of Replayer.Add: seq increases by one, no entry
+// names a pool before its grant, every entry's AvailableAfter is the pool's
+// available balance, and every checkpoint states what the entries before it
+// replay to. A journal trimmed to a checkpoint replays from that checkpoint.
 func Replay(entries []Entry) (map[string]Balance, error) {
-	pools := make(map[string]Balance)
-	var last int64
+	var r Replayer
 	for _, e := range entries {
-		if e.Seq != last+1 {
-			return nil, fmt.Errorf("replay: entry %s has seq %d after %d", e.ID, e.Seq, last)
+		if err := r.Add(e); err != nil {
+			return nil, err
 		}
-		last = e.Seq
-		b, ok := pools[e.Pool]
-		if !ok && e.Type != EntryGrant {
-			return nil, fmt.Errorf("replay: seq %d: %s on pool %q before its grant", e.Seq, e.Type, e.Pool)
-		}
-		b.Counts = b.Add(e.Delta)
-		if e.Type == EntryGrant || e.Type == EntryRefresh {
-			b.PeriodStart, b.PeriodEnd = e.PeriodStart, e.PeriodEnd
-		}
-		if got := b.Available(); got != e.AvailableAfter {
-			return nil, fmt.Errorf("replay: seq %d (%s %s): available %d, entry says %d", e.Seq, e.Type, e.Pool, got, e.AvailableAfter)
-		}
-		pools[e.Pool] = b
 	}
-	return pools, nil
+	return r.Pools(), nil
 }

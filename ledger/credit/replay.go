@@ -1,10 +1,14 @@
 package credit
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // Replayer rebuilds every pool's balance from an account's journal fed to it
-// one entry at a time, oldest first, with the checks of Replay, so that a
-// journal too long to hold in memory replays a page at a time.
+// one entry at a time, oldest first, so that a journal too long to hold in
+// memory replays a page at a time. A journal that starts with a checkpoint
+// (its older entries trimmed) replays from the checkpoint's state.
 type Replayer struct {
 	pools map[string]Balance
 	last  int64
@@ -13,9 +17,14 @@ type Replayer struct {
 // Add applies one entry. It returns an error, and changes nothing, when the
 // entry's seq does not follow the last one's by one, when it names a pool
 // before its grant, or when the pool's available balance after it disagrees
-// with its AvailableAfter. Entries after an error replay against the state
-// before it.
+// with its AvailableAfter. A checkpoint first in the journal sets the state
+// and the seq; any later one must carry the seq of the entry before it and
+// state exactly what the entries before it replay to. Entries after an error
+// replay against the state before it.
 func (r *Replayer) Add(e Entry) error {
+	if e.Type == EntryCheckpoint {
+		return r.checkpoint(e)
+	}
 	if e.Seq != r.last+1 {
 		return fmt.Errorf("replay: entry %s has seq %d after %d", e.ID, e.Seq, r.last)
 	}
@@ -35,6 +44,32 @@ func (r *Replayer) Add(e Entry) error {
 	}
 	r.pools[e.Pool] = b
 	r.last = e.Seq
+	return nil
+}
+
+// checkpoint applies a checkpoint entry.
+func (r *Replayer) checkpoint(e Entry) error {
+	if e.Checkpoint == nil {
+		return fmt.Errorf("replay: checkpoint %s carries no state", e.ID)
+	}
+	if r.last == 0 && len(r.pools) == 0 {
+		r.pools = maps.Clone(e.Checkpoint.Pools)
+		r.last = e.Seq
+		return nil
+	}
+	if e.Seq != r.last {
+		return fmt.Errorf("replay: checkpoint %s has seq %d after %d", e.ID, e.Seq, r.last)
+	}
+	for name, b := range r.pools {
+		if c, ok := e.Checkpoint.Pools[name]; !ok || !c.Equal(b) {
+			return fmt.Errorf("replay: checkpoint at seq %d: pool %q is %+v, the journal replays to %+v", e.Seq, name, c, b)
+		}
+	}
+	for name := range e.Checkpoint.Pools {
+		if _, ok := r.pools[name]; !ok {
+			return fmt.Errorf("replay: checkpoint at seq %d names pool %q, which the journal has not granted", e.Seq, name)
+		}
+	}
 	return nil
 }
 

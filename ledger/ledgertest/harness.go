@@ -62,6 +62,8 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"PeriodIndex", testPeriodIndex},
 		{"ReindexPeriods", testReindexPeriods},
 		{"Journal", testJournal},
+		{"JournalScan", testJournalScan},
+		{"Checkpoint", testCheckpoint},
 		{"ReservationsOlderThan", testReservationsOlderThan},
 		{"OldReservationsPages", func(t *testing.T, h *Harness) { testOldReservationsPages(t, h, opts.Scale) }},
 		{"BadInput", testBadInput},
