@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 )
 
@@ -27,6 +28,19 @@ var ErrUnknownDataType = errors.New("unknown data type")
 // empty field. The error wraps it with the reason.
 var ErrInvalidMatchOn = errors.New("invalid match_on")
 
+// BudgetError is returned by Search when evaluating the query takes more
+// work than the source allows one search: Steps, in the source's unit (for a
+// dataset, index entries and records examined). The query would take as
+// much on every retry; it has to be narrowed.
+type BudgetError struct {
+	// Steps is the budget the search went over.
+	Steps int64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("the query needs more than %d steps of search", e.Steps)
+}
+
 // Source is what workers search and enrich against. Implementations are safe
 // for concurrent use.
 type Source interface {
@@ -37,7 +51,9 @@ type Source interface {
 	//
 	// It returns an error wrapping ErrUnknownDataType for a data type it does
 	// not serve, a *query.SyntaxError (with the byte position) for a malformed
-	// query, and ctx.Err() when ctx is done before the search is evaluated.
+	// query, a *BudgetError when evaluating the query takes more work than
+	// the source allows one search, and ctx.Err() when ctx is done before
+	// the search is evaluated.
 	// Errors met while streaming, ctx.Err() among them, come out of the
 	// stream.
 	Search(ctx context.Context, dataType, query string, limit int) (Results, error)

@@ -104,8 +104,9 @@ const endTimeout = 10 * time.Second
 // It returns nil when the job is done or has ended (canceled, or run by an
 // earlier delivery). It returns an error wrapping asynq.SkipRetry for a task
 // of another type, a bad payload, an unknown job, and a job that cannot
-// succeed (an unknown data type, a bad query or match_on), which it fails
-// first. It returns ctx's error when ctx is canceled (a cancel, a shutdown,
+// succeed (an unknown data type, a bad query or match_on, a query that needs
+// more work than the source's budget of one search), which it fails first:
+// Service.Fail voids its reservation. It returns ctx's error when ctx is canceled (a cancel, a shutdown,
 // a lost lease), even on the last retry, and any other error as it is, for
 // asynq to retry, except on the last retry, when it fails the job first and
 // wraps asynq.SkipRetry. The task's timeout is such an error.
@@ -286,14 +287,21 @@ func (h *Handler) tagResults(ctx context.Context, j jobs.Job, keys []string, wri
 	}
 }
 
-// permanent reports whether an error of a run will recur on every retry.
+// permanent reports whether an error of a run will recur on every retry. A
+// search over the source's budget of work (*source.BudgetError) is one: the
+// same query takes the same steps again.
 func permanent(err error) bool {
 	_, syntax := errors.AsType[*query.SyntaxError](err)
-	return syntax || errors.Is(err, source.ErrUnknownDataType) || errors.Is(err, source.ErrInvalidMatchOn)
+	_, budget := errors.AsType[*source.BudgetError](err)
+	return syntax || budget || errors.Is(err, source.ErrUnknownDataType) || errors.Is(err, source.ErrInvalidMatchOn)
 }
 
 // failReason is the sentence of a job that cannot succeed.
 func failReason(err error) string {
+	if be, ok := errors.AsType[*source.BudgetError](err); ok {
+		return fmt.Sprintf("The query needs more than %d steps of search (index entries and records examined), "+
+			"the most one search may take; narrow it.", be.Steps)
+	}
 	switch {
 	case errors.Is(err, source.ErrUnknownDataType):
 		return "The data type is not served by this source."

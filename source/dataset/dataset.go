@@ -42,9 +42,10 @@ var _ source.Source = (*Dataset)(nil)
 // Dataset is a loaded dataset directory. It is safe for concurrent use. The
 // files must not change while it is open.
 type Dataset struct {
-	dir    string
-	tables map[string]*table
-	built  []string // the data types whose index the open built
+	dir      string
+	tables   map[string]*table
+	built    []string // the data types whose index the open built
+	maxSteps int64    // the budget of one search; 0: no limit
 }
 
 // ErrNoFiles is returned by Open when the directory holds none of the data
@@ -73,6 +74,12 @@ type Options struct {
 	// Logger gets a warning when an index cannot be kept in IndexDir (it
 	// then stays in memory). Nil logs nothing.
 	Logger *slog.Logger
+	// MaxSearchSteps is the budget of work of one search: evaluating its
+	// query may take at most this many steps (index entries, and records
+	// read to check phrases; see DefaultMaxSearchSteps), or Search returns
+	// a *source.BudgetError. Defaults to DefaultMaxSearchSteps; negative:
+	// no limit.
+	MaxSearchSteps int64
 }
 
 func (o Options) logger() *slog.Logger {
@@ -90,7 +97,13 @@ func (o Options) logger() *slog.Logger {
 // ErrDuplicateID), an error wrapping ErrNoFiles when dir holds no data type
 // file, and ctx.Err() when ctx ends first. The files load in parallel.
 func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
-	d := &Dataset{dir: dir, tables: make(map[string]*table)}
+	d := &Dataset{dir: dir, tables: make(map[string]*table), maxSteps: opts.MaxSearchSteps}
+	switch {
+	case d.maxSteps == 0:
+		d.maxSteps = DefaultMaxSearchSteps
+	case d.maxSteps < 0:
+		d.maxSteps = 0
+	}
 	type result struct {
 		t     *table
 		built bool
@@ -190,8 +203,10 @@ func (d *Dataset) table(dataType string) (*table, error) {
 }
 
 // Search implements source.Source. Besides the errors listed there, it
-// returns ctx.Err() when ctx ends while the query is evaluated, and an error
-// when a record cannot be read back from its file.
+// returns ctx.Err() when ctx ends while the query is evaluated, a
+// *source.BudgetError when evaluating it takes more than the dataset's
+// Options.MaxSearchSteps, and an error when a record cannot be read back
+// from its file.
 func (d *Dataset) Search(ctx context.Context, dataType, q string, limit int) (source.Results, error) {
 	t, err := d.table(dataType)
 	if err != nil {
@@ -201,7 +216,7 @@ func (d *Dataset) Search(ctx context.Context, dataType, q string, limit int) (so
 	if err != nil {
 		return source.Results{}, err
 	}
-	set, err := newEvaluator(ctx, t).eval(n, allDocs(t.n))
+	set, err := newEvaluator(ctx, t, d.maxSteps).eval(n, allDocs(t.n))
 	if err != nil {
 		return source.Results{}, err
 	}

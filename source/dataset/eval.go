@@ -20,47 +20,66 @@ type evaluator struct {
 	ctx context.Context
 	t   *table
 	r   reader
+	b   budget
 }
 
-func newEvaluator(ctx context.Context, t *table) *evaluator {
-	return &evaluator{ctx: ctx, t: t, r: reader{t: t}}
+// newEvaluator returns an evaluator of queries on t that may take maxSteps
+// steps (see budget.go), or any number when maxSteps is 0.
+func newEvaluator(ctx context.Context, t *table, maxSteps int64) *evaluator {
+	return &evaluator{ctx: ctx, t: t, r: reader{t: t}, b: budget{max: maxSteps}}
 }
 
 func (e *evaluator) none() *docSet { return listDocs(e.t.n, nil) }
 
-// eval returns the records in within that n matches.
+// eval returns the records in within that n matches. It returns a
+// *source.BudgetError once the search has taken more steps than its budget.
 func (e *evaluator) eval(n query.Node, within *docSet) (*docSet, error) {
 	if err := e.ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := e.b.check(); err != nil {
+		return nil, err
+	}
+	set, err := e.node(n, within)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.b.check(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// node is eval of one node, which the budget checks around.
+func (e *evaluator) node(n query.Node, within *docSet) (*docSet, error) {
 	switch n := n.(type) {
 	case *query.All:
 		return within, nil
 	case *query.Term:
 		if n.Field == "id" {
-			return intersect(within, e.idTerm(n)), nil
+			return e.intersect(within, e.idTerm(n)), nil
 		}
 		return e.term(n, within)
 	case *query.Exists:
 		if n.Field == "id" {
 			return within, nil
 		}
-		return intersect(within, e.exists(n.Field)), nil
+		return e.intersect(within, e.exists(n.Field)), nil
 	case *query.Range:
 		if n.Field == "id" {
-			return intersect(within, e.idRange(n)), nil
+			return e.intersect(within, e.idRange(n)), nil
 		}
 		set, err := e.rangeSet(n)
 		if err != nil {
 			return nil, err
 		}
-		return intersect(within, set), nil
+		return e.intersect(within, set), nil
 	case *query.Not:
 		x, err := e.eval(n.Clause, within)
 		if err != nil {
 			return nil, err
 		}
-		return subtract(within, x), nil
+		return e.subtract(within, x), nil
 	case *query.And:
 		// The most selective clauses first, so that the others, phrases above
 		// all, only look at what is left.
@@ -88,7 +107,7 @@ func (e *evaluator) eval(n query.Node, within *docSet) (*docSet, error) {
 			if err != nil {
 				return nil, err
 			}
-			acc = union(acc, x)
+			acc = e.union(acc, x)
 		}
 		return acc, nil
 	}
@@ -154,7 +173,7 @@ func (e *evaluator) term(n *query.Term, within *docSet) (*docSet, error) {
 				if b-a == 1 {
 					sets[i] = listDocs(e.t.n, f.tokens.postings(a, b))
 				} else {
-					sets[i] = fromUnsorted(e.t.n, f.tokens.postings(a, b))
+					sets[i] = e.fromUnsorted(f.tokens.postings(a, b))
 				}
 			} else {
 				sets[i] = listDocs(e.t.n, f.tokens.lookup([]byte(w)))
@@ -163,11 +182,11 @@ func (e *evaluator) term(n *query.Term, within *docSet) (*docSet, error) {
 		slices.SortFunc(sets, func(a, b *docSet) int { return a.count() - b.count() })
 		cur := within
 		for _, s := range sets {
-			if cur = intersect(cur, s); cur.count() == 0 {
+			if cur = e.intersect(cur, s); cur.count() == 0 {
 				break
 			}
 		}
-		acc = union(acc, cur)
+		acc = e.union(acc, cur)
 	}
 	if len(words) > 1 && acc.count() > 0 {
 		var err error
@@ -180,7 +199,7 @@ func (e *evaluator) term(n *query.Term, within *docSet) (*docSet, error) {
 	if v, ok := number(query.Bound{Value: n.Value}); ok && !n.Phrase && !n.Prefix {
 		for _, f := range fields {
 			i, j := f.nums.valueRange(v, false, true, v, false, true)
-			acc = union(acc, intersect(within, fromUnsorted(e.t.n, f.nums.ords[i:j])))
+			acc = e.union(acc, e.intersect(within, e.fromUnsorted(f.nums.ords[i:j])))
 		}
 	}
 	return acc, nil
@@ -229,7 +248,11 @@ func (e *evaluator) verifyPhrase(cand *docSet, path string, words []string, pref
 				if err := e.ctx.Err(); err != nil {
 					return nil, err
 				}
+				if err := e.b.check(); err != nil {
+					return nil, err
+				}
 			}
+			e.b.spend(RecordSteps)
 			raw, err := e.r.raw(ord, batch[i+1:])
 			if err != nil {
 				return nil, err
@@ -284,7 +307,7 @@ func hasSequence(toks []byte, ends []int, words [][]byte, prefix bool) bool {
 func (e *evaluator) exists(path string) *docSet {
 	acc := e.none()
 	for _, f := range e.t.fieldsAt(path) {
-		acc = union(acc, fromUnsorted(e.t.n, f.tokens.posts))
+		acc = e.union(acc, e.fromUnsorted(f.tokens.posts))
 	}
 	return acc
 }
@@ -301,7 +324,7 @@ func (e *evaluator) rangeSet(n *query.Range) (*docSet, error) {
 	for _, f := range e.t.fieldsAt(n.Field) {
 		if loNum && hiNum {
 			i, j := f.nums.valueRange(lo, n.Low.Unbounded, n.Low.Inclusive, hi, n.High.Unbounded, n.High.Inclusive)
-			acc = union(acc, fromUnsorted(e.t.n, f.nums.ords[i:j]))
+			acc = e.union(acc, e.fromUnsorted(f.nums.ords[i:j]))
 			continue
 		}
 		var loKey, hiKey []byte
@@ -316,7 +339,7 @@ func (e *evaluator) rangeSet(n *query.Range) (*docSet, error) {
 			return nil, err
 		}
 		i, j := values.termRange(loKey, n.Low.Inclusive, hiKey, n.High.Inclusive)
-		acc = union(acc, fromUnsorted(e.t.n, values.postings(i, j)))
+		acc = e.union(acc, e.fromUnsorted(values.postings(i, j)))
 	}
 	return acc, nil
 }
@@ -333,7 +356,7 @@ func (e *evaluator) idTerm(n *query.Term) *docSet {
 	}
 	i := t.idLowerBound(v)
 	j := i + sort.Search(len(t.byID)-i, func(k int) bool { return !bytes.HasPrefix(t.id(t.byID[i+k]), v) })
-	return fromUnsorted(t.n, t.byID[i:j])
+	return e.fromUnsorted(t.byID[i:j])
 }
 
 // idRange evaluates a range of ids, which compare as written, byte by byte.
@@ -356,7 +379,7 @@ func (e *evaluator) idRange(n *query.Range) *docSet {
 			}
 		}
 	}
-	return fromUnsorted(t.n, t.byID[i:max(i, j)])
+	return e.fromUnsorted(t.byID[i:max(i, j)])
 }
 
 // number reads a range bound as a number; an open bound counts as one.
