@@ -18,7 +18,10 @@ const (
 )
 
 // createAccount is POST /v1/accounts: an account with its plans, and its
-// first user key.
+// first user key. A repeat with the same id, name and plans completes a
+// creation cut short (its missing pools) and answers 201 as well; its
+// api_key is null when the account's first key was issued before, so that a
+// repeat never leaves a second key no one was told of.
 func (s *Server) createAccount(c *call) (int, any, error) {
 	var req createAccountRequest
 	if err := decodeJSON(c.body, &req, false); err != nil {
@@ -35,11 +38,15 @@ func (s *Server) createAccount(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	key, err := s.CreateKey(c.r.Context(), RoleUser, a.ID)
+	key, err := s.firstKey(c.r.Context(), a.ID)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, map[string]any{"account": newAccountView(a), "api_key": key}, nil
+	var shown *string
+	if key != "" {
+		shown = &key
+	}
+	return http.StatusCreated, map[string]any{"account": newAccountView(a), "api_key": shown}, nil
 }
 
 // createAccountKey is POST /v1/accounts/{id}/keys: another user key of an

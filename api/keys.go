@@ -9,6 +9,11 @@ type keys struct{ prefix string }
 // {role, account}.
 func (k keys) apiKey(hash string) string { return k.prefix + ":apikey:" + hash }
 
+// firstKey marks that an account's first user key, the one POST
+// /v1/accounts hands out, was issued: "pending:<hash>" while it is being
+// stored, "done:<hash>" once it is.
+func (k keys) firstKey(account string) string { return k.prefix + ":{a:" + account + "}:firstkey" }
+
 // accountScope is the idempotency scope of a user key: its account.
 func (k keys) accountScope(account string) string { return "{a:" + account + "}" }
 

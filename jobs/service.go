@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,8 +90,17 @@ var accountIDPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // CreateAccount creates an account with its plans and opens the pools they
 // fill, each with its first period starting now. An empty id generates one.
+//
+// The id is claimed first, then the pools are opened. A creation that failed
+// in between (or whose answer was lost) is completed by a repeat with the
+// same id, name and plans: it opens the pools still missing (opening a pool
+// that exists changes nothing), with the periods of the account as first
+// created, and returns the account as stored. A repeat with another name or
+// other plans is refused.
+//
 // Returns a *FieldError for a bad id ("id") or plan list ("plans"), and
-// ErrAccountExists when the id is taken.
+// ErrAccountExists when the id is taken by an account with another name or
+// other plans.
 func (s *Service) CreateAccount(ctx context.Context, id, name string, planIDs []string) (Account, error) {
 	if id == "" {
 		id = "acct_" + strings.ToLower(ulid.Make().String())
@@ -107,7 +117,11 @@ func (s *Service) CreateAccount(ctx context.Context, id, name string, planIDs []
 	}
 	a := Account{ID: id, Name: name, PlanIDs: planIDs, CreatedAt: s.now()}
 	// Claim the id first; opening pools is idempotent.
-	if err := s.cfg.Accounts.CreateAccount(ctx, a); err != nil {
+	err = s.cfg.Accounts.CreateAccount(ctx, a)
+	if errors.Is(err, ErrAccountExists) {
+		a, err = s.sameAccount(ctx, a)
+	}
+	if err != nil {
 		return Account{}, err
 	}
 	for _, p := range sub.Plans() {
@@ -117,6 +131,20 @@ func (s *Service) CreateAccount(ctx context.Context, id, name string, planIDs []
 		}
 	}
 	return a, nil
+}
+
+// sameAccount returns the stored account of want's id when it has want's
+// name and plans (a repeat of its creation), and an error wrapping
+// ErrAccountExists when it has not.
+func (s *Service) sameAccount(ctx context.Context, want Account) (Account, error) {
+	got, err := s.cfg.Accounts.Account(ctx, want.ID)
+	if err != nil {
+		return Account{}, fmt.Errorf("create account %s: read the account that has the id: %w", want.ID, err)
+	}
+	if got.Name != want.Name || !slices.Equal(got.PlanIDs, want.PlanIDs) {
+		return Account{}, fmt.Errorf("create account %s: %w with another name or other plans", want.ID, ErrAccountExists)
+	}
+	return got, nil
 }
 
 // Account returns an account. Returns ErrNotFound for an unknown id.

@@ -157,7 +157,8 @@ func testJournal(t *testing.T, h *Harness) {
 	if want := []int64{100, 1, 3, 5, 7}; !cmp.Equal(amounts, want) {
 		t.Fatalf("people pages %v, want %v", amounts, want)
 	}
-	for _, bad := range []string{"x", "1-", "-1", "1-2-3"} {
+	for _, bad := range []string{"x", "1-", "-1", "1-2-3", "99999999999999999999999-0", "0-18446744073709551616",
+		"18446744073709551615-18446744073709551615", "01-0", "+1-0", "1-0 "} {
 		if _, _, err := h.L.Journal(ctx, a, ledger.JournalQuery{Cursor: bad}); !errors.Is(err, credit.ErrInvalidCursor) {
 			t.Fatalf("cursor %q: %v", bad, err)
 		}
