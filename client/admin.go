@@ -50,8 +50,9 @@ type CreateKeyRequest struct {
 	// Role is "user" (or empty) for an account's key; "finance" or "admin"
 	// for CreateKey.
 	Role Role `json:"role,omitempty"`
-	// ExpiresAt is when the key stops working; nil: never.
-	ExpiresAt *time.Time `json:"expires_at"`
+	// ExpiresAt is when the key stops working; nil (sent as no field):
+	// never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// IdempotencyKey is sent as Idempotency-Key; "" sends a random one.
 	IdempotencyKey string `json:"-"`
 }

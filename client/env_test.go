@@ -87,7 +87,7 @@ func newStack(t *testing.T) *stack {
 	l := ledger.New(rc, ledger.Options{Prefix: prefix})
 	js := jobstore.New(rc, jobstore.Options{Prefix: prefix})
 	q := &workQueue{}
-	s := &stack{ledger: l, queue: q, adminKey: api.NewKey()}
+	s := &stack{ledger: l, queue: q}
 
 	var apiHandler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -109,12 +109,15 @@ func newStack(t *testing.T) *stack {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := api.New(api.Config{
 		Jobs: svc, Ledger: l, Redis: rc, Storage: local, Files: local.Handler(),
-		RateLimit: api.RateLimitOff, KeyPrefix: prefix, AdminKey: s.adminKey, Logger: quiet,
+		RateLimit: api.RateLimitOff, KeyPrefix: prefix, Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	apiHandler = a
+	if s.adminKey, err = a.CreateKey(t.Context(), api.RoleAdmin, ""); err != nil {
+		t.Fatal(err)
+	}
 	d, err := dataset.Open(t.Context(), datasetDir)
 	if err != nil {
 		t.Fatal(err)
