@@ -182,7 +182,14 @@ func (s *Server) getLedger(c *call) (int, any, error) {
 	if pool != "" && credit.CheckID("pool", pool) != nil {
 		return 0, nil, fieldError("pool", "is not a pool name")
 	}
-	entries, next, err := s.ledger.Journal(c.r.Context(), c.p.Account, ledger.JournalQuery{Pool: pool, Limit: limit, Cursor: q.Get("cursor")})
+	cur := q.Get("cursor")
+	if cur != "" && !ledger.ValidCursor(cur) {
+		return 0, nil, fieldError("cursor", "must be the next_cursor of an earlier page: two whole numbers joined by a dash, such as 1767225600000-0")
+	}
+	// A page reads a bounded stretch of the journal: with a pool it may
+	// hold fewer than limit entries, or none, while next_cursor is set.
+	// Checkpoints, which move no credits, are left out.
+	entries, next, err := s.ledger.Journal(c.r.Context(), c.p.Account, ledger.JournalQuery{Pool: pool, Limit: limit, Cursor: cur})
 	if err != nil {
 		return 0, nil, err
 	}

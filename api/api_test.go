@@ -83,7 +83,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	local := storage.NewLocal(t.TempDir(), srv.URL, []byte("0123456789abcdef0123456789abcdef"), nil)
 	cfg := api.Config{
 		Jobs: svc, Ledger: l, Redis: c, Storage: local, Files: local.Handler(),
-		RateLimit: api.RateLimitOff, KeyPrefix: prefix,
+		RateLimit: api.RateLimitOff, KeyPrefix: prefix, AdminKey: api.NewKey(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
@@ -94,11 +94,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 		t.Fatal(err)
 	}
 	handler = a
-	admin, err := a.CreateKey(ctx, api.RoleAdmin, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{srv: srv, api: a, svc: svc, ledger: l, client: c, queue: q, store: local, admin: admin, prefix: prefix}
+	return &env{srv: srv, api: a, svc: svc, ledger: l, client: c, queue: q, store: local, admin: cfg.AdminKey, prefix: prefix}
 }
 
 // reply is a response, read.

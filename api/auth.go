@@ -4,15 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 // Role is what an API key may do.
@@ -71,83 +73,144 @@ type principal struct {
 	Account string
 	// KeyHash identifies the key (rate limits, idempotency of admin keys).
 	KeyHash string
+	// KeyID is the key's id; empty for the bootstrap admin key, which has
+	// no record.
+	KeyID string
+	// ExpiresAt is when the key stops working; zero for never.
+	ExpiresAt time.Time
+	// epoch is the revocation epoch read before the key's record, for the
+	// key cache: an entry of another epoch is read again.
+	epoch string
 }
 
-// ErrInvalidKey is returned by RegisterKey for a key that is too short or
-// holds whitespace or control characters, and for a bad role or account.
+// ErrInvalidKey is returned by CheckKey and New for a key that is too short
+// or holds whitespace or control characters.
 var ErrInvalidKey = errors.New("invalid api key")
 
-// MinKeyLen is the shortest key RegisterKey accepts.
+// MinKeyLen is the shortest key CheckKey accepts.
 const MinKeyLen = 16
 
-// CreateKey makes a new key of role (for a user key, of account), registers
-// it and returns it. The caller shows it once; only its hash is kept. Returns
-// an error wrapping ErrInvalidKey for a bad role or account, and the Redis
-// error when the key cannot be stored.
-func (s *Server) CreateKey(ctx context.Context, role Role, account string) (string, error) {
-	key := NewKey()
-	if err := s.RegisterKey(ctx, key, role, account); err != nil {
-		return "", err
-	}
-	return key, nil
-}
-
-// RegisterKey stores a key the caller chose, such as CREDITRUN_ADMIN_KEY at
-// start-up. Registering a key again replaces its role and account. Returns an
-// error wrapping ErrInvalidKey for a key shorter than MinKeyLen or with
-// whitespace or control characters, for an unknown role, and for an account
-// given with a finance or admin role or missing with a user role.
-func (s *Server) RegisterKey(ctx context.Context, key string, role Role, account string) error {
+// CheckKey returns an error wrapping ErrInvalidKey unless key can be an API
+// key: MinKeyLen to 512 printable characters without spaces. The bootstrap
+// admin key (Config.AdminKey) must pass it.
+func CheckKey(key string) error {
 	if len(key) < MinKeyLen || len(key) > 512 || strings.ContainsFunc(key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return fmt.Errorf("register key: must be %d to 512 printable characters without spaces: %w", MinKeyLen, ErrInvalidKey)
-	}
-	switch {
-	case !role.Valid():
-		return fmt.Errorf("register key: role %q: %w", role, ErrInvalidKey)
-	case role == RoleUser && credit.CheckID("account", account) != nil:
-		return fmt.Errorf("register key: a user key needs an account, got %q: %w", account, ErrInvalidKey)
-	case role != RoleUser && account != "":
-		return fmt.Errorf("register key: a %s key has no account: %w", role, ErrInvalidKey)
-	}
-	hash := hashKey(key)
-	err := s.client.HSet(ctx, s.keys.apiKey(hash), "role", string(role), "account", account).Err()
-	if err != nil {
-		return fmt.Errorf("register %s key: %w", role, err)
-	}
-	if s.keyCache != nil {
-		s.keyCache.Remove(hash)
+		return fmt.Errorf("must be %d to 512 printable characters without spaces: %w", MinKeyLen, ErrInvalidKey)
 	}
 	return nil
 }
 
-// authenticate finds the principal of a request's bearer key. Returns
-// errUnauthorized for no key or an unknown one, and the Redis error when the
-// lookup fails.
+// lastUsedEvery is how often one process writes a key's last_used_at at
+// most: once a minute, not once a request.
+const lastUsedEvery = time.Minute
+
+// authState is what authentication keeps in process besides the key cache.
+type authState struct {
+	// adminHash is the SHA-256 of Config.AdminKey, nil when there is none.
+	adminHash []byte
+	// touched is when this process last wrote each key's last_used_at.
+	touched *expirable.LRU[string, time.Time]
+	// indexed is set once the keys stored before key ids are indexed
+	// (indexLegacyKeys).
+	indexed atomic.Bool
+}
+
+func newAuthState(adminKey string) (*authState, error) {
+	a := &authState{touched: expirable.NewLRU[string, time.Time](keyCacheSize, nil, 2*lastUsedEvery)}
+	if adminKey != "" {
+		if err := CheckKey(adminKey); err != nil {
+			return nil, fmt.Errorf("api: AdminKey %w", err)
+		}
+		h := sha256.Sum256([]byte(adminKey))
+		a.adminHash = h[:]
+	}
+	return a, nil
+}
+
+// authenticate finds the principal of a request's bearer key. The
+// bootstrap admin key is compared with the setting; any other key is looked
+// up by its hash. Returns errUnauthorized for no key, an unknown, revoked or
+// expired one, and the Redis error when the lookup fails.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
 	key, ok := bearer(r)
 	if !ok {
 		return principal{}, errUnauthorized
 	}
-	hash := hashKey(key)
+	sum := sha256.Sum256([]byte(key))
+	hash := hex.EncodeToString(sum[:])
+	if s.auth.adminHash != nil && subtle.ConstantTimeCompare(sum[:], s.auth.adminHash) == 1 {
+		return principal{Role: RoleAdmin, KeyHash: hash}, nil
+	}
+	p, err := s.lookupKey(ctx, hash)
+	if err != nil {
+		return principal{}, err
+	}
+	now := s.cfg.NowFunc()
+	if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt) {
+		return principal{}, errUnauthorized
+	}
+	s.touch(ctx, p, now)
+	return p, nil
+}
+
+// lookupKey reads the record of a key by its hash. With the key cache, a
+// cached entry is used while the revocation epoch is the one it was read
+// in: one GET of a short string a request instead of the record, and a
+// revocation, which bumps the epoch, is seen by every process at once.
+func (s *Server) lookupKey(ctx context.Context, hash string) (principal, error) {
+	epoch := ""
 	if s.keyCache != nil {
-		if p, ok := s.keyCache.Get(hash); ok {
+		var err error
+		epoch, err = s.client.Get(ctx, s.keys.keyEpoch()).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return principal{}, fmt.Errorf("read the key revocation epoch: %w", err)
+		}
+		if p, ok := s.keyCache.Get(hash); ok && p.epoch == epoch {
 			return p, nil
 		}
 	}
+	// The epoch is read before the record: a revocation between the two
+	// leaves an entry of the old epoch, which the next request reads again.
 	m, err := s.client.HGetAll(ctx, s.keys.apiKey(hash)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return principal{}, fmt.Errorf("look up api key: %w", err)
 	}
-	role := Role(m["role"])
-	if !role.Valid() {
+	rec, ok := parseKeyRecord(hash, m)
+	if !ok {
 		return principal{}, errUnauthorized
 	}
-	p := principal{Role: role, Account: m["account"], KeyHash: hash}
+	if rec.legacy {
+		s.indexLegacyKey(ctx, rec)
+	}
+	p := principal{Role: rec.Role, Account: rec.Account, KeyHash: hash, KeyID: rec.ID, ExpiresAt: rec.ExpiresAt, epoch: epoch}
 	if s.keyCache != nil {
 		s.keyCache.Add(hash, p)
 	}
 	return p, nil
 }
+
+// touch writes the key's last_used_at when this process has not written it
+// for lastUsedEvery. A failure is logged: the request goes on.
+func (s *Server) touch(ctx context.Context, p principal, now time.Time) {
+	if last, ok := s.auth.touched.Get(p.KeyHash); ok && now.Sub(last) < lastUsedEvery && !now.Before(last) {
+		return
+	}
+	s.auth.touched.Add(p.KeyHash, now)
+	err := touchScript.Run(ctx, s.client, []string{s.keys.apiKey(p.KeyHash)}, formatLastUsed(now)).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		s.log.Warn("api: write a key's last_used_at", "key_id", p.KeyID, "err", err)
+	}
+}
+
+// touchScript sets last_used_at on a key's record that still exists (a
+// revoked key's record is not made again) and only forward.
+var touchScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'role') == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[1], 'last_used_at')
+if cur and cur >= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'last_used_at', ARGV[1])
+return 1
+`)
 
 // bearer returns the key of an Authorization: Bearer header.
 func bearer(r *http.Request) (string, bool) {

@@ -227,6 +227,8 @@ type createAccountRequest struct {
 // keyRequest is the body of POST /v1/keys and POST /v1/accounts/{id}/keys.
 type keyRequest struct {
 	Role string `json:"role"`
+	// ExpiresAt is an RFC 3339 time, or null (or absent) for never.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 // creditsRequest is the body of POST /v1/accounts/{id}/credits.

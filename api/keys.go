@@ -6,8 +6,28 @@ package api
 type keys struct{ prefix string }
 
 // apiKey is the record of one API key, by the SHA-256 of the key: a hash
-// {role, account}.
+// {role, account, id, created_at, expires_at, last_used_at}. It is found
+// from the secret alone, so it carries no account tag.
 func (k keys) apiKey(hash string) string { return k.prefix + ":apikey:" + hash }
+
+// keyIndex maps every key's id to its hash: GET /v1/keys and revocation by
+// id.
+func (k keys) keyIndex() string { return k.prefix + ":keys:index" }
+
+// accountKeys maps the ids of an account's keys to their hashes, in the
+// account's slot.
+func (k keys) accountKeys(account string) string { return k.prefix + ":{a:" + account + "}:keys" }
+
+// keyEpoch is the revocation epoch: a counter that every revocation bumps,
+// which every API process reads before it trusts its key cache.
+func (k keys) keyEpoch() string { return k.prefix + ":keys:epoch" }
+
+// keysIndexed is set once the records stored before key ids are indexed.
+func (k keys) keysIndexed() string { return k.prefix + ":keys:indexed" }
+
+// apiKeyPattern matches every key record, for indexing the records stored
+// before key ids.
+func (k keys) apiKeyPattern() string { return k.prefix + ":apikey:*" }
 
 // firstKey marks that an account's first user key, the one POST
 // /v1/accounts hands out, was issued: "pending:<hash>" while it is being

@@ -133,12 +133,16 @@ type Config struct {
 	NowFunc func() time.Time
 	// Logger logs failures. Defaults to slog.Default().
 	Logger *slog.Logger
-	// KeyCacheTTL is how long a process keeps what an API key is for (role
-	// and account) before reading it again. Keys are never revoked yet; a
-	// key registered again is seen at once by the process that registers
-	// it and within KeyCacheTTL by the others. Defaults to 5 seconds; a
+	// KeyCacheTTL is how long a process keeps what an API key is for (role,
+	// account, expiry) before reading it again. A cached key is trusted only
+	// while the revocation epoch in Redis is the one it was read in, so a
+	// revoked key is refused at once everywhere. Defaults to 5 seconds; a
 	// negative value turns the cache off.
 	KeyCacheTTL time.Duration
+	// AdminKey is the bootstrap admin key (CREDITRUN_ADMIN_KEY): requests
+	// are compared with it (as SHA-256, in constant time) and it is never
+	// stored, so that changing it revokes the old one. Empty: none.
+	AdminKey string
 	// Registry takes the API's metrics and is what /metrics serves.
 	// Defaults to a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -220,9 +224,11 @@ type Server struct {
 	metrics *metrics
 	log     *slog.Logger
 	openapi []byte
-	// keyCache keeps what keys are for a few seconds, sparing a Redis
-	// round trip per request; nil when Config.KeyCacheTTL turns it off.
+	// keyCache keeps what keys are for a few seconds, sparing the read of
+	// their records; nil when Config.KeyCacheTTL turns it off.
 	keyCache *expirable.LRU[string, principal]
+	// auth is the rest of what authentication keeps in process (auth.go).
+	auth *authState
 	// ready is /readyz's last answer.
 	ready readiness
 	// pendingTTL is how long a pending idempotency marker lives between
@@ -250,6 +256,9 @@ func New(cfg Config) (*Server, error) {
 		mux:     http.NewServeMux(),
 		log:     cfg.Logger,
 		openapi: doc,
+	}
+	if s.auth, err = newAuthState(cfg.AdminKey); err != nil {
+		return nil, err
 	}
 	if cfg.KeyCacheTTL > 0 {
 		s.keyCache = expirable.NewLRU[string, principal](keyCacheSize, nil, cfg.KeyCacheTTL)
@@ -301,6 +310,9 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/accounts", roles: admin, h: s.createAccount},
 		{method: "POST", pattern: "/v1/accounts/{id}/keys", roles: admin, h: s.createAccountKey},
 		{method: "POST", pattern: "/v1/keys", roles: admin, h: s.createStaffKey},
+		{method: "GET", pattern: "/v1/keys", roles: admin, h: s.listKeys},
+		{method: "GET", pattern: "/v1/accounts/{id}/keys", roles: admin, h: s.listAccountKeys},
+		{method: "DELETE", pattern: "/v1/keys/{id}", roles: admin, h: s.revokeKey},
 		{method: "POST", pattern: "/v1/accounts/{id}/credits", roles: admin, h: s.changeCredits},
 		{method: "GET", pattern: "/v1/account", roles: user, h: s.getAccount},
 		{method: "GET", pattern: "/v1/account/ledger", roles: user, h: s.getLedger},

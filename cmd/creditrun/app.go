@@ -76,7 +76,7 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 	a.closers = append(a.closers, func() { a.redis.Close() })
 	if err := a.redis.Ping(ctx).Err(); err != nil {
 		a.close()
-		return nil, fmt.Errorf("redis at %s: %w", redisURL, err)
+		return nil, fmt.Errorf("redis at %s: %w", redactURL(redisURL), err)
 	}
 	if a.catalog, err = loadCatalog(cfg.PlansFile); err != nil {
 		a.close()
@@ -180,8 +180,13 @@ func publicURL(addr string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// apiHandler builds the HTTP API and registers the admin key.
-func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, error) {
+// apiHandler builds the HTTP API with the bootstrap admin key of the config,
+// which it compares and never stores, and prepares the keys that earlier
+// versions stored (api.Server.MigrateKeys).
+func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
+	if err := checkAdminKey(a.cfg.AdminKey); err != nil {
+		return nil, err
+	}
 	rate := a.cfg.RateLimit
 	if rate == 0 {
 		rate = api.RateLimitOff
@@ -193,13 +198,13 @@ func (a *app) apiHandler(ctx context.Context, adminKey string) (*api.Server, err
 	srv, err := api.New(api.Config{
 		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
 		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
-		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr,
+		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr, AdminKey: a.cfg.AdminKey,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.RegisterKey(ctx, adminKey, api.RoleAdmin, ""); err != nil {
-		return nil, fmt.Errorf("register the admin key: %w", err)
+	if err := srv.MigrateKeys(ctx); err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
 	}
 	return srv, nil
 }
@@ -288,14 +293,6 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, ready chan<- st
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
-}
-
-// newAdminKey returns the configured admin key, or a fresh one.
-func newAdminKey(configured string) (key string, generated bool) {
-	if configured != "" {
-		return configured, false
-	}
-	return api.NewKey(), true
 }
 
 func newLogger() *slog.Logger {

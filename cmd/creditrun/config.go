@@ -23,8 +23,9 @@ type config struct {
 	MetricsAddr string
 	// RedisURL is the Redis to use; empty runs an embedded one (dev only).
 	RedisURL string
-	// AdminKey is the bootstrap admin API key. Defaults to a random key,
-	// printed at start.
+	// AdminKey is the bootstrap admin API key, compared with requests and
+	// never stored. Required to serve the API, except under `creditrun dev`,
+	// which makes one up and prints it.
 	AdminKey string
 	// PlansFile is the plans file; empty uses the built-in catalog.
 	PlansFile string
@@ -79,7 +80,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&c.HTTPAddr, "http-addr", "CREDITRUN_HTTP_ADDR", "127.0.0.1:8080", "listen address")
 	str(&c.MetricsAddr, "metrics-addr", "CREDITRUN_METRICS_ADDR", "", "address serving /metrics; empty: not on the API's address; the HTTP address itself: on the API's too")
 	str(&c.RedisURL, "redis-url", "CREDITRUN_REDIS_URL", "", "redis://host:port/db, redis+cluster://h1:p1,h2:p2 or redis+sentinel://h1:p1/master; empty: embedded (dev only)")
-	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key; empty: random, printed at start")
+	str(&c.AdminKey, "admin-key", "CREDITRUN_ADMIN_KEY", "", "the bootstrap admin API key, never stored; required to serve the API (creditrun dev makes one up)")
 	str(&c.PlansFile, "plans", "CREDITRUN_PLANS", "", "plans file (YAML); empty: the built-in catalog")
 	str(&c.Dataset, "dataset", "CREDITRUN_DATASET", "", "dataset directory; empty: a generated sample in the data dir")
 	str(&c.DataDir, "data-dir", "CREDITRUN_DATA_DIR", "./.creditrun", "local state for the embedded mode and local storage")

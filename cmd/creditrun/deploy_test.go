@@ -94,8 +94,16 @@ func TestComposeFile(t *testing.T) {
 			continue // a docker client without the compose plugin
 		}
 		args := append(slices.Clone(client[1:]), "-f", "../../docker-compose.yml", "config", "-q")
-		if out, err := exec.Command(client[0], args...).CombinedOutput(); err != nil {
+		// The admin key has no default: compose refuses the file without it.
+		cmd := exec.Command(client[0], args...)
+		cmd.Env = append(os.Environ(), "CREDITRUN_ADMIN_KEY=cr_admin_compose_test_key")
+		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s config: %v\n%s", strings.Join(client, " "), err, out)
+		}
+		cmd = exec.Command(client[0], args...)
+		cmd.Env = append(os.Environ(), "CREDITRUN_ADMIN_KEY=")
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "CREDITRUN_ADMIN_KEY") {
+			t.Errorf("%s config without CREDITRUN_ADMIN_KEY: %v\n%s", strings.Join(client, " "), err, out)
 		}
 	}
 }

@@ -68,11 +68,9 @@ func startS3Stack(t *testing.T, partSize int64) (*stack, *storage.S3, *app) {
 	h, err := api.New(api.Config{
 		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: backend,
 		LinkTTL: cfg.LinkTTL, RateLimit: cfg.RateLimit, Logger: a.log, Registry: a.registry,
+		AdminKey: s.admin,
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.RegisterKey(ctx, s.admin, api.RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
 	httpSrv := httptest.NewServer(h)

@@ -87,7 +87,7 @@ func ledgerCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	// the grace on the same clock.
 	clock, err := ledger.NewRedisClock(ctx, client, ledger.RedisClockOptions{})
 	if err != nil {
-		return fmt.Errorf("ledger verify: redis at %s: %w", raw, err)
+		return fmt.Errorf("ledger verify: redis at %s: %w", redactURL(raw), err)
 	}
 	defer clock.Close()
 	l := ledger.New(client, ledger.Options{NowFunc: clock.Now})

@@ -2,8 +2,10 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -29,19 +31,19 @@ type redisTarget struct {
 func parseRedisURL(raw string) (redisTarget, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return redisTarget{}, fmt.Errorf("redis url %q: no scheme", raw)
+		return redisTarget{}, fmt.Errorf("redis url %q: no scheme", redactURL(raw))
 	}
 	switch scheme {
 	case "redis", "rediss":
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
-			return redisTarget{}, fmt.Errorf("redis url: %w", err)
+			return redisTarget{}, fmt.Errorf("redis url %q: %w", redactURL(raw), redactError(err, raw))
 		}
 		return redisTarget{mode: "single", addrs: []string{opts.Addr}, user: opts.Username,
 			password: opts.Password, db: opts.DB, tls: opts.TLSConfig}, nil
 	case "redis+cluster", "redis+sentinel":
 	default:
-		return redisTarget{}, fmt.Errorf("redis url %q: scheme must be redis, rediss, redis+cluster or redis+sentinel", raw)
+		return redisTarget{}, fmt.Errorf("redis url %q: scheme must be redis, rediss, redis+cluster or redis+sentinel", redactURL(raw))
 	}
 	var t redisTarget
 	// A host list does not parse as one URL host, so the user part and the
@@ -49,7 +51,7 @@ func parseRedisURL(raw string) (redisTarget, error) {
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		u, err := url.Parse("x://" + rest[:at] + "@h")
 		if err != nil {
-			return redisTarget{}, fmt.Errorf("redis url: %w", err)
+			return redisTarget{}, fmt.Errorf("redis url %q: %w", redactURL(raw), redactError(err, raw))
 		}
 		t.user = u.User.Username()
 		t.password, _ = u.User.Password()
@@ -59,7 +61,7 @@ func parseRedisURL(raw string) (redisTarget, error) {
 	t.addrs = strings.Split(hosts, ",")
 	for _, a := range t.addrs {
 		if !strings.Contains(a, ":") {
-			return redisTarget{}, fmt.Errorf("redis url %q: address %q has no port", raw, a)
+			return redisTarget{}, fmt.Errorf("redis url %q: address %q has no port", redactURL(raw), a)
 		}
 	}
 	if scheme == "redis+cluster" {
@@ -69,13 +71,13 @@ func parseRedisURL(raw string) (redisTarget, error) {
 	t.mode = "sentinel"
 	master, dbPart, _ := strings.Cut(path, "/")
 	if master == "" {
-		return redisTarget{}, fmt.Errorf("redis url %q: sentinel needs a master name: redis+sentinel://h:p/master", raw)
+		return redisTarget{}, fmt.Errorf("redis url %q: sentinel needs a master name: redis+sentinel://h:p/master", redactURL(raw))
 	}
 	t.master = master
 	if dbPart != "" {
 		n, err := strconv.Atoi(dbPart)
 		if err != nil {
-			return redisTarget{}, fmt.Errorf("redis url %q: db %q: %w", raw, dbPart, err)
+			return redisTarget{}, fmt.Errorf("redis url %q: db %q is not a number", redactURL(raw), dbPart)
 		}
 		t.db = n
 	}
@@ -115,3 +117,75 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 	}
 	return t.client(0), nil
 }
+
+// redacted stands for a password in what creditrun prints.
+const redacted = "xxxxx"
+
+// redactURL is a Redis URL as it may be printed or logged: its password,
+// or a user part without one (which go-redis takes as the password),
+// replaced by xxxxx. It works on URLs that do not parse, as the user part is
+// found by its last "@".
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		scheme, rest = "", raw
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	userinfo := redacted
+	if hasPass {
+		userinfo = user + ":" + redacted
+	}
+	out := userinfo + rest[at:]
+	if ok {
+		out = scheme + "://" + out
+	}
+	return out
+}
+
+// redactError is err with every form of the secret of raw's user part
+// replaced by xxxxx: url.Parse and go-redis quote the URL, or a part of it,
+// in their errors.
+func redactError(err error, raw string) error {
+	msg := err.Error()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		msg = ue.Err.Error() // without the URL it quotes
+	}
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		rest = raw
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		userinfo := rest[:at]
+		secrets := []string{userinfo}
+		if _, pass, ok := strings.Cut(userinfo, ":"); ok {
+			secrets = append(secrets, pass)
+		}
+		for _, s := range secrets {
+			forms := []string{s, strings.Trim(strconv.Quote(s), `"`)}
+			if u, err := url.PathUnescape(s); err == nil {
+				forms = append(forms, u)
+			}
+			for _, f := range forms {
+				if f != "" {
+					msg = strings.ReplaceAll(msg, f, redacted)
+				}
+			}
+		}
+		// A part of the user part that the error quotes, such as a bad
+		// escape in the password ("%zz").
+		msg = quoted.ReplaceAllStringFunc(msg, func(q string) string {
+			if u, err := strconv.Unquote(q); err == nil && u != "" && strings.Contains(userinfo, u) {
+				return `"` + redacted + `"`
+			}
+			return q
+		})
+	}
+	return errors.New(msg)
+}
+
+// quoted matches a Go-quoted string in an error message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)

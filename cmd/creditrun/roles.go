@@ -46,6 +46,11 @@ func runRoles(ctx context.Context, name string, args []string, r roles) error {
 	if err != nil {
 		return err
 	}
+	if r.api {
+		if err := checkAdminKey(cfg.AdminKey); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	if cfg.RedisURL == "" {
 		return fmt.Errorf("%s: CREDITRUN_REDIS_URL is required (only `creditrun dev` runs an embedded Redis)", name)
 	}
@@ -65,6 +70,11 @@ func serve(ctx context.Context, cfg config, redisURL string, r roles, out io.Wri
 // listens.
 func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io.Writer, ready chan<- string,
 	setup func(context.Context, *app, *api.Server) error) error {
+	if r.api {
+		if err := checkAdminKey(cfg.AdminKey); err != nil {
+			return err
+		}
+	}
 	log := newLogger()
 	a, err := newApp(ctx, cfg, redisURL, log)
 	if err != nil {
@@ -73,13 +83,9 @@ func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io
 	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
 	if r.api {
-		key, generated := newAdminKey(cfg.AdminKey)
-		h, err := a.apiHandler(ctx, key)
+		h, err := a.apiHandler(ctx)
 		if err != nil {
 			return err
-		}
-		if generated {
-			fmt.Fprintf(out, "admin key: %s\n", key)
 		}
 		if setup != nil {
 			if err := setup(ctx, a, h); err != nil {
