@@ -49,44 +49,6 @@ func (s *Server) createAccount(c *call) (int, any, error) {
 	return http.StatusCreated, map[string]any{"account": newAccountView(a), "api_key": shown}, nil
 }
 
-// createAccountKey is POST /v1/accounts/{id}/keys: another user key of an
-// account. The body is optional; its role, if any, must be "user".
-func (s *Server) createAccountKey(c *call) (int, any, error) {
-	var req keyRequest
-	if err := decodeJSON(c.body, &req, true); err != nil {
-		return 0, nil, err
-	}
-	if req.Role != "" && Role(req.Role) != RoleUser {
-		return 0, nil, fieldError("role", "must be \"user\" for an account's key; finance and admin keys come from POST /v1/keys")
-	}
-	a, err := s.jobs.Account(c.r.Context(), c.r.PathValue("id"))
-	if err != nil {
-		return 0, nil, err
-	}
-	key, err := s.CreateKey(c.r.Context(), RoleUser, a.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusCreated, map[string]any{"api_key": key, "role": RoleUser, "account_id": a.ID}, nil
-}
-
-// createStaffKey is POST /v1/keys: a finance or admin key.
-func (s *Server) createStaffKey(c *call) (int, any, error) {
-	var req keyRequest
-	if err := decodeJSON(c.body, &req, false); err != nil {
-		return 0, nil, err
-	}
-	role := Role(req.Role)
-	if role != RoleFinance && role != RoleAdmin {
-		return 0, nil, fieldError("role", "must be \"finance\" or \"admin\"; user keys come from POST /v1/accounts/{id}/keys")
-	}
-	key, err := s.CreateKey(c.r.Context(), role, "")
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusCreated, map[string]any{"api_key": key, "role": role}, nil
-}
-
 // changeCredits is POST /v1/accounts/{id}/credits: a top-up (amount > 0)
 // or an adjustment (amount < 0), journaled with its reason.
 func (s *Server) changeCredits(c *call) (int, any, error) {

@@ -68,6 +68,9 @@ type HandlerConfig struct {
 	// Metrics, when set, counts the deliveries and what they came to (see
 	// Metrics). Defaults to nil: nothing is counted.
 	Metrics *Metrics
+	// Slots, when set, caps the jobs of one account that run at once across
+	// the cluster (see AccountSlots). Defaults to nil: no cap.
+	Slots *AccountSlots
 }
 
 // Handler runs job:run tasks. It implements asynq.Handler.
@@ -111,6 +114,9 @@ const endTimeout = 10 * time.Second
 // asynq to retry, except on the last retry, when it fails the job first and
 // wraps asynq.SkipRetry. The task's timeout is such an error.
 //
+// With HandlerConfig.Slots, a task whose account has as many jobs running as
+// it may returns a *BusyError before its job starts (see takeSlot).
+//
 // HandlerConfig.Metrics counts each delivery once, by what it came to.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	start := time.Now()
@@ -130,6 +136,11 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 	if err != nil {
 		return a, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
+	slot, err := h.takeSlot(ctx, p)
+	if err != nil {
+		return a.is(resultDeferred), err
+	}
+	defer slot.Release()
 	j, err := h.cfg.Service.Start(ctx, p.Account, p.Job)
 	switch {
 	case errors.Is(err, jobs.ErrEnded):
@@ -173,6 +184,33 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 	h.tagResults(ctx, done, r.written, r.tag)
 	a.outcome = o
 	return a.is(resultSucceeded), nil
+}
+
+// takeSlot takes a slot of the task's account when the handler caps jobs
+// per account, before the job starts, and returns nil otherwise. It returns
+// a *BusyError when the account has all its slots running, for asynq to try
+// the task again after the error's Delay without counting a retry (see
+// NewServer); the job stays queued. On the task's last retry, which asynq
+// would archive on any error, and when Redis cannot say, the job runs
+// without a slot.
+func (h *Handler) takeSlot(ctx context.Context, p payload) (*Slot, error) {
+	if h.cfg.Slots == nil {
+		return nil, nil
+	}
+	slot, err := h.cfg.Slots.Acquire(ctx, p.Account, p.Job)
+	if _, busy := errors.AsType[*BusyError](err); busy {
+		n, ok1 := asynq.GetRetryCount(ctx)
+		limit, ok2 := asynq.GetMaxRetry(ctx)
+		if ok1 && ok2 && n >= limit {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if err != nil {
+		h.cfg.Logger.Warn("take an account slot", "job", p.Job, "account", p.Account, "err", err)
+		return nil, nil
+	}
+	return slot, nil
 }
 
 // cutShort reports whether ctx was canceled: a cancel (CancelProcessing), a

@@ -31,6 +31,9 @@ import (
 //     on a redelivery; the task is acked.
 //   - stopped: the task's ctx was canceled mid-run: a cancel, a shutdown or
 //     a lost lease (a task's timeout is a failure: retry or failed).
+//   - deferred: the job's account had as many jobs running as it may (see
+//     AccountSlots); the task waits for a while and comes back, its job
+//     still queued (kind unknown: the job is not read).
 type Metrics struct {
 	tasks    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -45,6 +48,7 @@ const (
 	resultRetry     = "retry"
 	resultEnded     = "ended"
 	resultStopped   = "stopped"
+	resultDeferred  = "deferred"
 )
 
 // kindUnknown is the kind label of a task whose job is not known.
@@ -52,7 +56,7 @@ const kindUnknown = "unknown"
 
 var (
 	kindLabels   = []string{string(jobs.Search), string(jobs.Download), string(jobs.Enrichment), kindUnknown}
-	resultLabels = []string{resultSucceeded, resultFailed, resultRetry, resultEnded, resultStopped}
+	resultLabels = []string{resultSucceeded, resultFailed, resultRetry, resultEnded, resultStopped, resultDeferred}
 )
 
 // NewMetrics returns a worker's metrics, registered with r. Their series
@@ -63,7 +67,7 @@ func NewMetrics(r prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "creditrun_worker_tasks_total",
-			Help: "Deliveries of job:run tasks to this worker, by job kind and result (succeeded, failed, retry, ended, stopped).",
+			Help: "Deliveries of job:run tasks to this worker, by job kind and result (succeeded, failed, retry, ended, stopped, deferred).",
 		}, []string{"kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "creditrun_worker_task_duration_seconds",

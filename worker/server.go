@@ -19,8 +19,10 @@ const ShutdownTimeout = 25 * time.Second
 // (20 when not positive) from queue "default"; start it with h, as Run does.
 // A task cut short because its worker died (asynq.ErrLeaseExpired) does not
 // count as a failure, so it does not use up a retry: h caps attempts itself.
-// Retries wait a short backoff (RetryDelay). Failed runs, and asynq's own messages, are
-// logged to h's logger.
+// Nor does a task turned away because its account has as many jobs running
+// as it may (ErrAccountBusy): it comes back after its BusyError's Delay.
+// Retries wait a short backoff (RetryDelay). Failed runs, and asynq's own
+// messages, are logged to h's logger.
 func NewServer(redisOpt asynq.RedisConnOpt, concurrency int, h *Handler) *asynq.Server {
 	if concurrency <= 0 {
 		concurrency = 20
@@ -28,11 +30,14 @@ func NewServer(redisOpt asynq.RedisConnOpt, concurrency int, h *Handler) *asynq.
 	return asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          map[string]int{QueueName: 1},
-		IsFailure:       func(err error) bool { return !errors.Is(err, asynq.ErrLeaseExpired) },
+		IsFailure:       func(err error) bool { return !errors.Is(err, asynq.ErrLeaseExpired) && !errors.Is(err, ErrAccountBusy) },
 		RetryDelayFunc:  RetryDelay,
 		ShutdownTimeout: ShutdownTimeout,
 		Logger:          slogLogger{h.cfg.Logger},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			if errors.Is(err, ErrAccountBusy) {
+				return // no failure: the task waits its turn
+			}
 			n, _ := asynq.GetRetryCount(ctx)
 			id, _ := asynq.GetTaskID(ctx)
 			h.cfg.Logger.Warn("task failed", "type", t.Type(), "task", id, "retry", n, "err", err)
@@ -41,8 +46,12 @@ func NewServer(redisOpt asynq.RedisConnOpt, concurrency int, h *Handler) *asynq.
 }
 
 // RetryDelay is the wait before retry n (from 0): 1 s, 2 s, 4 s …, at most a
-// minute.
-func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+// minute; and for a task turned away by its account's cap, its BusyError's
+// Delay.
+func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	if be, ok := errors.AsType[*BusyError](err); ok {
+		return be.Delay
+	}
 	return min(time.Second<<min(max(n, 0), 6), time.Minute)
 }
 

@@ -112,3 +112,17 @@ func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io
 	}
 	return err
 }
+
+// checkAdminKey returns an error saying how to set CREDITRUN_ADMIN_KEY when
+// it is missing or cannot be a key. Every role that serves the API needs
+// it; only `creditrun dev` makes one up.
+func checkAdminKey(key string) error {
+	if key == "" {
+		return errors.New("CREDITRUN_ADMIN_KEY is required to serve the API: set it (or --admin-key) to a long random secret, " +
+			"for example CREDITRUN_ADMIN_KEY=cr_admin_$(openssl rand -hex 24); only `creditrun dev` makes one up")
+	}
+	if err := api.CheckKey(key); err != nil {
+		return fmt.Errorf("CREDITRUN_ADMIN_KEY %w", err)
+	}
+	return nil
+}
