@@ -381,11 +381,24 @@ func (s *Service) Hold(ctx context.Context, j Job) (*credit.Hold, error) {
 	return &h, nil
 }
 
-// Cancel cancels a queued or running job: it voids the reservation, marks the
-// job canceled, and takes its task off the queue or stops it. The ledger
-// arbitrates a race with a worker that completes the job: whichever of void
-// and settle comes first wins. Returns an error wrapping ErrEnded when the
-// job has ended or is completing, and ErrNotFound.
+// Cancel cancels a queued or running job: it gives back what the job holds,
+// marks the job canceled, and takes its task off the queue or stops it.
+// Returns an error wrapping ErrEnded when the job has ended or is
+// completing, and ErrNotFound.
+//
+// What goes back follows one rule: a job canceled before it started keeps
+// no charge, the same as one the reaper abandons before it started.
+//   - A reservation is voided. The ledger arbitrates a race with a worker
+//     that completes the job: whichever of void and settle comes first wins.
+//   - A charge posted at acceptance is refunded in full (Ledger.Refund: its
+//     posting, its hold, its record ids) when the job never started, as
+//     Abandon does: the refund is marked due in the ledger first, then the
+//     job is marked canceled while still queued, then the refund is made,
+//     keyed by the job, so that a repeat refunds nothing twice and a crash
+//     between the steps leaves the mark for the reaper (FinishCharge). A
+//     worker that starts the job meanwhile makes its charge stand.
+//   - A charge posted at acceptance stands once the job has started: the
+//     work was begun for it.
 func (s *Service) Cancel(ctx context.Context, account, id string) (Job, error) {
 	j, err := s.cfg.Store.Get(ctx, account, id)
 	if err != nil {
@@ -393,6 +406,14 @@ func (s *Service) Cancel(ctx context.Context, account, id string) (Job, error) {
 	}
 	if j.Status.Terminal() {
 		return Job{}, &StatusError{ID: id, Status: j.Status}
+	}
+	if j.ChargeAtAcceptance && j.Status == Queued && j.Attempts == 0 {
+		canceled, err := s.cancelUnstarted(ctx, j)
+		if se, ok := errors.AsType[*StatusError](err); !ok || se.Status != Running {
+			return canceled, err
+		}
+		// Started meanwhile: its charge stands, as for any running job,
+		// and the reaper drops the mark once the job has ended.
 	}
 	var released int64
 	if !j.ChargeAtAcceptance {
@@ -412,10 +433,43 @@ func (s *Service) Cancel(ctx context.Context, account, id string) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
-	// The task may be left behind if this fails: a worker that starts it
-	// finds the job ended and drops it.
-	_ = s.cfg.Queue.Cancel(context.WithoutCancel(ctx), j)
+	s.dequeue(ctx, j)
 	return j, nil
+}
+
+// cancelUnstarted cancels j, charged at acceptance and not started, and
+// refunds its charge. Returns a *StatusError when the job left Queued
+// before it could be marked (a worker started it, or it ended), with
+// nothing refunded.
+func (s *Service) cancelUnstarted(ctx context.Context, j Job) (Job, error) {
+	const reason = "canceled by the client before it started"
+	if err := s.cfg.Ledger.MarkRefundDue(ctx, j.Account, j.ID); err != nil {
+		return Job{}, fmt.Errorf("cancel %s: %w", j.ID, err)
+	}
+	r, err := s.cfg.Ledger.Reservation(ctx, j.Account, j.ID)
+	if err != nil {
+		return Job{}, fmt.Errorf("cancel %s: %w", j.ID, err)
+	}
+	refunded := r.Reserved()
+	canceled, err := s.cfg.Store.Update(ctx, j.Account, j.ID, []Status{Queued}, func(j *Job) {
+		s.finish(j, Canceled)
+		j.CreditsReleased = refunded
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.dequeue(ctx, canceled)
+	if _, err := s.cfg.Ledger.Refund(context.WithoutCancel(ctx), j.Account, j.ID, reason); err != nil {
+		return canceled, fmt.Errorf("cancel %s: canceled, its refund left to the reaper: %w", j.ID, err)
+	}
+	return canceled, nil
+}
+
+// dequeue takes a canceled job's task off the queue, or stops it. The task
+// may be left behind if this fails: a worker that starts it finds the job
+// ended and drops it.
+func (s *Service) dequeue(ctx context.Context, j Job) {
+	_ = s.cfg.Queue.Cancel(context.WithoutCancel(ctx), j)
 }
 
 // Start marks a job running for a worker, again on a redelivery, and counts

@@ -40,6 +40,8 @@ func TestLedgerJobsVerify(t *testing.T) {
 	create("failed", jobs.Failed, false, 1)
 	create("failed-accepted", jobs.Failed, true, 1)
 	create("canceled", jobs.Canceled, false, 0)
+	create("canceled-accepted", jobs.Canceled, true, 0)
+	create("canceled-accepted-started", jobs.Canceled, true, 1)
 	if err := c.Set(ctx, prefix+":{a:acme}:job:garbled", "{not json", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +56,7 @@ func TestLedgerJobsVerify(t *testing.T) {
 	}
 	ref := func(id string) ledger.JobRef { return ledger.JobRef{Account: "acme", ID: id} }
 	got, err := lj.JobStates(ctx, []ledger.JobRef{ref("queued"), ref("failed"), ref("failed-accepted"), ref("canceled"),
+		ref("canceled-accepted"), ref("canceled-accepted-started"),
 		ref("missing"), ref("garbled"), {Account: "bad:id", ID: "x"}})
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +70,9 @@ func TestLedgerJobsVerify(t *testing.T) {
 		ref("failed"):          {Status: "failed", Ended: true, EndedAt: now},
 		ref("failed-accepted"): {Status: "failed", Ended: true, EndedAt: now, ChargeStands: true},
 		ref("canceled"):        {Status: "canceled", Ended: true, EndedAt: now, ChargeStands: true},
+		// Canceled before it started, a charge at acceptance is refunded.
+		ref("canceled-accepted"):         {Status: "canceled", Ended: true, EndedAt: now},
+		ref("canceled-accepted-started"): {Status: "canceled", Ended: true, EndedAt: now, ChargeStands: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
