@@ -213,7 +213,11 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 // metrics go to the app's registry.
 func (a *app) runWorker(ctx context.Context) error {
 	dir := a.cfg.Dataset
-	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir), Logger: a.log})
+	steps := a.cfg.SearchMaxSteps
+	if steps == 0 {
+		steps = -1 // no limit
+	}
+	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir), Logger: a.log, MaxSearchSteps: steps})
 	if err != nil {
 		return fmt.Errorf("open the dataset %s: %w", dir, err)
 	}
@@ -226,8 +230,14 @@ func (a *app) runWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var slots *worker.AccountSlots
+	if a.cfg.AccountConcurrency > 0 {
+		if slots, err = worker.NewAccountSlots(a.redis, worker.SlotsConfig{Limit: a.cfg.AccountConcurrency, NowFunc: a.now, Logger: a.log}); err != nil {
+			return err
+		}
+	}
 	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.storage, Logger: a.log,
-		PartSize: int64(a.cfg.PartRecords), Metrics: m})
+		PartSize: int64(a.cfg.PartRecords), Metrics: m, Slots: slots})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
 }
 

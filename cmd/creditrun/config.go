@@ -62,6 +62,16 @@ type config struct {
 	// task archived or gone) before the scheduler's reaper fails it and
 	// gives back what it holds. Defaults to 5m (scheduler.DefaultGrace).
 	ReaperGrace time.Duration
+	// AccountConcurrency is the most jobs of one account that run at once
+	// across every worker of the cluster, so that one account's many jobs do
+	// not keep the others' waiting (worker.AccountSlots). Defaults to 0: no
+	// cap.
+	AccountConcurrency int
+	// SearchMaxSteps is the budget of work of one search's query, in steps
+	// (index entries and records examined, dataset.DefaultMaxSearchSteps); a
+	// job whose query takes more fails. Defaults to 10,000,000,000; 0: no
+	// limit.
+	SearchMaxSteps int64
 }
 
 // parseConfig reads args into a config, each flag defaulting to its
@@ -93,6 +103,9 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&linkTTL, "link-ttl", "CREDITRUN_LINK_TTL", "15m", "how long a result link stays valid")
 	str(&partRecords, "part-records", "CREDITRUN_PART_RECORDS", "1000000", "the most records of one result file; bigger downloads split into parts")
 	str(&reaperGrace, "reaper-grace", "CREDITRUN_REAPER_GRACE", scheduler.DefaultGrace.String(), "how long a job or reservation stays stranded before the reaper gives back what it holds")
+	var accountConcurrency, searchSteps string
+	str(&accountConcurrency, "account-concurrency", "CREDITRUN_ACCOUNT_CONCURRENCY", "0", "jobs of one account that run at once across the cluster; 0: no cap")
+	str(&searchSteps, "search-max-steps", "CREDITRUN_SEARCH_MAX_STEPS", "10000000000", "the most steps (index entries and records examined) one search's query may take; 0: no limit")
 	str(&waitReplicas, "redis-wait-replicas", "CREDITRUN_REDIS_WAIT_REPLICAS", "0", "replicas every change of credits waits for (Redis WAIT) before it answers; 0: none")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fs, err
@@ -119,6 +132,12 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	atoi("rate-limit", rate, &c.RateLimit)
 	atoi("part-records", partRecords, &c.PartRecords)
 	atoi("redis-wait-replicas", waitReplicas, &c.WaitReplicas)
+	atoi("account-concurrency", accountConcurrency, &c.AccountConcurrency)
+	if n, err := strconv.ParseInt(searchSteps, 10, 64); err != nil {
+		errs = append(errs, fmt.Errorf("search-max-steps: %q is not a whole number", searchSteps))
+	} else {
+		c.SearchMaxSteps = n
+	}
 	dur("result-ttl", resultTTL, &c.ResultTTL)
 	dur("link-ttl", linkTTL, &c.LinkTTL)
 	dur("reaper-grace", reaperGrace, &c.ReaperGrace)
@@ -151,6 +170,12 @@ func (c config) validate() error {
 	}
 	if c.ReaperGrace < 0 {
 		errs = append(errs, fmt.Errorf("reaper-grace must not be negative, got %s", c.ReaperGrace))
+	}
+	if c.AccountConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("account-concurrency must be 0 or more, got %d", c.AccountConcurrency))
+	}
+	if c.SearchMaxSteps < 0 {
+		errs = append(errs, fmt.Errorf("search-max-steps must be 0 or more, got %d", c.SearchMaxSteps))
 	}
 	if c.WaitReplicas < 0 {
 		errs = append(errs, fmt.Errorf("redis-wait-replicas must be 0 or more, got %d", c.WaitReplicas))
