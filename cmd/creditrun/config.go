@@ -45,6 +45,10 @@ type config struct {
 	WorkerConcurrency int
 	// ResultTTL is how long result files are kept. Defaults to 168h.
 	ResultTTL time.Duration
+	// JournalRetention is how long journal entries are kept before the
+	// scheduler trims them behind a checkpoint. Defaults to 9600h (400
+	// days); 0 keeps every entry.
+	JournalRetention time.Duration
 	// RateLimit is requests per second per key, with an equal burst; 0 turns
 	// it off. Defaults to 50.
 	RateLimit int
@@ -99,6 +103,8 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&c.S3Region, "s3-region", "CREDITRUN_S3_REGION", "us-east-1", "S3 region")
 	str(&concurrency, "worker-concurrency", "CREDITRUN_WORKER_CONCURRENCY", "20", "tasks at once per worker process")
 	str(&resultTTL, "result-ttl", "CREDITRUN_RESULT_TTL", "168h", "how long result files are kept")
+	var journalRetention string
+	str(&journalRetention, "journal-retention", "CREDITRUN_JOURNAL_RETENTION", "9600h", "how long journal entries are kept before they are trimmed behind a checkpoint; 0 keeps every entry")
 	str(&rate, "rate-limit", "CREDITRUN_RATE_LIMIT", "50", "requests per second per key, with an equal burst; 0 turns it off")
 	str(&linkTTL, "link-ttl", "CREDITRUN_LINK_TTL", "15m", "how long a result link stays valid")
 	str(&partRecords, "part-records", "CREDITRUN_PART_RECORDS", "1000000", "the most records of one result file; bigger downloads split into parts")
@@ -139,6 +145,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 		c.SearchMaxSteps = n
 	}
 	dur("result-ttl", resultTTL, &c.ResultTTL)
+	dur("journal-retention", journalRetention, &c.JournalRetention)
 	dur("link-ttl", linkTTL, &c.LinkTTL)
 	dur("reaper-grace", reaperGrace, &c.ReaperGrace)
 	if err := errors.Join(errs...); err != nil {
@@ -161,6 +168,9 @@ func (c config) validate() error {
 	}
 	if c.ResultTTL <= 0 {
 		errs = append(errs, fmt.Errorf("result-ttl must be positive, got %s", c.ResultTTL))
+	}
+	if c.JournalRetention < 0 {
+		errs = append(errs, fmt.Errorf("journal-retention must not be negative, got %s", c.JournalRetention))
 	}
 	if c.LinkTTL <= 0 {
 		errs = append(errs, fmt.Errorf("link-ttl must be positive, got %s", c.LinkTTL))

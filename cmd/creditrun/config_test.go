@@ -49,3 +49,29 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConfigJournalRetention: the journal keeps 400 days unless
+// CREDITRUN_JOURNAL_RETENTION says otherwise; 0 keeps everything, and a
+// negative or unreadable value is refused.
+func TestParseConfigJournalRetention(t *testing.T) {
+	for _, tt := range []struct {
+		env  string
+		want time.Duration
+	}{
+		{"", 400 * 24 * time.Hour},
+		{"0", 0},
+		{"720h", 720 * time.Hour},
+	} {
+		c, _, err := parseConfig("scheduler", nil, func(k string) string {
+			return map[string]string{"CREDITRUN_JOURNAL_RETENTION": tt.env}[k]
+		})
+		if err != nil || c.JournalRetention != tt.want {
+			t.Errorf("CREDITRUN_JOURNAL_RETENTION=%q: %s, %v; want %s", tt.env, c.JournalRetention, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"-1h", "a year"} {
+		if _, _, err := parseConfig("scheduler", []string{"--journal-retention", bad}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "journal-retention") {
+			t.Errorf("--journal-retention %q: %v", bad, err)
+		}
+	}
+}

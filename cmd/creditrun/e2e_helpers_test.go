@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -679,10 +680,12 @@ func (s *stack) checkJournal(t testing.TB, account, key string) {
 // GET /v1/account shows (I4), none of them breaking I1.
 func (s *stack) replay(t testing.TB, account string, api []entryJSON, entries []credit.Entry, acct accountJSON) {
 	t.Helper()
-	if len(api) != len(entries) {
-		t.Fatalf("journal of %s: the API shows %d entries, the ledger has %d", account, len(api), len(entries))
+	// The API leaves out checkpoints, which move no credits.
+	moves := slices.DeleteFunc(slices.Clone(entries), func(e credit.Entry) bool { return e.Type == credit.EntryCheckpoint })
+	if len(api) != len(moves) {
+		t.Fatalf("journal of %s: the API shows %d entries, the ledger has %d", account, len(api), len(moves))
 	}
-	for i, e := range entries {
+	for i, e := range moves {
 		want := entryJSON{Seq: e.Seq, Type: string(e.Type), Pool: e.Pool, JobID: e.JobID, Amount: e.Amount, AvailableAfter: e.AvailableAfter}
 		got := api[i]
 		if !got.At.Equal(e.At) {

@@ -27,6 +27,10 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	trimmer, err := scheduler.NewJournalTrimmer(scheduler.JournalTrimmerConfig{Ledger: a.ledger, Retention: a.cfg.JournalRetention})
+	if err != nil {
+		return nil, err
+	}
 	entries := []scheduler.Entry{
 		// Periods end at each plan's own boundaries; a sweep every minute
 		// refreshes the pools whose period has ended, once per period.
@@ -50,6 +54,10 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 		{Name: "reindex", Spec: "@every 15m", Did: "indexed pools missing from the period index", RunFunc: func(ctx context.Context, _ time.Time) (int, error) {
 			return a.ledger.ReindexPeriods(ctx)
 		}},
+		// Journals stay within CREDITRUN_JOURNAL_RETENTION: once a day each
+		// account gets a checkpoint and loses the entries before the newest
+		// checkpoint older than the retention.
+		{Name: "trim-journals", Spec: "30 3 * * *", Did: "trimmed journal entries", RunFunc: trimmer.Trim},
 	}
 	if s3, ok := a.storage.(*storage.S3); ok {
 		// A failed upload aborts its multipart upload; this sweeps what a

@@ -40,7 +40,7 @@ func TestSchedule(t *testing.T) {
 	for _, e := range entries {
 		byName[e.Name] = e.RunFunc
 	}
-	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil || byName["reindex"] == nil || len(entries) != 5 {
+	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil || byName["reindex"] == nil || byName["trim-journals"] == nil || len(entries) != 6 {
 		t.Fatalf("entries %v", entries)
 	}
 	later := before.PeriodEnd.Add(time.Hour)
