@@ -5,6 +5,11 @@
 // however often asynq delivers the task. [Queue] is the jobs.Queue that puts
 // those tasks in asynq and takes them out again on cancel.
 //
+// With [AccountSlots], a handler runs at most so many jobs of one account at
+// once across the cluster, so that one account's many jobs do not keep the
+// others' waiting (slots.go says why a semaphore per account and not queues
+// per tier). A search over the source's budget of work fails its job at once.
+//
 // Delivery is at least once, so everything here is idempotent: result keys
 // are deterministic (a redelivery overwrites them), the service's Start and
 // Complete refuse a job that has ended, and settlement is keyed by job id.
