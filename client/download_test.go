@@ -222,3 +222,45 @@ func TestDownloadResumes(t *testing.T) {
 	})
 	s.check(t, account)
 }
+
+// TestDownloadNewLinks asks for the links anew when a result link is
+// refused as expired, once: a second refusal ends the download.
+func TestDownloadNewLinks(t *testing.T) {
+	s := newStack(t)
+	s.queue.start(t)
+	account, c, _ := s.account(t, "people-1k-99")
+	sub, err := c.Download(t.Context(), client.DownloadRequest{DataType: "people", Query: "*", NumRecords: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := c.WaitJob(t.Context(), sub.Job.ID)
+	if err != nil || job.Status != client.StatusSucceeded {
+		t.Fatalf("job %+v, %v", job, err)
+	}
+	var links, refused, expire int
+	s.setFront(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/results"):
+			links++
+		case strings.HasPrefix(r.URL.Path, "/v1/files/") && refused < expire:
+			refused++
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"error":"forbidden","message":"The link has expired."}`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	expire = 1
+	files, err := c.DownloadResults(t.Context(), job.ID, t.TempDir())
+	if err != nil || len(files) != 1 || links != 2 || refused != 1 {
+		t.Fatalf("%+v, %v after %d asks for links and %d refusals", files, err, links, refused)
+	}
+
+	links, refused, expire = 0, 0, 2
+	_, err = c.DownloadResults(t.Context(), job.ID, t.TempDir())
+	if !client.IsCode(err, client.CodeForbidden) || links != 2 || refused != 2 {
+		t.Fatalf("%v after %d asks for links and %d refusals, want 403 after 2 and 2", err, links, refused)
+	}
+	s.check(t, account)
+}

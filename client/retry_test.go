@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -135,7 +136,7 @@ func TestNoRetryOf4xx(t *testing.T) {
 		next.ServeHTTP(w, r)
 	})
 	_, err := c.Download(t.Context(), client.DownloadRequest{DataType: "people", Query: "*", NumRecords: 0})
-	e, ok := err.(*client.Error)
+	e, ok := errors.AsType[*client.Error](err)
 	if !ok || e.Status != http.StatusBadRequest || e.Field() != "num_records" || attempts != 1 || len(sl.all()) != 0 {
 		t.Fatalf("%#v after %d attempts", err, attempts)
 	}

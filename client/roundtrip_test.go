@@ -165,7 +165,7 @@ func TestAdmin(t *testing.T) {
 	}
 	if _, err := admin.CreateAccount(ctx, client.CreateAccountRequest{ID: "Bad Id!", Plans: []string{"people-1k-99"}}); err == nil {
 		t.Fatal("an account id with spaces was taken")
-	} else if e, ok := err.(*client.Error); !ok || e.Status != http.StatusBadRequest || e.Field() != "id" {
+	} else if e, ok := errors.AsType[*client.Error](err); !ok || e.Status != http.StatusBadRequest || e.Field() != "id" {
 		t.Fatalf("bad id: %#v, want a 400 about id", err)
 	}
 
