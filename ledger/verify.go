@@ -29,9 +29,10 @@ type VerifyCheck string
 
 // The checks of Verify. docs/ledger-verify.md says what each means.
 const (
-	// CheckJournal: the journal's seq runs 1, 2, 3… without a gap up to the
-	// account's counter, and each entry's available balance follows from
-	// the entries before it (I4).
+	// CheckJournal: the journal's seq runs 1, 2, 3… (or on from the
+	// checkpoint it was trimmed to) without a gap up to the account's
+	// counter, each entry's available balance follows from the entries
+	// before it, and each later checkpoint states what they add up to (I4).
 	CheckJournal VerifyCheck = "journal"
 	// CheckPoolReplay: each pool's counts and period are what its journal
 	// replays to, and the journal names no pool the account lacks (I4).
@@ -239,7 +240,8 @@ const verifyAttempts = 3
 var verifyRetryPause = 100 * time.Millisecond
 
 // Verify audits the ledger, reading only: for every account (or the one
-// of opts.Account) it replays the journal and checks the pools against it
+// of opts.Account) it replays the journal, from the checkpoint it starts
+// with when it was trimmed (Checkpoint), and checks the pools against it
 // and against I1, each reservation against I2, the journal and the pending
 // set, the holds against the pools' overage debt and the global indexes,
 // the dedup records (I7), the refund queue and, with opts.Jobs, each
