@@ -90,7 +90,8 @@ func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
 	// bounded apart from credits (query.Cost, and the source's budget per
 	// search at run time).
 	if err := query.CheckCost(n); err != nil {
-		return fieldErr("query", "%v", err)
+		ce, _ := errors.AsType[*query.CostError](err)
+		return fieldErr("query", "%s", ce.Reason())
 	}
 	limit := limits.MaxSearchRecords
 	if s.Kind == Download {

@@ -60,7 +60,7 @@ func TestNormalize(t *testing.T) {
 		{"unknown data type", jobs.Spec{Kind: jobs.Search, DataType: "cars", NumRecords: 1}, "data_type", `"cars"`},
 		{"bad policy", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1, OnInsufficient: "maybe"}, "on_insufficient", "reject, partial or overage"},
 		{"bad query", jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "city:(Austin", NumRecords: 1}, "query", "position"},
-		{"query over the cost bound", jobs.Spec{Kind: jobs.Download, DataType: "people", Query: costly, NumRecords: 1}, "query", "at most 8192 is allowed"},
+		{"query over the cost bound", jobs.Spec{Kind: jobs.Download, DataType: "people", Query: costly, NumRecords: 1}, "query", "costs 11257, more than the 8192 a query may cost"},
 		{"zero records", jobs.Spec{Kind: jobs.Search, DataType: "people"}, "num_records", "from 1 to 1000"},
 		{"negative records", jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: -5}, "num_records", "from 1 to 10000000"},
 		{"too many search records", jobs.Spec{Kind: jobs.Search, DataType: "people", NumRecords: 1001}, "num_records", "from 1 to 1000"},

@@ -92,11 +92,16 @@ type CostError struct {
 	Cost int
 }
 
-func (e *CostError) Error() string {
-	return fmt.Sprintf("the query costs %d and at most %d is allowed "+
+func (e *CostError) Error() string { return "the query " + e.Reason() }
+
+// Reason says what is wrong, and what is allowed, after the words "the
+// query" (or the name of the field that holds it): "costs 11257, more than
+// the 8192 a query may cost (…): use fewer …".
+func (e *CostError) Reason() string {
+	return fmt.Sprintf("costs %d, more than the %d a query may cost "+
 		"(each word counts %d, a phrase or a value of several words %d more, a prefix %d more, "+
 		"field:* %d, a range %d, each NOT and each clause of an AND or an OR %d): "+
-		"use fewer phrases or clauses, or split the query into several jobs",
+		"use fewer phrases or clauses, or split it into several jobs",
 		e.Cost, MaxCost, CostWord, CostOrder, CostPrefix, CostExists, CostRange, CostOp)
 }
 
