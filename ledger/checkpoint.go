@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -53,7 +51,7 @@ func (l *Redis) Checkpoint(ctx context.Context, account, key string, cut time.Ti
 		pipe := l.client.Pipeline()
 		poolsCmd := pipe.SMembers(ctx, l.keys.pools(account))
 		pendingCmd := pipe.ZRange(ctx, l.keys.pending(account), 0, -1)
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		if _, err := pipe.Exec(ctx); err != nil {
 			return CheckpointResult{}, fmt.Errorf("checkpoint %s: read pools: %w", account, err)
 		}
 		pools, jobs := poolsCmd.Val(), pendingCmd.Val()
