@@ -33,7 +33,10 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 	if j.CreatedAt.IsZero() {
 		j.CreatedAt = r.nowFunc()
 	}
-	records := j.Records
+	records, err := compactRecords(j.Records)
+	if err != nil {
+		return fmt.Errorf("create job %s: %w", j.ID, err)
+	}
 	j.Records = nil
 	data, err := json.Marshal(j)
 	if err != nil {

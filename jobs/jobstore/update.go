@@ -63,6 +63,9 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		if !j.Status.Valid() {
 			return jobs.Job{}, fmt.Errorf("update job %s: unknown status %q", id, j.Status)
 		}
+		if j.Records, err = compactRecords(j.Records); err != nil {
+			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
+		}
 		w := written{Job: j, Write: rand.Uint64()}
 		w.Records = nil
 		data, err := json.Marshal(w)
@@ -111,6 +114,19 @@ func recordsArg(st stored, before, after json.RawMessage) string {
 		return "-"
 	}
 	return "=" + string(after)
+}
+
+// compactRecords returns a search's records as stored: checked and
+// compacted, as they were when they were encoded inside the job.
+func compactRecords(records json.RawMessage) (json.RawMessage, error) {
+	if len(records) == 0 {
+		return records, nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, records); err != nil {
+		return nil, fmt.Errorf("encode records: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // written is a job as an update stores it: with a random token of the write,
