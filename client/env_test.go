@@ -150,6 +150,13 @@ func (s *stack) client(t *testing.T, key string, opts ...client.Option) (*client
 	return c, sl
 }
 
+// adminClient returns a client of the stack with its admin key.
+func (s *stack) adminClient(t *testing.T) *client.Client {
+	t.Helper()
+	c, _ := s.client(t, s.adminKey)
+	return c
+}
+
 // account creates an account over the API with the admin key and returns
 // it with a client of its user key.
 func (s *stack) account(t *testing.T, plans ...string) (string, *client.Client, *sleeps) {

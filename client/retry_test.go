@@ -175,3 +175,58 @@ func TestRetryUnavailableGet(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterDroppedConnection sends a download whose connection drops
+// after the API ran it: the client sends it again with the same key and
+// gets the first job. A DELETE cut the same way is not sent again.
+func TestRetryAfterDroppedConnection(t *testing.T) {
+	s := newStack(t)
+	account, _, _ := s.account(t, "people-1k-99")
+	userKey, err := s.adminClient(t).CreateAccountKey(t.Context(), account, client.CreateKeyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh connection per request: net/http's Transport itself resends
+	// a request with an Idempotency-Key that failed on a reused
+	// connection, and this test is about the client's own retry.
+	c, sl := s.client(t, userKey.APIKey, client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	var keys []string
+	var firstJob string
+	var deletes int
+	s.setFront(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/downloads":
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+			if len(keys) > 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var sub client.Submitted
+			_ = json.Unmarshal(rec.Body.Bytes(), &sub)
+			firstJob = sub.Job.ID
+			panic(http.ErrAbortHandler) // the answer is lost with the connection
+		case r.Method == http.MethodDelete:
+			deletes++
+			next.ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler)
+		}
+		next.ServeHTTP(w, r)
+	})
+	sub, err := c.Download(t.Context(), client.DownloadRequest{DataType: "people", Query: "*", NumRecords: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if firstJob == "" || sub.Job.ID != firstJob || len(keys) < 2 || keys[0] == "" || slices.ContainsFunc(keys, func(k string) bool { return k != keys[0] }) {
+		t.Fatalf("job %s, the first attempt made %q; keys sent %q", sub.Job.ID, firstJob, keys)
+	}
+	if s.queue.count() != 1 || len(keys) != 2 || len(sl.all()) != 1 {
+		t.Fatalf("%d jobs queued after %d attempts and waits %v, want 1 job, 2 attempts, 1 wait", s.queue.count(), len(keys), sl.all())
+	}
+	_, err = c.CancelJob(t.Context(), sub.Job.ID)
+	if _, ok := errors.AsType[*client.Error](err); err == nil || ok || deletes != 1 {
+		t.Fatalf("cut DELETE: %v after %d attempts, want a transport error after 1", err, deletes)
+	}
+	s.check(t, account)
+}
