@@ -81,6 +81,8 @@ type request struct {
 	body   []byte // JSON, nil for none
 	// idemKey is the Idempotency-Key of a POST, the same on every attempt.
 	idemKey string
+	// accept is the Accept header; "" is application/json.
+	accept string
 }
 
 // newIdempotencyKey returns a random Idempotency-Key.
@@ -192,7 +194,11 @@ func (c *Client) attempt(ctx context.Context, r request) (*http.Response, error)
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}

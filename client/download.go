@@ -59,12 +59,14 @@ func WithDownloadProgress(f func(name string, written, total int64)) DownloadOpt
 // 2.csv, … as the API names them), and returns them in order.
 //
 // Files are streamed to disk, never held in memory. Each is written to
-// NAME.part first and renamed once its size is the one the API gave. A
-// fetch cut mid-way goes on from where it stopped with a Range request
-// (If-Range guards that the file did not change); a server that ignores the
-// range sends it whole again. A .part file left by an earlier call that was
-// cut or canceled is resumed the same way, and a file already complete is
-// not fetched again. Links that expired meanwhile are asked for anew.
+// NAME.JOB.part first and renamed to NAME once its size is the one the API
+// gave. A fetch cut mid-way goes on from where it stopped with a Range
+// request (If-Range guards that the file did not change); a server that
+// ignores the range sends it whole again. A .part file that an earlier
+// call for the same job left (cut, or canceled) is resumed the same way. A
+// file NAME already there with the size the API gives is taken as complete
+// and not fetched again; another is replaced. Links that expired meanwhile
+// are asked for anew.
 //
 // It returns the *Error of GetResults (402 overage_unpaid while the job's
 // hold is unpaid, 409 conflict while it has not succeeded),
@@ -144,7 +146,13 @@ func (d *download) file(ctx context.Context, i int, final string) (DownloadedFil
 		d.report(name, want, want)
 		return out, nil
 	}
-	part := final + ".part"
+	// The job's id in the name keeps a part of another job's file of the
+	// same name from being resumed.
+	tag := d.job
+	if !safeName.MatchString(tag) {
+		tag = "job"
+	}
+	part := final + "." + tag + ".part"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return out, err

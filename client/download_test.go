@@ -206,7 +206,7 @@ func TestDownloadResumes(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("canceled download: %v", err)
 		}
-		fi, err := os.Stat(filepath.Join(dir, "1.jsonl.part"))
+		fi, err := os.Stat(filepath.Join(dir, "1.jsonl."+job.ID+".part"))
 		if err != nil || fi.Size() != size/2 {
 			t.Fatalf("the canceled call left %v (%v), want half of 1.jsonl", fi, err)
 		}
@@ -218,6 +218,23 @@ func TestDownloadResumes(t *testing.T) {
 		got := log.of("1.jsonl")
 		if last := got[len(got)-1]; last.rangeHdr != "bytes="+strconv.FormatInt(fi.Size(), 10)+"-" || last.status != http.StatusPartialContent || files[0].Resumed != 1 {
 			t.Fatalf("fetches of 1.jsonl: %+v, resumed %d; want bytes=%d- answered 206", got, files[0].Resumed, fi.Size())
+		}
+	})
+
+	t.Run("part file of another job", func(t *testing.T) {
+		front("", false, false)
+		dir := t.TempDir()
+		other := filepath.Join(dir, "1.jsonl.job_other.part")
+		if err := os.WriteFile(other, bytes.Repeat([]byte("x"), len(want["1.jsonl"])/2), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files, err := c.DownloadResults(ctx, job.ID, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, files)
+		if files[0].Resumed != 0 {
+			t.Fatalf("1.jsonl resumed %d times from another job's part", files[0].Resumed)
 		}
 	})
 	s.check(t, account)

@@ -127,7 +127,7 @@ func (c *Client) WaiveHold(ctx context.Context, id string, req WaiveHoldRequest)
 // reads and closes it.
 func (c *Client) ExportHolds(ctx context.Context, q HoldsQuery) (io.ReadCloser, error) {
 	q.Limit, q.Cursor = 0, ""
-	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/v1/holds.csv", query: q.values()})
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/v1/holds.csv", query: q.values(), accept: "text/csv"})
 	if err != nil {
 		return nil, err
 	}
