@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -224,4 +225,59 @@ func TestKeys(t *testing.T) {
 	if _, err := user.GetAccount(ctx); !client.IsCode(err, client.CodeUnauthorized) {
 		t.Fatalf("revoked key: %v, want 401 unauthorized", err)
 	}
+}
+
+// TestEnrich enriches two items by record id, one that matches and one
+// that does not, and reads the result rows.
+func TestEnrich(t *testing.T) {
+	s := newStack(t)
+	s.queue.start(t)
+	account, c, _ := s.account(t, "people-1k-99")
+	ctx := t.Context()
+	search, err := c.Search(ctx, client.SearchRequest{DataType: "people", Query: "*", NumRecords: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := c.WaitJob(ctx, search.Job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []map[string]any
+	if err := json.Unmarshal(found.Records, &records); err != nil || len(records) != 1 {
+		t.Fatalf("search records %s: %v", found.Records, err)
+	}
+	sub, err := c.Enrich(ctx, client.EnrichmentRequest{
+		DataType: "people", MatchOn: []string{"id"}, Format: client.FormatJSONL,
+		Items: []map[string]any{{"tracking_id": "t1", "id": records[0]["id"]}, {"tracking_id": "t2", "id": "no-such-id"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Meta.Requested != 2 || sub.Meta.TrackingIDToJobID["t1"] != sub.Job.ID || sub.Meta.TrackingIDToJobID["t2"] != sub.Job.ID {
+		t.Fatalf("meta %+v", sub.Meta)
+	}
+	job, err := c.WaitJob(ctx, sub.Job.ID)
+	if err != nil || job.Status != client.StatusSucceeded {
+		t.Fatalf("enrichment %+v, %v", job, err)
+	}
+	files, err := c.DownloadResults(ctx, job.ID, t.TempDir())
+	if err != nil || len(files) != 1 || filepath.Base(files[0].Path) != "1.jsonl" {
+		t.Fatalf("files %+v, %v", files, err)
+	}
+	b, err := os.ReadFile(files[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) != 2 || rows[0]["tracking_id"] != "t1" || rows[0]["matched"] != true || rows[1]["matched"] != false {
+		t.Fatalf("rows %v", rows)
+	}
+	s.check(t, account)
 }
