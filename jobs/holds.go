@@ -104,6 +104,14 @@ func (s *Service) ListHolds(ctx context.Context, f credit.HoldFilter) (credit.Ho
 	return s.cfg.Ledger.ListHolds(ctx, f)
 }
 
+// EachHold calls fn with every hold the filter selects by status and
+// account, newest first, reading them a chunk at a time, and stops at fn's
+// first error. Returns an error wrapping credit.ErrInvalidStatus or
+// credit.ErrInvalidID before fn is called.
+func (s *Service) EachHold(ctx context.Context, f credit.HoldFilter, fn func(credit.Hold) error) error {
+	return s.cfg.Ledger.EachHold(ctx, f, fn)
+}
+
 // HealTags makes the result objects of every job that finished at or after
 // since carry the tag its hold state asks for, where the two may disagree:
 //   - the objects of a paid or waived hold opened since then carry its

@@ -45,6 +45,11 @@ type Ledger interface {
 	// over every page. Returns an error wrapping credit.ErrInvalidCursor,
 	// credit.ErrInvalidStatus or credit.ErrInvalidID.
 	ListHolds(ctx context.Context, f credit.HoldFilter) (credit.HoldPage, error)
+	// EachHold calls fn with every hold the filter selects by status and
+	// account, newest first, a chunk at a time, and stops at fn's first
+	// error. Returns an error wrapping credit.ErrInvalidStatus or
+	// credit.ErrInvalidID before fn is called.
+	EachHold(ctx context.Context, f credit.HoldFilter, fn func(credit.Hold) error) error
 	// Accounts returns every account id, in no order.
 	Accounts(ctx context.Context) ([]string, error)
 	// RecentHolds yields the holds opened at or after since, oldest first;
