@@ -190,8 +190,9 @@ type JobState struct {
 	// record does not say.
 	EndedAt time.Time
 	// ChargeStands says the job ended keeping what it was charged: it
-	// succeeded, was canceled, or failed after a charge at acceptance had
-	// started running. A job that ended otherwise is due a refund.
+	// succeeded, or was canceled or failed after a charge at acceptance had
+	// started running. A job that ended otherwise (a charge at acceptance
+	// that never started) is due a refund.
 	ChargeStands bool
 	// Problem, when not empty, says why the record could not be read as a
 	// job; the other fields are then unset.
