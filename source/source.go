@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"strings"
 )
 
-// The data types that creditrun sells, one file each in a dataset.
+// The data types of the sample dataset, the four that the generator of
+// package dataset writes. A source offers the data types it has (see
+// Source.DataTypes); these are only the sample's.
 const (
 	People     = "people"
 	Properties = "properties"
@@ -15,14 +19,48 @@ const (
 	Products   = "products"
 )
 
-// DataTypes returns the known data types in a fixed order.
+// DataTypes returns the data types of the sample dataset in a fixed order.
+// A source's own are those of its DataTypes method.
 func DataTypes() []string {
 	return []string{People, Properties, Businesses, Products}
 }
 
 // ErrUnknownDataType is returned by Search and Match when the source serves no
-// data type of that name. The error wraps it with the name.
+// data type of that name. The error wraps it with the name (see
+// UnknownDataType).
 var ErrUnknownDataType = errors.New("unknown data type")
+
+// UnknownDataType returns the error of a source asked for a data type it
+// does not offer: it wraps ErrUnknownDataType and lists the ones it offers,
+// sorted.
+func UnknownDataType(dataType string, offered []string) error {
+	return fmt.Errorf("%w %q: the source has %s", ErrUnknownDataType, dataType, strings.Join(Sorted(offered), ", "))
+}
+
+// Sorted returns a sorted copy of data types, the order in which messages
+// list them.
+func Sorted(dataTypes []string) []string {
+	out := slices.Clone(dataTypes)
+	slices.Sort(out)
+	return out
+}
+
+// ValidDataTypeName reports whether name can be a data type: 1 to 64 lower
+// case letters, digits, '_' or '-', the form of the names of a plans file.
+// A dataset's file <name>.jsonl defines the data type name.
+func ValidDataTypeName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ErrInvalidMatchOn is returned by Match when matchOn is empty or names an
 // empty field. The error wraps it with the reason.
@@ -44,6 +82,11 @@ func (e *BudgetError) Error() string {
 // Source is what workers search and enrich against. Implementations are safe
 // for concurrent use.
 type Source interface {
+	// DataTypes returns the data types the source offers, each a
+	// ValidDataTypeName. The API and the jobs service accept requests for
+	// these, and a plans file may name only these.
+	DataTypes() []string
+
 	// Search finds the records of dataType that match query (the language of
 	// package query) and streams at most limit of them, in the source's
 	// deterministic order (dataset order for a dataset). A limit of 0 or less

@@ -1,7 +1,9 @@
 // Package dataset is the embedded record source: a directory with one JSONL
-// file per data type (people.jsonl, properties.jsonl, businesses.jsonl,
-// products.jsonl), indexed in memory and searched with the query language of
-// package query; and a deterministic generator of such directories.
+// file per data type, <type>.jsonl, indexed in memory and searched with the
+// query language of package query; and a deterministic generator of such
+// directories (the sample: people.jsonl, properties.jsonl, businesses.jsonl
+// and products.jsonl). The files define the data types: a directory with a
+// vehicles.jsonl offers vehicles, searchable by the fields its records have.
 //
 // The index is inverted. For every field (a dotted path; arrays are
 // transparent) it keeps a sorted dictionary of the field's words, each with
@@ -31,6 +33,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/creditrun/creditrun/source"
@@ -44,6 +48,7 @@ var _ source.Source = (*Dataset)(nil)
 type Dataset struct {
 	dir      string
 	tables   map[string]*table
+	types    []string // the data types, in the order of DataTypesIn
 	built    []string // the data types whose index the open built
 	maxSteps int64    // the budget of one search; 0: no limit
 }
@@ -89,8 +94,8 @@ func (o Options) logger() *slog.Logger {
 	return o.Logger
 }
 
-// OpenWith loads and indexes the dataset in dir: the file <type>.jsonl of
-// each data type of source.DataTypes that exists there. Each line is one
+// OpenWith loads and indexes the dataset in dir: each file <type>.jsonl
+// there whose type is a source.ValidDataTypeName (see DataTypesIn). Each line is one
 // record, a JSON object with a string "id" unique in its file; blank lines
 // are skipped. OpenWith returns a *LineError for a bad line (its file, its
 // line number and the reason: ErrBadJSON, ErrMissingID, ErrBadID or
@@ -109,20 +114,21 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 		built bool
 		err   error
 	}
+	names, err := DataTypesIn(dir)
+	if err != nil {
+		return nil, err
+	}
 	results := make(map[string]*result)
 	var wg sync.WaitGroup
-	for _, name := range source.DataTypes() {
+	for _, name := range names {
 		path := filepath.Join(dir, name+".jsonl")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			continue
-		}
 		r := new(result)
 		results[name] = r
 		wg.Go(func() { r.t, r.built, r.err = loadTable(ctx, name, path, opts) })
 	}
 	wg.Wait()
 	var errs []error
-	for _, name := range source.DataTypes() {
+	for _, name := range names {
 		r := results[name]
 		switch {
 		case r == nil:
@@ -149,9 +155,51 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Dataset, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(d.tables) == 0 {
-		return nil, fmt.Errorf("%w in %s: expected people.jsonl, properties.jsonl, businesses.jsonl or products.jsonl", ErrNoFiles, dir)
+		return nil, fmt.Errorf("%w in %s: expected a <type>.jsonl file per data type, such as people.jsonl", ErrNoFiles, dir)
 	}
+	d.types = names
 	return d, nil
+}
+
+// DataTypesIn returns the data types of the dataset in dir without loading
+// it: the names of its files <type>.jsonl whose type is a
+// source.ValidDataTypeName (other files are not the dataset's), those of
+// source.DataTypes first in that order, then the others sorted. It reads
+// only the directory, so a process that does not search can still check
+// plans and requests against the dataset. It returns an error wrapping
+// ErrNoFiles when there is none.
+func DataTypesIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s: no such directory", ErrNoFiles, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	found := map[string]bool{}
+	var others []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".jsonl")
+		if !ok || !source.ValidDataTypeName(name) || e.IsDir() {
+			continue
+		}
+		found[name] = true
+		if !slices.Contains(source.DataTypes(), name) {
+			others = append(others, name)
+		}
+	}
+	var names []string
+	for _, name := range source.DataTypes() {
+		if found[name] {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(others)
+	names = append(names, others...)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w in %s: expected a <type>.jsonl file per data type, such as people.jsonl", ErrNoFiles, dir)
+	}
+	return names, nil
 }
 
 // Close closes the dataset's files. Streams still open fail afterwards.
@@ -165,17 +213,9 @@ func (d *Dataset) Close() error {
 	return errors.Join(errs...)
 }
 
-// DataTypes returns the data types the dataset holds, in the order of
-// source.DataTypes.
-func (d *Dataset) DataTypes() []string {
-	var out []string
-	for _, name := range source.DataTypes() {
-		if d.tables[name] != nil {
-			out = append(out, name)
-		}
-	}
-	return out
-}
+// DataTypes implements source.Source: the data types the dataset holds, in
+// the order of DataTypesIn.
+func (d *Dataset) DataTypes() []string { return slices.Clone(d.types) }
 
 // Len returns the number of records of a data type, 0 for one it lacks.
 func (d *Dataset) Len(dataType string) int {
@@ -197,7 +237,7 @@ func (d *Dataset) IndexBytes(dataType string) int {
 func (d *Dataset) table(dataType string) (*table, error) {
 	t := d.tables[dataType]
 	if t == nil {
-		return nil, fmt.Errorf("%w %q", source.ErrUnknownDataType, dataType)
+		return nil, source.UnknownDataType(dataType, d.types)
 	}
 	return t, nil
 }
