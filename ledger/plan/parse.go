@@ -43,13 +43,18 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Load reads and parses the plans file at path.
+// Load reads and parses the plans file at path, as Parse does.
 func Load(path string) (*Catalog, error) {
+	return LoadFor(path, sampleDataTypes())
+}
+
+// LoadFor reads and parses the plans file at path, as ParseFor does.
+func LoadFor(path string, dataTypes []DataType) (*Catalog, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("plans file: %w", err)
 	}
-	c, err := Parse(b)
+	c, err := ParseFor(b, dataTypes)
 	if err != nil {
 		return nil, fmt.Errorf("plans file %s: %w", path, err)
 	}
@@ -66,7 +71,17 @@ func Load(path string) (*Catalog, error) {
 //
 // Several plans may fill the same pool with different coverage: different
 // accounts may subscribe to them. Catalog.Subscribe checks one account's.
-func Parse(b []byte) (*Catalog, error) {
+//
+// The known data types are those of the sample dataset (DataTypes); ParseFor
+// takes others.
+func Parse(b []byte) (*Catalog, error) { return ParseFor(b, sampleDataTypes()) }
+
+// ParseFor is Parse with the data types a plan may name: those of the
+// dataset the catalog is for. With nil, any data type of the form
+// [a-z0-9_-]{1,64} is accepted: a process that serves no dataset cannot
+// know them, and the check is left to Catalog.CheckDataTypes where the
+// dataset is known.
+func ParseFor(b []byte, dataTypes []DataType) (*Catalog, error) {
 	var raw rawFile
 	if err := decode(b, &raw); err != nil {
 		return nil, err
@@ -82,7 +97,7 @@ func Parse(b []byte) (*Catalog, error) {
 	slices.Sort(c.ids)
 	var errs []error
 	for _, id := range c.ids {
-		p, perrs := raw.Plans[id].plan(id)
+		p, perrs := raw.Plans[id].plan(id, dataTypes)
 		errs = append(errs, perrs...)
 		c.plans[id] = p
 	}
@@ -240,7 +255,7 @@ func entryAt(m *yaml.Node, line int) (key, value *yaml.Node) {
 
 // plan validates r and returns the plan it describes, and every mistake in
 // it, in the order of the fields.
-func (r *rawPlan) plan(id string) (Plan, []error) {
+func (r *rawPlan) plan(id string, dataTypes []DataType) (Plan, []error) {
 	if r == nil {
 		r = &rawPlan{}
 	}
@@ -268,9 +283,13 @@ func (r *rawPlan) plan(id string) (Plan, []error) {
 
 	var bad []string
 	checkList(r.DataTypes, false, "data_types", "data type", fail)
-	p.DataTypes, bad = parseList[DataType](r.DataTypes)
+	p.DataTypes, bad = parseDataTypes(r.DataTypes, dataTypes)
 	for _, v := range bad {
-		fail("data_types", "unknown data type %q (want %s)", v, oneOf(DataTypes()))
+		if dataTypes == nil {
+			fail("data_types", "%q must match %s", v, namePattern)
+			continue
+		}
+		fail("data_types", "unknown data type %q (want %s)", v, oneOf(dataTypes))
 	}
 
 	checkList(r.Operations, false, "operations", "operation", fail)
@@ -347,6 +366,19 @@ func parseList[T interface {
 		}
 	}
 	return known, unknown
+}
+
+// parseDataTypes converts the data types of raw that are among known (with
+// nil known, those of the form of namePattern) and returns the others.
+func parseDataTypes(raw []string, known []DataType) (ok []DataType, unknown []string) {
+	for _, s := range raw {
+		if dt := DataType(s); (known == nil && validName(s)) || slices.Contains(known, dt) {
+			ok = append(ok, dt)
+		} else {
+			unknown = append(unknown, s)
+		}
+	}
+	return ok, unknown
 }
 
 // checkList reports an empty list (unless it may be empty) and values

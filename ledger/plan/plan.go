@@ -132,7 +132,7 @@ func (op Operation) Valid() bool { return slices.Contains(Operations(), op) }
 // DataType is a kind of record.
 type DataType string
 
-// The data types.
+// The data types of the sample dataset.
 const (
 	DataTypePeople     DataType = "people"
 	DataTypeProperties DataType = "properties"
@@ -140,12 +140,24 @@ const (
 	DataTypeProducts   DataType = "products"
 )
 
-// DataTypes lists the known data types.
-func DataTypes() []DataType {
+// DataTypes lists the data types of the sample dataset, those that Parse
+// knows. A dataset of other data types has its plans parsed with ParseFor.
+func DataTypes() []DataType { return sampleDataTypes() }
+
+func sampleDataTypes() []DataType {
 	return []DataType{DataTypePeople, DataTypeProperties, DataTypeBusinesses, DataTypeProducts}
 }
 
-// Valid reports whether dt is a known data type.
+// DataTypesOf converts names, such as a source's data types, to DataTypes.
+func DataTypesOf(names []string) []DataType {
+	out := make([]DataType, len(names))
+	for i, n := range names {
+		out[i] = DataType(n)
+	}
+	return out
+}
+
+// Valid reports whether dt is a data type of the sample dataset.
 func (dt DataType) Valid() bool { return slices.Contains(DataTypes(), dt) }
 
 // EnrichmentCharge says when an enrichment is charged.
