@@ -3,9 +3,12 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/source"
 	"github.com/creditrun/creditrun/source/query"
 )
 
@@ -63,7 +66,8 @@ func fieldErr(field, format string, args ...any) *FieldError {
 
 // Normalize fills defaults and checks s against the limits. It returns a
 // *FieldError for the first field that is wrong, in the order of the fields
-// of the request. knownDataType reports whether a data type exists.
+// of the request. knownDataType reports whether a data type is one the
+// source offers (see CheckDataType for the check that lists them).
 func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
 	switch s.Kind {
 	case Search, Download, Enrichment:
@@ -74,7 +78,7 @@ func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
 		return fieldErr("data_type", "is required")
 	}
 	if !knownDataType(s.DataType) {
-		return fieldErr("data_type", "unknown data type %q", s.DataType)
+		return fieldErr("data_type", "%q is not one this dataset has", s.DataType)
 	}
 	if s.OnInsufficient != "" && !s.OnInsufficient.Valid() {
 		return fieldErr("on_insufficient", "must be reject, partial or overage, got %q", s.OnInsufficient)
@@ -114,6 +118,26 @@ func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
 		return fieldErr("items", "only an enrichment takes items and match_on")
 	}
 	return nil
+}
+
+// CheckDataType checks a request's data type against the data types the
+// source offers. It returns nil for one of them (or an empty data type,
+// which Normalize refuses as required), and otherwise a *FieldError on
+// data_type that lists them, sorted:
+//
+//	data_type "cars" is not one this dataset has: businesses, people, products, properties
+func CheckDataType(dataType string, offered []string) error {
+	if dataType == "" || slices.Contains(offered, dataType) {
+		return nil
+	}
+	return fieldErr("data_type", "%q is not one this dataset has: %s", dataType, strings.Join(source.Sorted(offered), ", "))
+}
+
+// KnownDataType returns the check of Config.DataTypes and Normalize for the
+// data types a source offers.
+func KnownDataType(offered []string) func(string) bool {
+	offered = slices.Clone(offered)
+	return func(dt string) bool { return slices.Contains(offered, dt) }
 }
 
 func (s *Spec) normalizeEnrichment(limits Limits) error {

@@ -118,3 +118,32 @@ func TestStatusMoves(t *testing.T) {
 		}
 	}
 }
+
+// A data type the source does not offer is refused on data_type with the list
+// of those it does; the sample's and a custom one are accepted alike.
+func TestCheckDataType(t *testing.T) {
+	offered := []string{"people", "properties", "businesses", "products", "vehicles"}
+	for _, dt := range append(offered, "") {
+		if err := jobs.CheckDataType(dt, offered); err != nil {
+			t.Errorf("CheckDataType(%q): %v", dt, err)
+		}
+	}
+	err := jobs.CheckDataType("cars", offered)
+	fe, ok := errors.AsType[*jobs.FieldError](err)
+	if !ok || !errors.Is(err, jobs.ErrInvalidSpec) {
+		t.Fatalf("CheckDataType(cars): %v, want a *FieldError", err)
+	}
+	want := `"cars" is not one this dataset has: businesses, people, products, properties, vehicles`
+	if fe.Field != "data_type" || fe.Message != want {
+		t.Errorf("CheckDataType(cars): %s: %s, want data_type: %s", fe.Field, fe.Message, want)
+	}
+	known := jobs.KnownDataType(offered)
+	s := jobs.Spec{Kind: jobs.Search, DataType: "vehicles", NumRecords: 1}
+	if err := s.Normalize(jobs.DefaultLimits, known); err != nil {
+		t.Errorf("Normalize of a custom data type the source offers: %v", err)
+	}
+	s.DataType = "cars"
+	if err := s.Normalize(jobs.DefaultLimits, known); err == nil || err.Error() != `data_type: "cars" is not one this dataset has` {
+		t.Errorf("Normalize of cars: %v", err)
+	}
+}
