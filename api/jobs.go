@@ -16,6 +16,11 @@ func (s *Server) submit(kind jobs.Kind) handler {
 		if err != nil {
 			return 0, nil, err
 		}
+		if s.cfg.DataTypes != nil {
+			if err := jobs.CheckDataType(spec.DataType, s.cfg.DataTypes); err != nil {
+				return 0, nil, err
+			}
+		}
 		ctx := c.r.Context()
 		j, err := s.jobs.Submit(ctx, c.p.Account, spec)
 		if err != nil {

@@ -160,6 +160,12 @@ type Config struct {
 	// before it checks Redis and storage anew, so that a flood of probes
 	// costs the backends one check per TTL. Defaults to 1 second.
 	ReadyCacheTTL time.Duration
+	// DataTypes are the data types the dataset offers (source.Source's
+	// DataTypes). A submit naming another is refused with 400 on
+	// data_type, listing these. Nil, for an API without the dataset, leaves
+	// the check to the jobs service (Config.DataTypes of package jobs) and
+	// to the plans, which cover only the data types they name.
+	DataTypes []string
 }
 
 func (c *Config) setDefaults() {
