@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/worker"
 )
@@ -33,10 +33,17 @@ type Submitter struct {
 // NewSubmitter returns a client of the stack's API that keeps up to conns
 // connections open.
 func NewSubmitter(s *Stack, conns int) *Submitter {
+	return NewSubmitterTo(s.URL, s.Key, conns)
+}
+
+// NewSubmitterTo returns a client of the API at baseURL, posting to its
+// /v1/searches with key, that keeps up to conns connections open: the
+// ungated peer's (Ungated.URL) as well as creditrun's.
+func NewSubmitterTo(baseURL, key string, conns int) *Submitter {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = conns
 	t.MaxIdleConnsPerHost = conns
-	return &Submitter{url: s.URL + "/v1/searches", key: s.Key, client: &http.Client{Transport: t, Timeout: time.Minute}}
+	return &Submitter{url: baseURL + "/v1/searches", key: key, client: &http.Client{Transport: t, Timeout: time.Minute}}
 }
 
 // Submit submits one search and notes its job id.
@@ -105,6 +112,7 @@ const BareTaskType = "bench:noop"
 // BareQueue is bare asynq: Client.Enqueue of a task whose payload is as
 // long as a creditrun job:run task's.
 type BareQueue struct {
+	redis     redis.UniversalClient
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	payload   []byte
@@ -115,6 +123,7 @@ type BareQueue struct {
 func NewBareQueue(redisOpt asynq.RedisConnOpt, account string) *BareQueue {
 	sample := worker.NewRunTask(account, "job_"+strings.Repeat("0", 26)) // a ULID is 26 characters
 	return &BareQueue{
+		redis:     redisOpt.MakeRedisClient().(redis.UniversalClient),
 		client:    asynq.NewClient(redisOpt),
 		inspector: asynq.NewInspector(redisOpt),
 		payload:   bytes.Repeat([]byte("x"), len(sample.Payload())),
@@ -129,11 +138,7 @@ func (q *BareQueue) Enqueue(ctx context.Context) error {
 
 // Clear deletes the bare queue and whatever tasks wait in it.
 func (q *BareQueue) Clear() error {
-	err := q.inspector.DeleteQueue(BareQueueName, true)
-	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-		return fmt.Errorf("delete queue %s: %w", BareQueueName, err)
-	}
-	return nil
+	return deleteQueue(context.Background(), q.redis, q.inspector, BareQueueName)
 }
 
 // Server returns an asynq server with a no-op handler on the bare queue,
@@ -155,4 +160,5 @@ func (q *BareQueue) Server(redisOpt asynq.RedisConnOpt, concurrency int, done *C
 func (q *BareQueue) Close() {
 	q.client.Close()
 	q.inspector.Close()
+	q.redis.Close()
 }
