@@ -57,14 +57,19 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 	bare := benchmark.NewBareQueue(redisOpt, stack.Account)
 	defer bare.Close()
 	defer func() { err = errors.Join(err, bare.Clear()) }()
+	ungated, err := newUngatedPeer(ctx, client, redisOpt, stack.Account, o)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, ungated.close(context.WithoutCancel(ctx))) }()
 	// Tasks that a measurement queued and no worker is to run.
 	dropQueued := func() error {
 		return stack.DeleteTasks(ctx, sub.IDs.Take(), o.goroutines)
 	}
 
 	meter := benchmark.NewCPUMeter(client)
-	fmt.Fprintln(progress, "bench: submits and bare enqueues")
-	if err := submitThroughput(ctx, o, fig, meter, sub, bare, dropQueued); err != nil {
+	fmt.Fprintln(progress, "bench: submits, bare enqueues and ungated submits")
+	if err := submitThroughput(ctx, o, fig, meter, sub, bare, ungated, dropQueued); err != nil {
 		return err
 	}
 	fmt.Fprintf(progress, "bench: submit latency at %.0f/s\n", fig.SubmitPerS/2)
@@ -72,7 +77,7 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 		return err
 	}
 	fmt.Fprintln(progress, "bench: end to end")
-	if err := endToEnd(ctx, o, fig, meter, stack, sub, bare, redisOpt, tmp); err != nil {
+	if err := endToEnd(ctx, o, fig, meter, stack, sub, bare, ungated, redisOpt, tmp); err != nil {
 		return err
 	}
 	if o.skipMemory && o.skipS3 {
@@ -97,10 +102,12 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 	return benchS3(ctx, fig, stack, url, idx, tmp, progress)
 }
 
-// submitThroughput measures submits against bare enqueues, alternating
-// them, after a short warm-up of each, with the CPU time each takes.
-func submitThroughput(ctx context.Context, o benchOptions, fig *benchmark.Figures, m benchmark.CPUMeter, sub *benchmark.Submitter, bare *benchmark.BareQueue, dropQueued func() error) error {
-	var creditrun, asynqOnly measured
+// submitThroughput measures submits against bare enqueues and ungated
+// submits, alternating them, after a short warm-up of each, with the CPU
+// time each takes.
+func submitThroughput(ctx context.Context, o benchOptions, fig *benchmark.Figures, m benchmark.CPUMeter, sub *benchmark.Submitter, bare *benchmark.BareQueue,
+	ungated *ungatedPeer, dropQueued func() error) error {
+	var creditrun, asynqOnly, ungatedOnly measured
 	for round := range 3 {
 		d := o.duration / 2
 		if round == 0 {
@@ -133,12 +140,24 @@ func submitThroughput(ctx context.Context, o benchOptions, fig *benchmark.Figure
 		if err != nil {
 			return fmt.Errorf("bench asynq enqueue: %w", err)
 		}
+		err = ungatedOnly.measure(ctx, m, warm, func() (int64, time.Duration, error) {
+			return benchmark.Run(ctx, o.goroutines, d, ungated.sub.Submit)
+		})
+		if err == nil {
+			err = ungated.dropQueued()
+		}
+		if err != nil {
+			return fmt.Errorf("bench ungated submit: %w", err)
+		}
 	}
 	fig.SubmitPerS = benchmark.Round(creditrun.rate(), 0)
 	fig.AsynqEnqueuePerS = benchmark.Round(asynqOnly.rate(), 0)
 	fig.SubmitRatio = benchmark.Ratio(creditrun.rate(), asynqOnly.rate())
 	fig.SubmitCPUUS, fig.SubmitRedisCPUUS = creditrun.cpu.PerOp(creditrun.n)
 	fig.AsynqEnqueueCPUUS, fig.AsynqEnqueueRedisCPUUS = asynqOnly.cpu.PerOp(asynqOnly.n)
+	fig.UngatedSubmitPerS = benchmark.Round(ungatedOnly.rate(), 0)
+	fig.SubmitVsUngated = benchmark.Ratio(creditrun.rate(), ungatedOnly.rate())
+	fig.UngatedSubmitCPUUS, fig.UngatedSubmitRedisCPUUS = ungatedOnly.cpu.PerOp(ungatedOnly.n)
 	return nil
 }
 
@@ -238,10 +257,11 @@ func submitLatency(ctx context.Context, o benchOptions, fig *benchmark.Figures, 
 }
 
 // endToEnd measures search jobs submitted and run to the end by a creditrun
-// worker in this process, against bare enqueues run by a no-op handler, the
-// same count of each, with the same concurrency.
+// worker in this process, against the same searches submitted to the
+// ungated peer and run by its worker, and bare enqueues run by a no-op
+// handler, the same count of each, with the same concurrency.
 func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, m benchmark.CPUMeter, stack *benchmark.Stack, sub *benchmark.Submitter,
-	bare *benchmark.BareQueue, redisOpt asynq.RedisConnOpt, tmp string) error {
+	bare *benchmark.BareQueue, ungated *ungatedPeer, redisOpt asynq.RedisConnOpt, tmp string) error {
 	cfg := benchSearchDataset
 	cfg.Dir = filepath.Join(tmp, "e2e-dataset")
 	if _, err := dataset.Generate(ctx, cfg); err != nil {
@@ -263,7 +283,7 @@ func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, m ben
 		done.Add()
 		return nil
 	})
-	var creditrun, asynqOnly measured
+	var creditrun, asynqOnly, ungatedOnly measured
 	err = creditrun.measure(ctx, m, true, func() (int64, time.Duration, error) {
 		var (
 			elapsed time.Duration
@@ -277,6 +297,9 @@ func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, m ben
 	sub.IDs.Take() // run, not to delete
 	if err != nil {
 		return fmt.Errorf("bench e2e: %w", err)
+	}
+	if err := ungatedEndToEnd(ctx, o, m, ungated, redisOpt, ds, &ungatedOnly); err != nil {
+		return err
 	}
 
 	bareDone := benchmark.NewCounter(o.e2eJobs)
@@ -295,6 +318,10 @@ func endToEnd(ctx context.Context, o benchOptions, fig *benchmark.Figures, m ben
 	fig.E2ERatio = benchmark.Ratio(creditrun.rate(), asynqOnly.rate())
 	fig.E2ECPUUS, fig.E2ERedisCPUUS = creditrun.cpu.PerOp(creditrun.n)
 	fig.AsynqE2ECPUUS, fig.AsynqE2ERedisCPUUS = asynqOnly.cpu.PerOp(asynqOnly.n)
+	fig.UngatedE2EPerS = benchmark.Round(ungatedOnly.rate(), 0)
+	fig.E2EVsUngated = benchmark.Ratio(creditrun.rate(), ungatedOnly.rate())
+	fig.JobRedisCPUUS = fig.E2ERedisCPUUS
+	fig.UngatedE2ECPUUS, fig.UngatedJobRedisCPUUS = ungatedOnly.cpu.PerOp(ungatedOnly.n)
 	return nil
 }
 

@@ -10,9 +10,10 @@ import (
 )
 
 // Figures is what `creditrun bench` reports: each of creditrun's paths, the
-// bare tool beneath it measured in the same run, and their ratio. The JSON
-// names are the contract of `creditrun bench --json` (issues 2, 4, 5 and 6); the
-// figures after the download ones say how the run was made.
+// bare tool beneath it measured in the same run, and their ratio; and the
+// ungated peer of submits and jobs. The JSON names are the contract of
+// `creditrun bench --json` (issues 2, 4, 5 and 6, and the ungated peer's);
+// the figures after the download ones say how the run was made.
 type Figures struct {
 	LedgerPairsPerS  float64 `json:"ledger_pairs_per_s"`
 	TrivialPairsPerS float64 `json:"trivial_pairs_per_s"`
@@ -48,6 +49,22 @@ type Figures struct {
 	RefreshPoolsPerS        float64 `json:"refresh_pools_per_s"`
 	RefreshBareAccountsPerS float64 `json:"refresh_bare_accounts_per_s"`
 	RefreshRatio            float64 `json:"refresh_ratio"`
+
+	// The peer a user would write instead (Ungated), measured in the same
+	// run: submits over HTTP to a server set up as creditrun's API that
+	// only decodes the search and enqueues its task, and those jobs run by
+	// an asynq worker of the same concurrency that runs the same search and
+	// writes its records with one SET and one HSET. The ratios are
+	// creditrun's rate / the ungated one.
+	UngatedSubmitPerS float64 `json:"ungated_submit_per_s"`
+	SubmitVsUngated   float64 `json:"submit_vs_ungated"`
+	UngatedE2EPerS    float64 `json:"ungated_e2e_per_s"`
+	E2EVsUngated      float64 `json:"e2e_vs_ungated"`
+	// redis-server's CPU time (INFO cpu) per job end to end, in
+	// microseconds: creditrun's (the same as e2e_redis_cpu_us) and the
+	// ungated peer's.
+	JobRedisCPUUS        float64 `json:"job_redis_cpu_us"`
+	UngatedJobRedisCPUUS float64 `json:"ungated_job_redis_cpu_us"`
 
 	Goroutines        int     `json:"goroutines"`
 	DurationS         float64 `json:"duration_s"`
@@ -107,14 +124,17 @@ type Figures struct {
 	// CPU time per submit, enqueue, job or task, in microseconds: of this
 	// process (clients, and the API and workers run in process) and of the
 	// Redis server.
-	SubmitCPUUS            float64 `json:"submit_cpu_us"`
-	SubmitRedisCPUUS       float64 `json:"submit_redis_cpu_us"`
-	AsynqEnqueueCPUUS      float64 `json:"asynq_enqueue_cpu_us"`
-	AsynqEnqueueRedisCPUUS float64 `json:"asynq_enqueue_redis_cpu_us"`
-	E2ECPUUS               float64 `json:"e2e_cpu_us"`
-	E2ERedisCPUUS          float64 `json:"e2e_redis_cpu_us"`
-	AsynqE2ECPUUS          float64 `json:"asynq_e2e_cpu_us"`
-	AsynqE2ERedisCPUUS     float64 `json:"asynq_e2e_redis_cpu_us"`
+	SubmitCPUUS             float64 `json:"submit_cpu_us"`
+	SubmitRedisCPUUS        float64 `json:"submit_redis_cpu_us"`
+	AsynqEnqueueCPUUS       float64 `json:"asynq_enqueue_cpu_us"`
+	AsynqEnqueueRedisCPUUS  float64 `json:"asynq_enqueue_redis_cpu_us"`
+	E2ECPUUS                float64 `json:"e2e_cpu_us"`
+	E2ERedisCPUUS           float64 `json:"e2e_redis_cpu_us"`
+	AsynqE2ECPUUS           float64 `json:"asynq_e2e_cpu_us"`
+	AsynqE2ERedisCPUUS      float64 `json:"asynq_e2e_redis_cpu_us"`
+	UngatedSubmitCPUUS      float64 `json:"ungated_submit_cpu_us"`
+	UngatedSubmitRedisCPUUS float64 `json:"ungated_submit_redis_cpu_us"`
+	UngatedE2ECPUUS         float64 `json:"ungated_e2e_cpu_us"`
 }
 
 // WriteJSON writes the figures as one JSON object, on one line.

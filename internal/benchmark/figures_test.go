@@ -3,6 +3,7 @@ package benchmark
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,12 @@ var contractFields = []string{
 	"refresh_accounts_per_s",
 }
 
+// The figures of the ungated peer, by name; they follow the contract's.
+var ungatedFields = []string{
+	"ungated_submit_per_s", "submit_vs_ungated", "ungated_e2e_per_s", "e2e_vs_ungated",
+	"job_redis_cpu_us", "ungated_job_redis_cpu_us",
+}
+
 func TestFiguresJSONIsOneObjectWithTheContractFields(t *testing.T) {
 	f := Figures{SubmitPerS: 1234567, SubmitRatio: 0.25, DownloadRSSMB1M: 140.5}
 	var buf bytes.Buffer
@@ -31,7 +38,7 @@ func TestFiguresJSONIsOneObjectWithTheContractFields(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range contractFields {
+	for _, name := range slices.Concat(contractFields, ungatedFields) {
 		if _, ok := got[name]; !ok {
 			t.Errorf("JSON has no %q: %s", name, buf.String())
 		}

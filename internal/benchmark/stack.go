@@ -105,7 +105,7 @@ func NewStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		ln.Close()
 		return nil, fmt.Errorf("bench api: %w", err)
 	}
-	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	s.http = api.NewHTTPServer(srv, api.DefaultTimeouts) // as `creditrun all` serves it
 	go func() {
 		_ = s.http.Serve(ln) // http.ErrServerClosed after Close
 		close(s.served)
