@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -45,6 +44,8 @@ type app struct {
 	ledger   *ledger.Redis
 	store    *jobstore.Redis
 	catalog  *plan.Catalog
+	// dataTypes are the data types requests may name (loadCatalog).
+	dataTypes []string
 	// storage keeps result files: S3 when a bucket is configured, else
 	// local, the data dir, whose links the API serves itself.
 	storage  storage.Backend
@@ -78,7 +79,7 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 		a.close()
 		return nil, fmt.Errorf("redis at %s: %w", redactURL(redisURL), err)
 	}
-	if a.catalog, err = loadCatalog(cfg.PlansFile); err != nil {
+	if a.catalog, a.dataTypes, err = loadCatalog(cfg.PlansFile, cfg.Dataset); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (a *app) serviceConfig() jobs.Config {
 		// Paying or waiving a hold re-tags the job's files, which releases them.
 		Objects:           a.storage,
 		ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) },
-		DataTypes:         func(dt string) bool { return slices.Contains(source.DataTypes(), dt) },
+		DataTypes:         jobs.KnownDataType(a.dataTypes),
 	}
 }
 
@@ -142,13 +143,6 @@ func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
-}
-
-func loadCatalog(path string) (*plan.Catalog, error) {
-	if path == "" {
-		return plan.Builtin(), nil
-	}
-	return plan.Load(path)
 }
 
 // linkSecret is the HMAC secret of local result links, made once and kept in
@@ -198,7 +192,7 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 	srv, err := api.New(api.Config{
 		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
 		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
-		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr, AdminKey: a.cfg.AdminKey,
+		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr, AdminKey: a.cfg.AdminKey, DataTypes: a.dataTypes,
 	})
 	if err != nil {
 		return nil, err

@@ -30,3 +30,17 @@ func (c *Catalog) CheckDataTypes(offered []string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// DataTypes returns every data type the plans name, sorted.
+func (c *Catalog) DataTypes() []string {
+	var out []string
+	for _, id := range c.ids {
+		for _, dt := range c.plans[id].DataTypes {
+			if !slices.Contains(out, string(dt)) {
+				out = append(out, string(dt))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -62,6 +62,9 @@ plan "vehicles-100": data_types: not a data type of the dataset: "vehicles" (it 
 	if err == nil || err.Error() != want || !errors.Is(err, ErrMissingDataType) {
 		t.Errorf("CheckDataTypes:\n%v\nwant:\n%s", err, want)
 	}
+	if got := c.DataTypes(); !slices.Equal(got, []string{"cars", "people", "vehicles"}) {
+		t.Errorf("DataTypes: %v, want [cars people vehicles]", got)
+	}
 	if err := Builtin().CheckDataTypes([]string{"products", "businesses", "people", "properties"}); err != nil {
 		t.Errorf("the built-in catalog against the sample: %v", err)
 	}
