@@ -91,6 +91,7 @@ var codes = []struct {
 	{credit.ErrInvalidStatus, http.StatusBadRequest, codeInvalidRequest, "status", "status must be unpaid, paid or waived."},
 	{credit.ErrUnknownPool, http.StatusBadRequest, codeInvalidRequest, "pool", "The account has no such pool."},
 	{credit.ErrInvalidAmount, http.StatusBadRequest, codeInvalidRequest, "amount", "amount is out of range."},
+	{jobs.ErrNoSource, http.StatusServiceUnavailable, codeUnavailable, "", "This API process has no dataset to count or match records in, which quotes need (CREDITRUN_DATASET)."},
 	{errRateLimited, http.StatusTooManyRequests, codeRateLimited, "", "Too many requests for this key: slow down and retry after Retry-After seconds."},
 }
 

@@ -49,6 +49,8 @@ type Jobs interface {
 	Hold(ctx context.Context, j jobs.Job) (*credit.Hold, error)
 	// Holds lists, pays and waives overage holds (holds.go).
 	Holds
+	// Quotes says what a submit would do, reserving nothing (quotes.go).
+	Quotes
 }
 
 // Ledger is what the API reads and changes of the credit ledger directly;
@@ -325,6 +327,7 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/searches", roles: user, h: s.submit(jobs.Search)},
 		{method: "POST", pattern: "/v1/downloads", roles: user, h: s.submit(jobs.Download)},
 		{method: "POST", pattern: "/v1/enrichments", roles: user, h: s.submit(jobs.Enrichment)},
+		{method: "POST", pattern: "/v1/quotes", roles: user, h: s.quote},
 		{method: "GET", pattern: "/v1/jobs", roles: user, h: s.listJobs},
 		{method: "GET", pattern: "/v1/jobs/{id}", roles: user, h: s.getJob},
 		{method: "GET", pattern: "/v1/jobs/{id}/results", roles: user, h: s.getResults},

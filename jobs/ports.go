@@ -23,6 +23,11 @@ type Ledger interface {
 	DropStaged(ctx context.Context, account, job string, attempt int) error
 	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
+	// Pool returns one pool of an account. Returns credit.ErrUnknownAccount
+	// or credit.ErrUnknownPool.
+	Pool(ctx context.Context, account, pool string) (credit.Pool, error)
+	// Charged reports, per record id, whether the pool charged it before.
+	Charged(ctx context.Context, account, pool string, ids []string) ([]bool, error)
 	Hold(ctx context.Context, id string) (credit.Hold, error)
 	// Refund gives back, once per job, all that a settled job was charged
 	// (its posting, its unpaid hold, the record ids it charged first), with

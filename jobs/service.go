@@ -15,6 +15,7 @@ import (
 
 	"github.com/creditrun/creditrun/ledger/credit"
 	"github.com/creditrun/creditrun/ledger/plan"
+	"github.com/creditrun/creditrun/source"
 )
 
 // Config is what a Service is built from.
@@ -28,6 +29,13 @@ type Config struct {
 	Limits Limits
 	// DataTypes reports which data types the source serves.
 	DataTypes func(string) bool
+	// Source, when set, is the dataset that workers match and search: a
+	// submit then matches the items of an enrichment named by fields
+	// against it when the pool dedups, so that an item whose record the
+	// pool charged before is skipped at submit, and Quote counts and
+	// matches with it. Nil keeps such items charged until the settle, and
+	// Quote refuses (ErrNoSource).
+	Source source.Source
 	// NowFunc is the clock. Defaults to time.Now.
 	NowFunc func() time.Time
 	// PlansCacheTTL is how long an account's plans are kept in process.
@@ -154,6 +162,9 @@ func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 
 // Submit validates a job, reserves its credits under the shortfall policy,
 // records it and queues it. The job it returns is queued, with Meta set.
+// With Config.Source, the items of an enrichment named by fields are
+// matched first on a pool that dedups, so that those whose record the pool
+// charged before are skipped now, as items named by record id are.
 //
 // Returns a *FieldError for a bad spec; ErrNotFound for an unknown account;
 // an error wrapping ErrNotInPlan when no plan of the account covers the job;
@@ -184,7 +195,9 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		Dedup: p.Dedups(op), ChargeAtAcceptance: p.ChargesAtAcceptance(op),
 	}
 	if spec.Kind == Enrichment {
-		req.ItemIDs = spec.ItemRecordIDs()
+		if req.ItemIDs, err = s.itemRecordIDs(ctx, spec, req.Dedup); err != nil {
+			return Job{}, err
+		}
 	}
 	r, err := s.cfg.Ledger.Reserve(ctx, req)
 	if err != nil {

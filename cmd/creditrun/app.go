@@ -189,8 +189,21 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 	if a.local != nil {
 		files = a.local.Handler()
 	}
+	// With a dataset, the API matches enrichment items named by fields at
+	// submit, so that a pool's dedup skips them then, and answers quotes.
+	svc := a.svc
+	if a.cfg.Dataset != "" {
+		ds, err := a.openDataset(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() { ds.Close() })
+		cfg := a.serviceConfig()
+		cfg.Source = ds
+		svc = jobs.NewService(cfg)
+	}
 	srv, err := api.New(api.Config{
-		Jobs: a.svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
+		Jobs: svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
 		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
 		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr, AdminKey: a.cfg.AdminKey, DataTypes: a.dataTypes,
 	})
@@ -206,14 +219,9 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 // runWorker runs asynq workers on the jobs queue until ctx ends; their
 // metrics go to the app's registry.
 func (a *app) runWorker(ctx context.Context) error {
-	dir := a.cfg.Dataset
-	steps := a.cfg.SearchMaxSteps
-	if steps == 0 {
-		steps = -1 // no limit
-	}
-	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir), Logger: a.log, MaxSearchSteps: steps})
+	ds, err := a.openDataset(ctx)
 	if err != nil {
-		return fmt.Errorf("open the dataset %s: %w", dir, err)
+		return err
 	}
 	defer ds.Close()
 	var src source.Source = ds
@@ -233,6 +241,23 @@ func (a *app) runWorker(ctx context.Context) error {
 	h := worker.NewHandler(worker.HandlerConfig{Service: a.svc, Source: src, Storage: a.storage, Logger: a.log,
 		PartSize: int64(a.cfg.PartRecords), Metrics: m, Slots: slots})
 	return worker.Run(ctx, a.asynqOpt, a.cfg.WorkerConcurrency, h)
+}
+
+// openDataset opens the configured dataset with its index files in the
+// data dir (built by the first process on a dataset, mapped by the others)
+// and the search budget of the config: what workers search and match, and
+// what the API matches and counts with.
+func (a *app) openDataset(ctx context.Context) (*dataset.Dataset, error) {
+	dir := a.cfg.Dataset
+	steps := a.cfg.SearchMaxSteps
+	if steps == 0 {
+		steps = -1 // no limit
+	}
+	ds, err := dataset.OpenWith(ctx, dir, dataset.Options{IndexDir: indexDir(a.cfg.DataDir), Logger: a.log, MaxSearchSteps: steps})
+	if err != nil {
+		return nil, fmt.Errorf("open the dataset %s: %w", dir, err)
+	}
+	return ds, nil
 }
 
 // indexDir is where a worker keeps its dataset's index files, in its data
