@@ -398,6 +398,29 @@ func TestQuoteBadBody(t *testing.T) {
 			t.Errorf("%s: field %v, want %s: %s", body, d["field"], field, r.body)
 		}
 	}
+	// Fields that cannot be matched: a pool that dedups matches at submit
+	// and refuses them there; another takes the job (which will match
+	// nothing), and so does its quote.
+	blank := map[string]any{"data_type": "businesses", "match_on": []string{" "}, "items": []any{map[string]any{" ": "x"}}}
+	_, localKey := e.account(t, "local-2k-49")
+	sub := e.do(t, req{method: "POST", path: "/v1/enrichments", key: localKey, body: blank})
+	if d := sub.error(t, http.StatusBadRequest, "invalid_request"); d["field"] != "match_on" {
+		t.Errorf("submit of blank match_on on a dedup pool: %s", sub.body)
+	}
+	qb := map[string]any{"kind": "enrichment"}
+	for k, v := range blank {
+		qb[k] = v
+	}
+	q := e.do(t, req{method: "POST", path: "/v1/quotes", key: localKey, body: qb})
+	if q.error(t, http.StatusBadRequest, "invalid_request"); string(q.body) != string(sub.body) {
+		t.Errorf("quote %s, submit %s", q.body, sub.body)
+	}
+	bizAcct, bizKey := e.account(t, "businesses-5k-199")
+	if got := e.quote(t, bizAcct, bizKey, qb); got["outcome"] != "accept" || num(t, got, "matched") != 0 || num(t, got, "expected_cost") != 0 {
+		t.Errorf("quote of blank match_on on a pool without dedup: %v", got)
+	}
+	e.submit(t, bizKey, "/v1/enrichments", blank)
+
 	// Only a user key quotes.
 	r := e.do(t, req{method: "POST", path: "/v1/quotes", key: e.admin, body: map[string]any{"kind": "search", "data_type": "people", "num_records": 5}})
 	r.error(t, http.StatusForbidden, "forbidden")

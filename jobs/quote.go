@@ -106,6 +106,11 @@ func (s *Service) quoteItems(ctx context.Context, account string, spec Spec, p p
 	op := plan.Operation(spec.Kind)
 	dedup, atAcceptance := p.Dedups(op), p.ChargesAtAcceptance(op)
 	matchedIDs, err := s.matchItems(ctx, spec)
+	if _, refused := errors.AsType[*FieldError](err); refused && (!dedup || spec.matchesByID()) {
+		// A submit, which matches nothing here, takes the items; its job
+		// will match none of them.
+		matchedIDs, err = make([]string, len(spec.Items)), nil
+	}
 	if err != nil {
 		return Quote{}, err
 	}
