@@ -232,6 +232,31 @@ func TestEnrichmentByFieldsSkipsChargedAtSubmit(t *testing.T) {
 	e.checkInvariants(t, acct)
 }
 
+// TestWithoutDatasetItemsByFieldsChargeUntilSettle: an API without the
+// dataset works as before: items named by fields are made free only at the
+// settle, so on a balance of 1 the enrichment needs all three credits, and
+// a quote answers 503 saying it needs the dataset.
+func TestWithoutDatasetItemsByFieldsChargeUntilSettle(t *testing.T) {
+	e := newEnv(t)
+	acct, key := e.account(t, "local-2k-49")
+	items, ids := businesses(t, 3)
+	e.chargeRecords(t, acct, key, ids[:2])
+	e.setAvailable(t, acct, "businesses", 1)
+	body := map[string]any{"data_type": "businesses", "match_on": []string{"name", "postalCode"}, "items": items}
+	r := e.do(t, req{method: "POST", path: "/v1/enrichments", key: key, body: body})
+	if d := r.error(t, http.StatusPaymentRequired, "insufficient_credits"); d["required"] != 3.0 {
+		t.Errorf("402 %s", r.body)
+	}
+	body["kind"] = "enrichment"
+	before := e.ledgerState(t, acct)
+	r = e.do(t, req{method: "POST", path: "/v1/quotes", key: key, body: body})
+	r.error(t, http.StatusServiceUnavailable, "unavailable")
+	if after := e.ledgerState(t, acct); after != before {
+		t.Errorf("the refused quote changed the ledger")
+	}
+	e.checkInvariants(t, acct)
+}
+
 // TestQuoteMatchesSubmit quotes searches, downloads and enrichments under
 // every outcome, then submits the same body: the submit does what the
 // quote said (its outcome, what it reserved, the overage, the duplicates
