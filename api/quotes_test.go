@@ -23,7 +23,7 @@ import (
 var (
 	quoteDataOnce sync.Once
 	quoteData     *dataset.Dataset
-	quoteDataErr  error
+	errQuoteData  error
 )
 
 func testDataset(t testing.TB) *dataset.Dataset {
@@ -31,17 +31,17 @@ func testDataset(t testing.TB) *dataset.Dataset {
 	quoteDataOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "creditrun-api-dataset")
 		if err != nil {
-			quoteDataErr = err
+			errQuoteData = err
 			return
 		}
 		cfg := dataset.GenerateConfig{Dir: filepath.Join(dir, "data"), People: 2000, Properties: 20, Businesses: 50, Products: 20, Seed: 1}
-		if _, quoteDataErr = dataset.Generate(ctx, cfg); quoteDataErr != nil {
+		if _, errQuoteData = dataset.Generate(ctx, cfg); errQuoteData != nil {
 			return
 		}
-		quoteData, quoteDataErr = dataset.Open(ctx, cfg.Dir)
+		quoteData, errQuoteData = dataset.Open(ctx, cfg.Dir)
 	})
-	if quoteDataErr != nil {
-		t.Fatal(quoteDataErr)
+	if errQuoteData != nil {
+		t.Fatal(errQuoteData)
 	}
 	return quoteData
 }
