@@ -1,0 +1,43 @@
+// Package embedredis runs Redis inside the process, on miniredis: the Redis
+// of `creditrun dev` and of programs that embed creditrun the same way (see
+// examples/customsource). It is for development only: nothing survives the
+// process.
+package embedredis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+)
+
+// Start runs miniredis on a loopback port. miniredis expires keys only when
+// told to, so a goroutine moves its clock on with the wall clock until ctx
+// ends. The caller closes it.
+func Start(ctx context.Context) (*miniredis.Miniredis, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	go func() {
+		const tick = 500 * time.Millisecond
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				m.SetTime(now)
+				last = now
+			}
+		}
+	}()
+	return m, nil
+}
+
+// URL is the redis:// URL of m, database 0.
+func URL(m *miniredis.Miniredis) string { return "redis://" + m.Addr() + "/0" }
