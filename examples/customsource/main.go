@@ -47,8 +47,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "the API's listen address")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *addr, os.Stdout, nil); err != nil {
+	err := run(ctx, *addr, os.Stdout, nil)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "customsource:", err)
 		os.Exit(1)
 	}
