@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/ledger"
@@ -156,4 +157,35 @@ func snapshot(t *testing.T, l *ledger.Redis, account string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%+v %d", p, len(entries))
+}
+
+// TestChargedMiniredis: Charged reads the charged set on the embedded
+// mode's miniredis too (SMISMEMBER), after a dedup settle charged ids.
+func TestChargedMiniredis(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	t.Cleanup(func() { c.Close() })
+	l := ledger.New(c, ledger.Options{})
+	start := time.Now().Add(-time.Hour)
+	if _, _, err := l.OpenPool(ctx, "acme", credit.PoolConfig{Name: "businesses", Grant: 10}, start, start.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Reserve(ctx, credit.ReserveRequest{Account: "acme", Pool: "businesses", JobID: "j1", Requested: 2,
+		Policy: credit.Reject, Dedup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Settle(ctx, credit.SettleRequest{Account: "acme", Pool: "businesses", JobID: "j1", Cost: 2,
+		RecordIDs: []string{"b1", "b2"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Charged(ctx, "acme", "businesses", []string{"b2", "b3", "b1"})
+	if err != nil || len(got) != 3 || !got[0] || got[1] || !got[2] {
+		t.Fatalf("charged %v, %v; want [true false true]", got, err)
+	}
+	if got, err := l.Charged(ctx, "acme", "businesses", nil); err != nil || len(got) != 0 {
+		t.Fatalf("charged of none: %v, %v", got, err)
+	}
+	ledgertest.CheckAccount(t, l, "acme")
 }
