@@ -18,6 +18,7 @@ type composeFile struct {
 		Image       string            `yaml:"image"`
 		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
 		Healthcheck *struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
@@ -73,6 +74,13 @@ func TestComposeFile(t *testing.T) {
 			if strings.HasPrefix(k, "CREDITRUN_") && !slices.Contains(known, k) {
 				t.Errorf("%s: %s is not a variable creditrun reads", name, k)
 			}
+		}
+	}
+	// Workers search the dataset; the API matches enrichment items and
+	// counts a quote's records in it.
+	for _, name := range []string{"api", "worker"} {
+		if !slices.Contains(c.Services[name].Volumes, "dataset:/dataset:ro") {
+			t.Errorf("%s: volumes %v, want the dataset read-only at /dataset", name, c.Services[name].Volumes)
 		}
 	}
 	if n := c.Services["worker"].Deploy.Replicas; n != 2 {
