@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -165,7 +166,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 			return a.is(resultStopped), h.stopped(ctx, j, r)
 		}
 		if permanent(err) {
-			result := h.fail(ctx, j, r.written, failReason(err))
+			result := h.fail(ctx, j, r.written, h.failReason(err, j.DataType))
 			return a.is(result), fmt.Errorf("run %s: %w: %w", j.ID, err, asynq.SkipRetry)
 		}
 		return h.retryOrFail(ctx, a, r, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
@@ -334,15 +335,16 @@ func permanent(err error) bool {
 	return syntax || budget || errors.Is(err, source.ErrUnknownDataType) || errors.Is(err, source.ErrInvalidMatchOn)
 }
 
-// failReason is the sentence of a job that cannot succeed.
-func failReason(err error) string {
+// failReason is the sentence of a job of dataType that cannot succeed.
+func (h *Handler) failReason(err error, dataType string) string {
 	if be, ok := errors.AsType[*source.BudgetError](err); ok {
 		return fmt.Sprintf("The query needs more than %d steps of search (index entries and records examined), "+
 			"the most one search may take; narrow it.", be.Steps)
 	}
 	switch {
 	case errors.Is(err, source.ErrUnknownDataType):
-		return "The data type is not served by this source."
+		return fmt.Sprintf("The data type %q is not one this source has: %s.", dataType,
+			strings.Join(source.Sorted(h.cfg.Source.DataTypes()), ", "))
 	case errors.Is(err, source.ErrInvalidMatchOn):
 		return "The match_on fields cannot be matched."
 	}
