@@ -284,6 +284,9 @@ func runChildWorker() int {
 // its ctx is done, which, for a worker that is killed, is never.
 type lastAttemptSource struct{ redis *redis.Client }
 
+// DataTypes are the sample's.
+func (lastAttemptSource) DataTypes() []string { return source.DataTypes() }
+
 func (s lastAttemptSource) Search(ctx context.Context, _, _ string, _ int) (source.Results, error) {
 	n, ok1 := asynq.GetRetryCount(ctx)
 	limit, ok2 := asynq.GetMaxRetry(ctx)
@@ -313,6 +316,9 @@ func (s neverSource) Search(_ context.Context, dataType, query string, _ int) (s
 	s.t.Errorf("a job ran again: Search(%s, %q)", dataType, query)
 	return source.Results{}, errors.New("no job may run here")
 }
+
+// DataTypes are the sample's: a job of any of them reaches Search or Match.
+func (neverSource) DataTypes() []string { return source.DataTypes() }
 
 func (s neverSource) Match(_ context.Context, dataType string, _ []string, _ []source.Item) (source.MatchStream, error) {
 	s.t.Errorf("a job ran again: Match(%s)", dataType)
