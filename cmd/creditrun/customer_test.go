@@ -206,7 +206,7 @@ func TestCustomerCLI(t *testing.T) {
 		if !bytes.Contains(out, []byte("|"+strings.Repeat("█", 30)+"|")) || !bytes.Contains(out, []byte("(20/20")) {
 			t.Errorf("no full progress bar on the terminal:\n%s", out)
 		}
-		if bytes.Contains(out, []byte(": succeeded (20/20)\n")) {
+		if bytes.Contains(out, []byte(": succeeded (20/20)")) {
 			t.Errorf("plain progress lines on a terminal:\n%s", out)
 		}
 		dir := t.TempDir()
