@@ -23,6 +23,10 @@ type Ledger interface {
 	DropStaged(ctx context.Context, account, job string, attempt int) error
 	Void(ctx context.Context, account, pool, job, reason string) (credit.Reservation, error)
 	Reservation(ctx context.Context, account, job string) (credit.Reservation, error)
+	// SettledGuard names the hash field that says a job's reservation is
+	// settled, and its value then, for a Guard of Store.UpdateGuarded: a
+	// job is marked succeeded only while the settlement it reports stands.
+	SettledGuard(account, job string) (key, field, value string)
 	// Pool returns one pool of an account. Returns credit.ErrUnknownAccount
 	// or credit.ErrUnknownPool.
 	Pool(ctx context.Context, account, pool string) (credit.Pool, error)
@@ -109,6 +113,10 @@ type Store interface {
 	// the job's status is one of from when read and has not changed since.
 	// Returns ErrNotFound, or a *StatusError when the status is not in from.
 	Update(ctx context.Context, account, id string, from []Status, fn func(*Job)) (Job, error)
+	// UpdateGuarded is Update that writes only while guard holds, checked in
+	// the same atomic step as the write. Returns an error wrapping
+	// ErrGuardFailed when it does not.
+	UpdateGuarded(ctx context.Context, account, id string, from []Status, guard Guard, fn func(*Job)) (Job, error)
 	// SetProgress records how far a running job is, cheaply.
 	SetProgress(ctx context.Context, account, id string, p Progress) error
 	// List returns a page of an account's jobs, newest first, without their
@@ -171,6 +179,9 @@ var (
 	// ErrEnded is returned when a job that has ended is started, canceled or
 	// completed again.
 	ErrEnded = errors.New("job has ended")
+	// ErrGuardFailed is returned by Store.UpdateGuarded when its guard does
+	// not hold.
+	ErrGuardFailed = errors.New("the state the update needs does not hold")
 	// ErrNotInPlan is returned when none of the account's plans covers the
 	// job's data type and operation.
 	ErrNotInPlan = errors.New("no plan of the account covers this job")
@@ -196,3 +207,8 @@ func (e *StatusError) Unwrap() error {
 
 // Clock returns the time; tests inject one.
 type Clock func() time.Time
+
+// Guard is a condition on a hash field of the job's account, checked with a
+// job update in one atomic step: the job is written only while the hash at
+// Key has Field equal to Value. Key must live in the account's hash slot.
+type Guard struct{ Key, Field, Value string }

@@ -587,7 +587,15 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 	if err != nil {
 		return Job{}, fmt.Errorf("complete %s: %w", id, err)
 	}
-	return s.cfg.Store.Update(ctx, account, id, []Status{Running}, func(j *Job) {
+	// The job succeeds only while the settlement stands: a settle that a
+	// Redis losing acknowledged writes (fsync every second, a failover
+	// without WAIT) lost after answering fails this update, and the next
+	// delivery settles again. A charge at acceptance posted at submit.
+	var guard Guard
+	if !j.ChargeAtAcceptance {
+		guard.Key, guard.Field, guard.Value = s.cfg.Ledger.SettledGuard(account, id)
+	}
+	return s.cfg.Store.UpdateGuarded(ctx, account, id, []Status{Running}, guard, func(j *Job) {
 		s.finish(j, Succeeded)
 		j.NumFound = o.Found
 		j.TotalCost, j.CreditsReleased, j.Overage, j.HoldID = r.TotalCost, r.Released, r.OveragePosted, r.HoldID

@@ -70,8 +70,12 @@ func runEntry(ctx context.Context, e Entry, opts RunOptions, m *metrics) {
 	start := time.Now()
 	n, err := e.RunFunc(ctx, opts.NowFunc())
 	m.observe(e.Name, n, err, time.Since(start))
-	if n > 0 {
+	switch {
+	case n > 0:
 		opts.Logger.Info("scheduler: "+e.Did, "entry", e.Name, "count", n)
+	case err == nil:
+		// Most runs find nothing to do; at info they would drown the rest.
+		opts.Logger.Debug("scheduler: nothing to do", "entry", e.Name)
 	}
 	if err != nil && ctx.Err() == nil {
 		opts.Logger.Error("scheduler: entry failed", "entry", e.Name, "err", err)

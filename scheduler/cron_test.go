@@ -59,7 +59,7 @@ func TestRunEntries(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- scheduler.Run(ctx, entries, scheduler.RunOptions{
-			NowFunc: func() time.Time { return fixed }, Logger: slog.New(slog.NewTextHandler(log, nil)), Registerer: reg,
+			NowFunc: func() time.Time { return fixed }, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: reg,
 		})
 	}()
 	for range 3 { // an entry that failed runs again
@@ -76,7 +76,11 @@ func TestRunEntries(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`msg="scheduler: ticked" entry=tick count=3`, `msg="scheduler: entry failed" entry=tick err="logged, not fatal"`} {
+	for _, want := range []string{
+		`level=INFO msg="scheduler: ticked" entry=tick count=3`,
+		`level=ERROR msg="scheduler: entry failed" entry=tick err="logged, not fatal"`,
+		`level=DEBUG msg="scheduler: nothing to do" entry=tick`, // the third run
+	} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("the log lacks %s:\n%s", want, log.String())
 		}

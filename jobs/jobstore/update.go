@@ -37,11 +37,24 @@ const maxUpdateAttempts = 32
 // ended), and an error when the job kept changing under maxUpdateAttempts
 // attempts.
 func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Status, fn func(*jobs.Job)) (jobs.Job, error) {
+	return r.UpdateGuarded(ctx, account, id, from, jobs.Guard{}, fn)
+}
+
+// UpdateGuarded is Update that writes only while the hash at guard.Key has
+// guard.Field equal to guard.Value, checked in the script that writes; a
+// zero Guard checks nothing. The guard's key must be in the account's hash
+// slot. Returns an error wrapping jobs.ErrGuardFailed when the guard does
+// not hold, having written nothing.
+func (r *Redis) UpdateGuarded(ctx context.Context, account, id string, from []jobs.Status, guard jobs.Guard, fn func(*jobs.Job)) (jobs.Job, error) {
 	if err := checkJobID(account, id); err != nil {
 		return jobs.Job{}, fmt.Errorf("update %w", unknownJob(id, err))
 	}
 	k := r.keys
-	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id)}
+	guardKey := k.job(account, id)
+	if guard.Field != "" {
+		guardKey = guard.Key
+	}
+	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id), guardKey}
 	for range maxUpdateAttempts {
 		st, err := r.read(ctx, account, id)
 		if err != nil {
@@ -87,7 +100,8 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 		case kept:
 			index = "-"
 		}
-		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index, recordsArg(st, records, j.Records))
+		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index, recordsArg(st, records, j.Records),
+			guard.Field, guard.Value)
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
 		}
@@ -96,6 +110,8 @@ func (r *Redis) Update(ctx context.Context, account, id string, from []jobs.Stat
 			return j, nil
 		case -1:
 			return jobs.Job{}, fmt.Errorf("update %w", notFound(id))
+		case -2:
+			return jobs.Job{}, fmt.Errorf("update job %s: %s of %s is not %q: %w", id, guard.Field, guard.Key, guard.Value, jobs.ErrGuardFailed)
 		}
 	}
 	return jobs.Job{}, fmt.Errorf("update job %s: it changed under every one of %d attempts", id, maxUpdateAttempts)

@@ -17,13 +17,17 @@
 --         KEYS[4]; '-' drops it from there; '' leaves the index alone
 -- ARGV[8] '=' followed by the records JSON to write them; '-' deletes them;
 --         '' leaves them alone
+-- KEYS[7] a guard's hash (the job's key when there is no guard)
+-- ARGV[9] the guard's field, '' for none   ARGV[10] the value it must have
 -- -> 1 written | 0 the job changed since it was read | -1 no such job
+--    -2 the guard does not hold: nothing written
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
 if cur ~= ARGV[1] then
   if cur == ARGV[2] then return 1 end
   return 0
 end
+if ARGV[9] ~= '' and redis.call('HGET', KEYS[7], ARGV[9]) ~= ARGV[10] then return -2 end
 local ttl = tonumber(ARGV[3])
 local left = redis.call('PTTL', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[2])
