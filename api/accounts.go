@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/creditrun/creditrun/ledger"
@@ -141,8 +142,10 @@ func (s *Server) getLedger(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	pool := q.Get("pool")
-	if pool != "" && credit.CheckID("pool", pool) != nil {
-		return 0, nil, fieldError("pool", "is not a pool name")
+	if pool != "" {
+		if err := s.checkOwnPool(c, pool); err != nil {
+			return 0, nil, err
+		}
 	}
 	cur := q.Get("cursor")
 	if cur != "" && !ledger.ValidCursor(cur) {
@@ -161,6 +164,24 @@ func (s *Server) getLedger(c *call) (int, any, error) {
 		views = append(views, newEntryView(e))
 	}
 	return http.StatusOK, map[string]any{"entries": views, "next_cursor": cursor(next)}, nil
+}
+
+// checkOwnPool returns a *jobs.FieldError on pool, listing the account's
+// pools, unless pool is one of them.
+func (s *Server) checkOwnPool(c *call, pool string) error {
+	pools, err := s.ledger.Pools(c.r.Context(), c.p.Account)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(pools))
+	for i, p := range pools {
+		names[i] = p.Name
+	}
+	slices.Sort(names)
+	if !slices.Contains(names, pool) {
+		return fieldError("pool", "%q is not a pool of this account: its pools are %s", pool, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // limitParam parses a page size: def when empty, else 1 to most.

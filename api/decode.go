@@ -63,7 +63,7 @@ func decodeJSON(body []byte, v any, emptyOK bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(err, v)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fieldError(bodyField, "must hold exactly one JSON value")
@@ -71,8 +71,9 @@ func decodeJSON(body []byte, v any, emptyOK bool) error {
 	return nil
 }
 
-// jsonError turns an encoding/json error into a *jobs.FieldError.
-func jsonError(err error) *jobs.FieldError {
+// jsonError turns an encoding/json error of decoding into v into a
+// *jobs.FieldError.
+func jsonError(err error, v any) *jobs.FieldError {
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
 		return fieldError(bodyField, "is not valid JSON at byte %d: %v", se.Offset, se)
 	}
@@ -81,7 +82,7 @@ func jsonError(err error) *jobs.FieldError {
 		if field == "" {
 			field = bodyField
 		}
-		return fieldError(field, "must be %s, got %s", describe(te.Type), te.Value)
+		return fieldError(field, "must be %s, got %s", expected(v, field, te.Type), gotJSON(te.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if name, _ = strconv.Unquote(name); name == "" {
@@ -95,6 +96,65 @@ func jsonError(err error) *jobs.FieldError {
 	return fieldError(bodyField, "is not valid JSON: %v", err)
 }
 
+// expected says what the field of a request body (v, a pointer to one of
+// the request types below) must be: its JSON type, and its range or values
+// where it has them. A field it does not know is described by its Go type t.
+func expected(v any, field string, t reflect.Type) string {
+	switch field {
+	case "num_records":
+		limit := jobs.DefaultLimits.MaxSearchRecords
+		if _, ok := v.(*downloadRequest); ok {
+			limit = jobs.DefaultLimits.MaxDownloadRecords
+		}
+		return fmt.Sprintf("an integer from 1 to %d", limit)
+	case "amount":
+		return fmt.Sprintf("a non-zero integer from %d to %d", -int64(credit.MaxAmount), int64(credit.MaxAmount))
+	case "data_type":
+		return "a string, the name of a data type"
+	case "query":
+		return "a string, a query such as city:Austin (empty for every record)"
+	case "format":
+		return "a string: csv, json or jsonl"
+	case "on_insufficient":
+		return "a string: reject, partial or overage"
+	case "match_on":
+		return "an array of strings, the item fields to match records on"
+	case "items":
+		return "an array of objects"
+	case "plans":
+		return "an array of strings, plan ids"
+	case "id":
+		return "a string matching [a-z0-9_-]{1,64}"
+	case "role":
+		return "a string: user (an account's key), finance or admin"
+	case "expires_at":
+		return "an RFC 3339 time as a string, or null for never"
+	case "pool":
+		return "a string, the name of one of the account's pools"
+	case "name", "reason", "payment_ref":
+		return "a string"
+	}
+	return describe(t)
+}
+
+// gotJSON names the JSON value encoding/json reports in an
+// UnmarshalTypeError ("string", "number 1.5", "bool", …) as a sentence
+// reads it: "a string", "1.5", "true or false".
+func gotJSON(value string) string {
+	if n, ok := strings.CutPrefix(value, "number "); ok {
+		return n
+	}
+	switch value {
+	case "string", "number":
+		return "a " + value
+	case "bool":
+		return "true or false"
+	case "array", "object":
+		return "an " + value
+	}
+	return value
+}
+
 // describe names a Go type as a JSON client knows it.
 func describe(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
@@ -103,7 +163,7 @@ func describe(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer in range"
+		return "an integer"
 	case reflect.Float32, reflect.Float64:
 		return "a number"
 	case reflect.String:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -21,6 +22,7 @@ const (
 	codeInsufficientCredits = "insufficient_credits"
 	codeOverageUnpaid       = "overage_unpaid"
 	codeRateLimited         = "rate_limited"
+	codeMethodNotAllowed    = "method_not_allowed"
 	codeUnavailable         = "unavailable"
 )
 
@@ -42,6 +44,39 @@ var (
 	// has not succeeded (yet).
 	errNotSucceeded = errors.New("job has not succeeded")
 )
+
+// forbiddenError is returned when the key's role may not call the endpoint:
+// it says which roles may. It wraps errForbidden.
+type forbiddenError struct {
+	need []Role
+	have Role
+}
+
+func (e *forbiddenError) Error() string { return "forbidden: " + e.Message() }
+
+func (e *forbiddenError) Unwrap() error { return errForbidden }
+
+// Message is the sentence the client reads: "This route needs a user key;
+// this key is finance."
+func (e *forbiddenError) Message() string {
+	names := make([]string, len(e.need))
+	for i, r := range e.need {
+		names[i] = string(r)
+	}
+	need := strings.Join(names, " or ")
+	if n := len(names); n > 2 {
+		need = strings.Join(names[:n-1], ", ") + " or " + names[n-1]
+	}
+	return fmt.Sprintf("This route needs %s %s key; this key is %s.", article(need), need, e.have)
+}
+
+// article is "a" or "an" before a role's name: "an admin", "a user".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeio", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
 
 // unpaidError is returned for the results of a job whose overage hold is
 // unpaid.
@@ -111,6 +146,12 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusPaymentRequired, codeOverageUnpaid,
 			fmt.Sprintf("The results are held until overage hold %s is paid: %d credits, %d cents due.", ue.hold.ID, ue.hold.OverageCredits, ue.hold.AmountDueCents),
 			map[string]any{"hold_id": ue.hold.ID, "overage_credits": ue.hold.OverageCredits, "amount_due_cents": ue.hold.AmountDueCents}}
+	}
+	if fe, ok := errors.AsType[*forbiddenError](err); ok {
+		return &apiError{http.StatusForbidden, codeForbidden, fe.Message(), map[string]any{}}
+	}
+	if me, ok := errors.AsType[*methodNotAllowedError](err); ok {
+		return &apiError{http.StatusMethodNotAllowed, codeMethodNotAllowed, me.Message(), map[string]any{"allow": me.allow}}
 	}
 	if me, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return &apiError{http.StatusRequestEntityTooLarge, codePayloadTooLarge,

@@ -16,10 +16,8 @@ func (s *Server) submit(kind jobs.Kind) handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		if s.cfg.DataTypes != nil {
-			if err := jobs.CheckDataType(spec.DataType, s.cfg.DataTypes); err != nil {
-				return 0, nil, err
-			}
+		if err := s.checkSpec(spec); err != nil {
+			return 0, nil, err
 		}
 		ctx := c.r.Context()
 		j, err := s.jobs.Submit(ctx, c.p.Account, spec)
@@ -35,6 +33,27 @@ func (s *Server) submit(kind jobs.Kind) handler {
 		}
 		return http.StatusAccepted, map[string]any{"job": v, "meta": newMetaView(j)}, nil
 	}
+}
+
+// checkSpec checks what the API knows of the dataset before the jobs
+// service sees a spec: its data type among the dataset's (Config.DataTypes),
+// and the fields its query names among the data type's, so that a query on
+// a field the records lack is refused rather than reserving credits to find
+// nothing.
+func (s *Server) checkSpec(spec jobs.Spec) error {
+	if s.cfg.DataTypes != nil {
+		if err := jobs.CheckDataType(spec.DataType, s.cfg.DataTypes); err != nil {
+			return err
+		}
+	}
+	if spec.Kind == jobs.Enrichment || spec.DataType == "" {
+		return nil
+	}
+	fields, err := s.jobs.QueryFields(spec.DataType)
+	if err != nil {
+		return err
+	}
+	return jobs.CheckQueryFields(spec, fields)
 }
 
 // getJob is GET /v1/jobs/{id}: the job, with its results when it succeeded

@@ -25,10 +25,8 @@ func (s *Server) quote(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if s.cfg.DataTypes != nil { // as a submit checks it
-		if err := jobs.CheckDataType(spec.DataType, s.cfg.DataTypes); err != nil {
-			return 0, nil, err
-		}
+	if err := s.checkSpec(spec); err != nil { // as a submit checks it
+		return 0, nil, err
 	}
 	q, err := s.jobs.Quote(c.r.Context(), c.p.Account, spec)
 	if err != nil {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -313,7 +314,7 @@ func TestQuoteMatchesSubmit(t *testing.T) {
 			body:    map[string]any{"data_type": "businesses", "match_on": []string{"name", "postalCode"}, "items": items},
 			outcome: "partial", numFound: -1, matched: 3, required: 3, expected: 2, reserved: 2},
 		{name: "enrichment dedup, repeated item", plan: "local-2k-49", pool: "businesses", available: 1, kind: "enrichment",
-			body:    map[string]any{"data_type": "businesses", "match_on": []string{"name", "postalCode"}, "items": append(items[:1:1], items[0])},
+			body:    map[string]any{"data_type": "businesses", "match_on": []string{"name", "postalCode"}, "items": append(items[:1:1], retracked(items[0], "t0-again"))},
 			outcome: "accept", numFound: -1, matched: 2, required: 1, expected: 1, reserved: 1, skipped: 1},
 		{name: "enrichment dedup rejected", plan: "local-2k-49", pool: "businesses", available: 1, kind: "enrichment",
 			body:    map[string]any{"data_type": "businesses", "match_on": []string{"name", "postalCode"}, "items": items},
@@ -465,4 +466,12 @@ func BenchmarkQuote(b *testing.B) {
 			b.Fatalf("quote: %d %s", r.status, r.body)
 		}
 	}
+}
+
+// retracked returns a copy of item with another tracking_id: the same item
+// sent twice, as the request's tracking_ids must differ.
+func retracked(item map[string]any, trackingID string) map[string]any {
+	c := maps.Clone(item)
+	c["tracking_id"] = trackingID
+	return c
 }

@@ -51,6 +51,9 @@ type Jobs interface {
 	Holds
 	// Quotes says what a submit would do, reserving nothing (quotes.go).
 	Quotes
+	// QueryFields returns the fields a query on a data type may name; nil
+	// when they are not known (no dataset), and any field is accepted.
+	QueryFields(dataType string) ([]string, error)
 }
 
 // Ledger is what the API reads and changes of the credit ledger directly;
@@ -229,9 +232,12 @@ type Server struct {
 	keys    keys
 	limiter *redis_rate.Limiter
 	mux     *http.ServeMux
-	metrics *metrics
-	log     *slog.Logger
-	openapi []byte
+	// unmatched answers what no route of mux serves: 405 for a known path
+	// with another method, 404 otherwise (unmatched.go).
+	unmatched http.Handler
+	metrics   *metrics
+	log       *slog.Logger
+	openapi   []byte
 	// keyCache keeps what keys are for a few seconds, sparing the read of
 	// their records; nil when Config.KeyCacheTTL turns it off.
 	keyCache *expirable.LRU[string, principal]
@@ -282,16 +288,24 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, h))
 	}
-	s.mux.Handle("/", s.metrics.instrument("unmatched", s.serve(route{h: func(*call) (int, any, error) {
-		return 0, nil, errRouteNotFound
-	}})))
+	// Not a route of the mux: a catch-all "/" pattern would match every
+	// method and so keep the mux from answering 405 for a known path.
+	s.unmatched = s.metrics.instrument("unmatched", s.serve(route{h: s.noRoute}))
 	return s, nil
 }
 
-// ServeHTTP answers one request. Every response carries X-Request-Id.
+// ServeHTTP answers one request. Every response carries X-Request-Id, and
+// every request is logged once it is answered (accesslog.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Request-Id", requestID(r))
-	s.mux.ServeHTTP(w, r)
+	id := requestID(r)
+	w.Header().Set("X-Request-Id", id)
+	sw, r, done := s.logAccess(w, r, id)
+	defer done()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched.ServeHTTP(sw, r)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
 }
 
 // handler is an endpoint: it returns the status and the value to answer as
@@ -396,13 +410,14 @@ func (s *Server) answer(c *call, rt route) response {
 		return s.render(c, 0, nil, authErr)
 	}
 	c.p = p
+	noteKey(c.r, p.KeyID)
 	if p.Role == RoleUser {
 		// Counted after the answer is made, in one round trip with the
 		// counter of a submitted job.
 		defer func() { s.countUsage(ctx, p.Account, append(c.counters, counterRequests)...) }()
 	}
 	if len(rt.roles) > 0 && !slices.Contains(rt.roles, p.Role) {
-		return s.render(c, 0, nil, errForbidden)
+		return s.render(c, 0, nil, &forbiddenError{need: rt.roles, have: p.Role})
 	}
 	if c.r.Method != http.MethodPost {
 		return s.run(c, rt.h)

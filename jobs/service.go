@@ -121,6 +121,9 @@ func (s *Service) CreateAccount(ctx context.Context, id, name string, planIDs []
 	}
 	sub, err := s.cfg.Catalog.Subscribe(planIDs)
 	if err != nil {
+		if errors.Is(err, plan.ErrUnknownPlan) {
+			return Account{}, fieldErr("plans", "%v; the plans are %s", err, strings.Join(s.cfg.Catalog.IDs(), ", "))
+		}
 		return Account{}, fieldErr("plans", "%v", err)
 	}
 	a := Account{ID: id, Name: name, PlanIDs: planIDs, CreatedAt: s.now()}

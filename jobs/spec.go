@@ -88,6 +88,9 @@ func (s *Spec) Normalize(limits Limits, knownDataType func(string) bool) error {
 	}
 	n, err := query.Parse(s.Query)
 	if err != nil {
+		if se, ok := errors.AsType[*query.SyntaxError](err); ok {
+			return fieldErr("query", "%s", se.Reason())
+		}
 		return fieldErr("query", "%v", err)
 	}
 	// A query that matches nothing costs nothing, so the work it implies is
@@ -133,6 +136,50 @@ func CheckDataType(dataType string, offered []string) error {
 	return fieldErr("data_type", "%q is not one this dataset has: %s", dataType, strings.Join(source.Sorted(offered), ", "))
 }
 
+// CheckQueryFields checks the fields a search or download's query names
+// against fields, those of its data type (source.Source's QueryFields). It
+// returns nil when each is one of them (or an object holding some), when
+// fields is nil (the source does not say), and for a query that does not
+// parse (Normalize reports that); otherwise a *FieldError on query that
+// names the first unknown field and lists the data type's fields:
+//
+//	query names the field "CITY", which people records do not have (field names are case-sensitive); their fields are id, address.city, …
+func CheckQueryFields(spec Spec, fields []string) error {
+	if fields == nil || spec.Kind == Enrichment {
+		return nil
+	}
+	n, err := query.Parse(spec.Query)
+	if err != nil {
+		return nil
+	}
+	for _, f := range query.Fields(n) {
+		if !source.KnowsField(fields, f.Field) {
+			return fieldErr("query", "names the field %q, which %s records do not have (field names are case-sensitive); their fields are %s",
+				f.Field, spec.DataType, strings.Join(fields, ", "))
+		}
+	}
+	return nil
+}
+
+// QueryFields returns the fields a query on dataType may name, as the
+// service's source lists them (for CheckQueryFields). It returns nil when
+// the service has no source, when the source does not list them, or when
+// the source lacks the data type (which the data type's own check
+// reports).
+func (s *Service) QueryFields(dataType string) ([]string, error) {
+	if s.cfg.Source == nil {
+		return nil, nil
+	}
+	fields, err := s.cfg.Source.QueryFields(dataType)
+	if errors.Is(err, source.ErrUnknownDataType) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fields of %s: %w", dataType, err)
+	}
+	return fields, nil
+}
+
 // KnownDataType returns the check of Config.DataTypes and Normalize for the
 // data types a source offers.
 func KnownDataType(offered []string) func(string) bool {
@@ -167,14 +214,23 @@ func (s *Spec) normalizeEnrichment(limits Limits) error {
 	if len(s.Items) > limits.MaxEnrichmentItems {
 		return fieldErr("items", "at most %d items a request, got %d", limits.MaxEnrichmentItems, len(s.Items))
 	}
+	// A tracking_id tells the customer which result row is which item, so
+	// two items may not share one; items without one (or with "") are fine.
+	tracked := map[string]int{}
 	for i, it := range s.Items {
 		if it == nil {
 			return fieldErr("items."+strconv.Itoa(i), "must be an object")
 		}
 		if v, ok := it["tracking_id"]; ok {
-			if _, ok := v.(string); !ok {
+			id, ok := v.(string)
+			if !ok {
 				return fieldErr("items."+strconv.Itoa(i)+".tracking_id", "must be a string")
 			}
+			if first, dup := tracked[id]; dup && id != "" {
+				return fieldErr("items."+strconv.Itoa(i)+".tracking_id",
+					"duplicates items.%d.tracking_id (%q): each item's tracking_id must be unique", first, id)
+			}
+			tracked[id] = i
 		}
 	}
 	switch {

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestNormalize(t *testing.T) {
 	items := func(n int) []map[string]any {
 		out := make([]map[string]any, n)
 		for i := range out {
-			out[i] = map[string]any{"tracking_id": "t", "name": "x"}
+			out[i] = map[string]any{"tracking_id": "t" + strconv.Itoa(i), "name": "x"}
 		}
 		return out
 	}
@@ -75,6 +76,7 @@ func TestNormalize(t *testing.T) {
 		{"too many items", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: items(10_001)}, "items", "at most 10000"},
 		{"null item", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: []map[string]any{{"name": "a"}, nil}}, "items.1", "object"},
 		{"numeric tracking id", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: []map[string]any{{"tracking_id": 3.0}}}, "items.0.tracking_id", "string"},
+		{"duplicate tracking id", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"}, Items: []map[string]any{{"tracking_id": "a"}, {"tracking_id": "b"}, {"name": "x"}, {"tracking_id": "b"}}}, "items.3.tracking_id", `duplicates items.1.tracking_id ("b")`},
 		{"enrichment with query", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", Query: "x:y", MatchOn: []string{"name"}, Items: items(1)}, "query", "takes items"},
 		{"enrichment with num_records", jobs.Spec{Kind: jobs.Enrichment, DataType: "people", NumRecords: 3, MatchOn: []string{"name"}, Items: items(1)}, "num_records", "takes items"},
 	}
@@ -145,5 +147,30 @@ func TestCheckDataType(t *testing.T) {
 	s.DataType = "cars"
 	if err := s.Normalize(jobs.DefaultLimits, known); err == nil || err.Error() != `data_type: "cars" is not one this dataset has` {
 		t.Errorf("Normalize of cars: %v", err)
+	}
+}
+
+// TestNormalizeNamesFieldOnce checks that a query error reads "query syntax
+// error at position …" once the API puts the field's name before it: the
+// message does not repeat the field.
+func TestNormalizeNamesFieldOnce(t *testing.T) {
+	s := jobs.Spec{Kind: jobs.Search, DataType: "people", Query: "city:(Austin", NumRecords: 1}
+	err := s.Normalize(jobs.DefaultLimits, known)
+	fe, ok := errors.AsType[*jobs.FieldError](err)
+	if !ok {
+		t.Fatalf("got %v, want a *FieldError", err)
+	}
+	if want := "syntax error at position 5: a group after a field is not supported: write (city:a OR city:b)"; fe.Message != want {
+		t.Errorf("message %q, want %q", fe.Message, want)
+	}
+}
+
+// TestNormalizeUntrackedItems checks that items without a tracking_id, or
+// with an empty one, are not duplicates of each other.
+func TestNormalizeUntrackedItems(t *testing.T) {
+	s := jobs.Spec{Kind: jobs.Enrichment, DataType: "people", MatchOn: []string{"name"},
+		Items: []map[string]any{{"name": "a"}, {"name": "b"}, {"tracking_id": ""}, {"tracking_id": ""}, {"tracking_id": "x"}}}
+	if err := s.Normalize(jobs.DefaultLimits, known); err != nil {
+		t.Fatalf("got %v, want nil", err)
 	}
 }

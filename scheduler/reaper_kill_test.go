@@ -287,6 +287,9 @@ type lastAttemptSource struct{ redis *redis.Client }
 // DataTypes are the sample's.
 func (lastAttemptSource) DataTypes() []string { return source.DataTypes() }
 
+// QueryFields does not say: any field is accepted.
+func (lastAttemptSource) QueryFields(string) ([]string, error) { return nil, nil }
+
 func (s lastAttemptSource) Search(ctx context.Context, _, _ string, _ int) (source.Results, error) {
 	n, ok1 := asynq.GetRetryCount(ctx)
 	limit, ok2 := asynq.GetMaxRetry(ctx)
@@ -319,6 +322,9 @@ func (s neverSource) Search(_ context.Context, dataType, query string, _ int) (s
 
 // DataTypes are the sample's: a job of any of them reaches Search or Match.
 func (neverSource) DataTypes() []string { return source.DataTypes() }
+
+// QueryFields does not say: any field is accepted.
+func (neverSource) QueryFields(string) ([]string, error) { return nil, nil }
 
 func (s neverSource) Match(_ context.Context, dataType string, _ []string, _ []source.Item) (source.MatchStream, error) {
 	s.t.Errorf("a job ran again: Match(%s)", dataType)

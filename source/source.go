@@ -87,6 +87,14 @@ type Source interface {
 	// these, and a plans file may name only these.
 	DataTypes() []string
 
+	// QueryFields returns the fields a query on dataType may name: the
+	// dotted paths its records have values at, sorted ("id" among them). A
+	// query may also name an object that holds some of them ("address" for
+	// "address.city"). Field names are case-sensitive. Nil with a nil error
+	// means the source does not say, and any field is accepted. It returns
+	// an error wrapping ErrUnknownDataType for a data type it does not serve.
+	QueryFields(dataType string) ([]string, error)
+
 	// Search finds the records of dataType that match query (the language of
 	// package query) and streams at most limit of them, in the source's
 	// deterministic order (dataset order for a dataset). A limit of 0 or less
@@ -156,3 +164,15 @@ type Match struct {
 // the fields to match on and anything else the customer sent (such as
 // "tracking_id"), which the source ignores.
 type Item map[string]any
+
+// KnowsField reports whether a query may name field given the fields of a
+// data type (Source.QueryFields): one of them, or an object that holds some
+// of them.
+func KnowsField(fields []string, field string) bool {
+	for _, f := range fields {
+		if f == field || (strings.HasPrefix(f, field) && strings.HasPrefix(f[len(field):], ".")) {
+			return true
+		}
+	}
+	return false
+}

@@ -44,6 +44,46 @@ func newVehicles(records []map[string]any) (*vehicles, error) {
 // DataTypes implements source.Source.
 func (v *vehicles) DataTypes() []string { return []string{"vehicles"} }
 
+// QueryFields implements source.Source: the dotted paths of the records'
+// values, objects and arrays of objects followed.
+func (v *vehicles) QueryFields(dataType string) ([]string, error) {
+	if err := v.check(dataType); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range v.records {
+		var doc map[string]any
+		if err := r.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("vehicle %s: %w", r.ID, err)
+		}
+		pathsOf(doc, "", seen)
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// pathsOf adds the paths of the values under x, whose own path is prefix.
+func pathsOf(x any, prefix string, seen map[string]bool) {
+	switch x := x.(type) {
+	case map[string]any:
+		for k, e := range x {
+			pathsOf(e, prefix+k+".", seen)
+		}
+	case []any:
+		for _, e := range x {
+			pathsOf(e, prefix, seen)
+		}
+	default:
+		if p := strings.TrimSuffix(prefix, "."); p != "" {
+			seen[p] = true
+		}
+	}
+}
+
 func (v *vehicles) check(dataType string) error {
 	if dataType != "vehicles" {
 		return source.UnknownDataType(dataType, v.DataTypes())

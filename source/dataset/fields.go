@@ -27,6 +27,25 @@ func (d *Dataset) Fields(dataType string) ([]string, error) {
 	return slices.Clone(t.columns), t.columnsErr
 }
 
+// QueryFields implements source.Source: "id" and the dotted paths of the
+// index, which are the paths a query's clauses look up. It returns an error
+// wrapping source.ErrUnknownDataType for a data type the dataset lacks.
+func (d *Dataset) QueryFields(dataType string) ([]string, error) {
+	t, err := d.table(dataType)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(t.fields)+1)
+	out = append(out, "id")
+	for i := range t.fields {
+		if t.fields[i].name != "id" {
+			out = append(out, t.fields[i].name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 func (t *table) loadColumns() ([]string, error) {
 	seen := map[string]bool{}
 	r := reader{t: t}

@@ -77,3 +77,38 @@ func TestFieldsGenerated(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryFields checks the paths a query may name: "id" and the index's
+// paths, arrays of objects reached into, sorted.
+func TestQueryFields(t *testing.T) {
+	dir := writeDataset(t, map[string]string{"properties.jsonl": strings.Join([]string{
+		`{"id":"p1","zip":"1","address":{"city":"Austin"},"tags":["a"],"brokers":[{"agent":"A"}]}`,
+		`{"id":"p2","zip":"2","price":5}`,
+	}, "\n")})
+	d, err := Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got, err := d.QueryFields(source.Properties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"address.city", "brokers.agent", "id", "price", "tags", "zip"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("QueryFields (-want +got):\n%s", diff)
+	}
+	for _, f := range []string{"address", "brokers", "brokers.agent", "id"} {
+		if !source.KnowsField(got, f) {
+			t.Errorf("KnowsField(%q) false", f)
+		}
+	}
+	for _, f := range []string{"addr", "ZIP", "address.zip", "brokers.agen"} {
+		if source.KnowsField(got, f) {
+			t.Errorf("KnowsField(%q) true", f)
+		}
+	}
+	if _, err := d.QueryFields(source.People); !errors.Is(err, source.ErrUnknownDataType) {
+		t.Fatalf("QueryFields of a missing data type: %v", err)
+	}
+}

@@ -27,8 +27,12 @@ type SyntaxError struct {
 	Msg string
 }
 
-func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("query syntax error at position %d: %s", e.Pos, e.Msg)
+func (e *SyntaxError) Error() string { return "query " + e.Reason() }
+
+// Reason says what is wrong and where, after the words "query" (or the name
+// of the field that holds the query): "syntax error at position 5: …".
+func (e *SyntaxError) Reason() string {
+	return fmt.Sprintf("syntax error at position %d: %s", e.Pos, e.Msg)
 }
 
 // Parse parses a query of the language in API.md:
