@@ -601,18 +601,6 @@ func (s *stack) jobsOf(t testing.TB, key, query string) []jobJSON {
 // total_cost, and reserved = total_cost + released.
 func (s *stack) checkJournal(t testing.TB, account, key string) {
 	t.Helper()
-	s.checkJournalWith(t, account, key, nil)
-}
-
-// checkJournalWith is checkJournal for a Redis that may lose acknowledged
-// writes (appendfsync everysec): lost, when not nil, is told of a job that
-// succeeded while its settle is not in the journal and its reservation was
-// released whole, instead of failing the test. That is a settle lost at a
-// kill whose job was completed after the restart by the worker, which had
-// seen the settle acknowledged; the reaper then voided the reservation, so
-// the job's charge is lost to the vendor, never taken twice.
-func (s *stack) checkJournalWith(t testing.TB, account, key string, lost func(detail string)) {
-	t.Helper()
 	if t.Failed() {
 		return // the state may be anything; the failure says why
 	}
@@ -667,12 +655,6 @@ func (s *stack) checkJournalWith(t testing.TB, account, key string, lost func(de
 		js := byJob[j.ID]
 		if js == nil {
 			js = &jobSums{}
-		}
-		if lost != nil && j.Status == "succeeded" && j.TotalCost > 0 && js.posts == 0 && js.overage == 0 &&
-			js.reserves == 1 && js.release == js.reserve {
-			lost(fmt.Sprintf("job %s succeeded with total_cost %d, but its settle is not in the journal and its reservation of %d was released: the settle was lost at a kill",
-				j.ID, j.TotalCost, js.reserve))
-			continue
 		}
 		if js.posts > 1 || js.reserves > 1 {
 			t.Errorf("job %s: %d post and %d reserve entries, want at most one of each", j.ID, js.posts, js.reserves)
