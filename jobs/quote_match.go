@@ -70,8 +70,8 @@ func sourceError(spec Spec, doing string, err error) error {
 		return fieldErr("query", "needs more than %d steps of search (index entries and records examined), "+
 			"the most one search may take; narrow it", be.Steps)
 	}
-	if _, ok := errors.AsType[*query.SyntaxError](err); ok {
-		return fieldErr("query", "%v", err)
+	if se, ok := errors.AsType[*query.SyntaxError](err); ok {
+		return fieldErr("query", "%s", se.Reason())
 	}
 	switch {
 	case errors.Is(err, source.ErrUnknownDataType):
