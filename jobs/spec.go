@@ -148,9 +148,9 @@ func CheckQueryFields(spec Spec, fields []string) error {
 	if fields == nil || spec.Kind == Enrichment {
 		return nil
 	}
-	n, err := query.Parse(spec.Query)
-	if err != nil {
-		return nil
+	n, perr := query.Parse(spec.Query)
+	if perr != nil {
+		return nil //nolint:nilerr // Normalize reports a query that does not parse
 	}
 	for _, f := range query.Fields(n) {
 		if !source.KnowsField(fields, f.Field) {

@@ -65,7 +65,7 @@ func jsonlItems(data []byte) ([]map[string]any, error) {
 		dec.UseNumber()
 		var item map[string]any
 		if err := dec.Decode(&item); err != nil || item == nil {
-			return nil, fmt.Errorf("line %d is not a JSON object: %v", n, orNotObject(err))
+			return nil, fmt.Errorf("line %d is not a JSON object: %w", n, orNotObject(err))
 		}
 		items = append(items, item)
 	}
