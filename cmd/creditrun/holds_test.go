@@ -268,7 +268,7 @@ func TestHoldsCLIErrors(t *testing.T) {
 	}{
 		{"pay a waived hold", env, []string{"pay", w.ID, "--ref", "inv_1"}, []string{"The hold is closed otherwise", "409 conflict"}},
 		{"unknown hold", env, []string{"pay", "hold_job_nope", "--ref", "inv_1"}, []string{"Not found.", "404 not_found"}},
-		{"user key", map[string]string{"CREDITRUN_URL": f.url, "CREDITRUN_KEY": user}, []string{"list"}, []string{"may not do this", "403 forbidden"}},
+		{"user key", map[string]string{"CREDITRUN_URL": f.url, "CREDITRUN_KEY": user}, []string{"list"}, []string{"needs a finance or admin key; this key is user", "403 forbidden"}},
 		{"unknown key", map[string]string{"CREDITRUN_URL": f.url, "CREDITRUN_KEY": "cr_live_nope_nope_nope"}, []string{"list"}, []string{"401 unauthorized"}},
 		{"bad status", env, []string{"list", "--status", "late"}, []string{"status must be", "400 invalid_request"}},
 		{"no key", map[string]string{"CREDITRUN_URL": f.url}, []string{"list"}, []string{"--key or CREDITRUN_KEY"}},
