@@ -660,6 +660,12 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 			t.Errorf("hold %s is paid %d times in the journal", hold, paidEntries[hold])
 		}
 	}
+	l.mu.Lock()
+	acceptedIDs := map[string]bool{}
+	for _, aj := range l.accepted {
+		acceptedIDs[aj.id] = true
+	}
+	l.mu.Unlock()
 	// One submit, one job: a request retried with its Idempotency-Key after
 	// a lost reply must not make a second job (and charge twice).
 	for i, a := range l.accts {
@@ -669,12 +675,14 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 		if i == 3 {
 			continue // the probes submit there too
 		}
-		// A submit answered 503 because its task could not be queued leaves
-		// its job failed, with nothing charged, and its client retries the
-		// same key: that job is the 503's, not a second job of the submit.
+		// A submit answered 503 after its job was written (its task could
+		// not be queued) leaves that job failed with nothing charged, at once
+		// or, when marking it failed was refused too, by the reaper; its
+		// client retries the same key. Such a job, never answered 202, is
+		// the 503's, not a second job of the submit.
 		jobs := 0
 		for _, j := range l.fs.jobsOf(t, a.key, "") {
-			if j.Status == "failed" && j.Error == "The job could not be queued; nothing was charged." && j.TotalCost == 0 {
+			if !acceptedIDs[j.ID] && j.Status == "failed" && j.TotalCost == 0 {
 				continue
 			}
 			jobs++
