@@ -458,27 +458,16 @@ func (s *Service) Cancel(ctx context.Context, account, id string) (Job, error) {
 // before it could be marked (a worker started it, or it ended), with
 // nothing refunded.
 func (s *Service) cancelUnstarted(ctx context.Context, j Job) (Job, error) {
-	const reason = "canceled by the client before it started"
-	if err := s.cfg.Ledger.MarkRefundDue(ctx, j.Account, j.ID); err != nil {
-		return Job{}, fmt.Errorf("cancel %s: %w", j.ID, err)
-	}
-	r, err := s.cfg.Ledger.Reservation(ctx, j.Account, j.ID)
-	if err != nil {
-		return Job{}, fmt.Errorf("cancel %s: %w", j.ID, err)
-	}
-	refunded := r.Reserved()
-	canceled, err := s.cfg.Store.Update(ctx, j.Account, j.ID, []Status{Queued}, func(j *Job) {
-		s.finish(j, Canceled)
-		j.CreditsReleased = refunded
+	return s.endRefunded(ctx, j, "cancel", "canceled by the client before it started", func(refunded int64) (Job, error) {
+		canceled, err := s.cfg.Store.Update(ctx, j.Account, j.ID, []Status{Queued}, func(j *Job) {
+			s.finish(j, Canceled)
+			j.CreditsReleased = refunded
+		})
+		if err == nil {
+			s.dequeue(ctx, canceled)
+		}
+		return canceled, err
 	})
-	if err != nil {
-		return Job{}, err
-	}
-	s.dequeue(ctx, canceled)
-	if _, err := s.cfg.Ledger.Refund(context.WithoutCancel(ctx), j.Account, j.ID, reason); err != nil {
-		return canceled, fmt.Errorf("cancel %s: canceled, its refund left to the reaper: %w", j.ID, err)
-	}
-	return canceled, nil
 }
 
 // dequeue takes a canceled job's task off the queue, or stops it. The task
@@ -645,28 +634,40 @@ func (s *Service) Abandon(ctx context.Context, account, id, reason string) (Job,
 	}
 	// Charged, by a settle or at acceptance, for a job that will not show
 	// its work.
-	if err := s.cfg.Ledger.MarkRefundDue(ctx, account, id); err != nil {
-		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
-	}
-	r, err := s.cfg.Ledger.Reservation(ctx, account, id)
-	if err != nil {
-		return Job{}, fmt.Errorf("abandon %s: %w", id, err)
-	}
-	refunded := r.Reserved()
 	from := []Status{Queued, Running}
 	if j.ChargeAtAcceptance {
 		// Refunded only while it never started: a worker that starts it
 		// meanwhile (Running) makes its charge stand, and the mark fails.
 		from = []Status{Queued}
 	}
-	failed, err := s.markFailedFrom(ctx, j, from, reason+" What it was charged was refunded.", &refunded)
+	return s.endRefunded(ctx, j, "abandon", reason, func(refunded int64) (Job, error) {
+		return s.markFailedFrom(ctx, j, from, reason+" What it was charged was refunded.", &refunded)
+	})
+}
+
+// endRefunded ends j and refunds all it was charged, in the order that a
+// crash at any step cannot turn into a charge kept or refunded twice: the
+// refund is marked due in the ledger first, then end marks the job ended
+// (given what the refund gives back), then the refund is made, keyed by the
+// job. A repeat refunds nothing twice, and a crash or a failed refund leaves
+// the mark, which the reaper finishes (FinishCharge). op names the caller in
+// errors.
+func (s *Service) endRefunded(ctx context.Context, j Job, op, reason string, end func(refunded int64) (Job, error)) (Job, error) {
+	if err := s.cfg.Ledger.MarkRefundDue(ctx, j.Account, j.ID); err != nil {
+		return Job{}, fmt.Errorf("%s %s: %w", op, j.ID, err)
+	}
+	r, err := s.cfg.Ledger.Reservation(ctx, j.Account, j.ID)
+	if err != nil {
+		return Job{}, fmt.Errorf("%s %s: %w", op, j.ID, err)
+	}
+	ended, err := end(r.Reserved())
 	if err != nil {
 		return Job{}, err
 	}
-	if _, err := s.cfg.Ledger.Refund(context.WithoutCancel(ctx), account, id, reason); err != nil {
-		return failed, fmt.Errorf("abandon %s: failed, its refund left to the reaper: %w", id, err)
+	if _, err := s.cfg.Ledger.Refund(context.WithoutCancel(ctx), j.Account, j.ID, reason); err != nil {
+		return ended, fmt.Errorf("%s %s: %s, its refund left to the reaper: %w", op, j.ID, ended.Status, err)
 	}
-	return failed, nil
+	return ended, nil
 }
 
 // Fail voids a job's reservation and marks it failed with reason, a sentence
