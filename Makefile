@@ -29,8 +29,11 @@ help: ## show the targets
 	@echo "usage: make <target>"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run creditrun on embedded defaults (creditrun dev)
-	$(GO) run ./cmd/creditrun dev
+# run builds, then execs the binary in the recipe's shell, so that a signal
+# sent to make's child (Ctrl-C, or SIGINT/SIGTERM to its pid) reaches
+# creditrun itself and it stops cleanly, saving its state.
+run: ## build bin/creditrun and run it on embedded defaults (creditrun dev); state stays in ./.creditrun
+	$(GO) build -o bin/creditrun ./cmd/creditrun && exec bin/creditrun dev
 
 test: tools ## install what the tests need if missing, then vet, check gofmt, and run every test with -race
 	@echo "--- go vet"
@@ -70,9 +73,10 @@ lint: ## run golangci-lint (config: .golangci.yaml)
 build: ## build bin/creditrun
 	$(GO) build -o bin/creditrun ./cmd/creditrun
 
-tools: ## install redis-server, redis-cli, a C compiler (for -race), versitygw and toxiproxy-server when missing
+tools: ## install redis-server, redis-cli, a C compiler (for -race), chromium (console tests), versitygw and toxiproxy-server when missing
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-cli >/dev/null 2>&1 || missing="$$missing redis-tools"; \
 	command -v "$$($(GO) env CC)" >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	if [ -n "$$missing" ]; then \
