@@ -97,7 +97,7 @@ func checkNote(field, v string) error {
 }
 
 // ListHolds returns a page of holds, newest first, and the amount due over
-// every hold the filter selects. Returns an error wrapping
+// the unpaid holds the filter selects (due means unpaid). Returns an error wrapping
 // credit.ErrInvalidCursor, credit.ErrInvalidStatus, or credit.ErrInvalidID
 // for a bad account.
 func (s *Service) ListHolds(ctx context.Context, f credit.HoldFilter) (credit.HoldPage, error) {

@@ -194,7 +194,8 @@ type HoldPage = credit.HoldPage
 
 // ListHolds lists holds by status and account, newest first. It reads every
 // hold the filter's account has, or, across accounts, every hold of the
-// filter's status (or of the whole index), so that TotalDueCents covers all
+// filter's status (or of the whole index), so that TotalDueCents (the
+// unpaid holds' amount due, whatever the status filtered) covers all
 // pages: listing the unpaid holds costs what the unpaid holds cost, however
 // many were paid before. Each hold's status is checked as read, so an index
 // entry that lags never shows a hold under the wrong status. Returns an error
@@ -243,7 +244,11 @@ func (l *Redis) ListHolds(ctx context.Context, f HoldFilter) (HoldPage, error) {
 		if f.Status != "" && h.Status != f.Status {
 			continue
 		}
-		page.TotalDueCents += h.AmountDueCents
+		if h.Status == credit.HoldUnpaid {
+			// Due means unpaid: a paid or waived hold owes nothing,
+			// whatever the filter lists.
+			page.TotalDueCents += h.AmountDueCents
+		}
 		switch {
 		case !started:
 			started = h.ID == f.Cursor

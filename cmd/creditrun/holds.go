@@ -91,8 +91,7 @@ func holdsCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 			return printJSON(stdout, list)
 		}
 		printHolds(stdout, list.Holds)
-		fmt.Fprintf(stdout, "%d hold(s); amount due over them: %s (total_due_cents %d)\n",
-			len(list.Holds), money(list.TotalDueCents), list.TotalDueCents)
+		fmt.Fprintln(stdout, holdsSummary(list))
 		return nil
 	}
 
@@ -289,7 +288,7 @@ func printJSON(w io.Writer, v any) error {
 // printHolds writes holds as an aligned table.
 func printHolds(w io.Writer, holds []cliHold) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tACCOUNT\tJOB\tPOOL\tCREDITS\tDUE\tSTATUS\tCREATED\tCLOSED\tREFERENCE / REASON")
+	fmt.Fprintln(tw, "ID\tACCOUNT\tJOB\tPOOL\tCREDITS\tAMOUNT\tSTATUS\tCREATED\tCLOSED\tREFERENCE / REASON")
 	for _, h := range holds {
 		note := h.WaiveReason
 		if h.PaymentRef != nil {
@@ -299,6 +298,23 @@ func printHolds(w io.Writer, holds []cliHold) {
 			h.OverageCredits, money(h.AmountDueCents), h.Status, stamp(&h.CreatedAt), stamp(h.PaidAt), orDash(note))
 	}
 	_ = tw.Flush()
+}
+
+// holdsSummary is the line under the holds table. Due means unpaid: the
+// amount due is said only of the unpaid holds, and a listing of paid or
+// waived holds says nothing is due.
+func holdsSummary(l holdList) string {
+	unpaid := 0
+	for _, h := range l.Holds {
+		if h.Status == "unpaid" {
+			unpaid++
+		}
+	}
+	if unpaid == 0 && l.TotalDueCents == 0 {
+		return fmt.Sprintf("%d hold(s), none unpaid: nothing is due", len(l.Holds))
+	}
+	return fmt.Sprintf("%d hold(s), %d unpaid; due on the unpaid holds: %s (total_due_cents %d)",
+		len(l.Holds), unpaid, money(l.TotalDueCents), l.TotalDueCents)
 }
 
 // money shows cents as units with two decimals.

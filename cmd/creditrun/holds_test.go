@@ -222,15 +222,33 @@ func TestHoldsCLI(t *testing.T) {
 		want  string
 		total int64
 	}{
-		{nil, h3.ID + ":unpaid " + h2.ID + ":waived " + h1.ID + ":paid", 60},
+		// Due means unpaid: total_due_cents counts the unpaid holds only.
+		{nil, h3.ID + ":unpaid " + h2.ID + ":waived " + h1.ID + ":paid", 30},
 		{[]string{"--status", "unpaid"}, h3.ID + ":unpaid", 30},
-		{[]string{"--status", "paid"}, h1.ID + ":paid", 10},
-		{[]string{"--account", a2}, h2.ID + ":waived", 20},
+		{[]string{"--status", "paid"}, h1.ID + ":paid", 0},
+		{[]string{"--account", a2}, h2.ID + ":waived", 0},
 		{[]string{"--account", a1, "--status", "unpaid"}, "", 0},
 	} {
 		l := list(c.args...)
 		if got := ids(l); got != c.want || l.TotalDueCents != c.total {
 			t.Errorf("list %v: %q total %d, want %q and %d", c.args, got, l.TotalDueCents, c.want, c.total)
+		}
+	}
+	// The table's last line says due only of unpaid holds.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--status", "paid"}, "1 hold(s), none unpaid: nothing is due"},
+		{nil, "3 hold(s), 1 unpaid; due on the unpaid holds: 0.30 (total_due_cents 30)"},
+	} {
+		out, _, err := f.cli(t, env, append([]string{"list"}, c.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if got := lines[len(lines)-1]; got != c.want {
+			t.Errorf("list %v: last line %q, want %q", c.args, got, c.want)
 		}
 	}
 	if l := list("--status", "paid"); l.Holds[0].PaymentRef == nil || *l.Holds[0].PaymentRef != "inv_123" || l.Holds[0].PaidAt == nil {

@@ -17,7 +17,8 @@ type HoldPage struct {
 	Holds []Hold
 	// NextCursor fetches the next page; empty on the last one.
 	NextCursor string
-	// TotalDueCents sums AmountDueCents over every hold the filter selects,
-	// across all pages.
+	// TotalDueCents sums AmountDueCents over the unpaid holds the filter
+	// selects, across all pages: due means unpaid, so it is 0 for a list
+	// of paid or waived holds.
 	TotalDueCents int64
 }

@@ -132,8 +132,9 @@ func testListHolds(t *testing.T, h *Harness) {
 	if want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}; !cmp.Equal(got, want) || p3.NextCursor != "" {
 		t.Fatalf("pages %v (next %q), want %v", got, p3.NextCursor, want)
 	}
-	// due = credits * 10 cents: (1+2+3+4+5)*10
-	if p1.TotalDueCents != 150 || p3.TotalDueCents != 150 {
+	// due = credits * 10 cents over the unpaid holds only: (2+3+4+5)*10;
+	// the paid one owes nothing.
+	if p1.TotalDueCents != 140 || p3.TotalDueCents != 140 {
 		t.Fatalf("total due %d", p1.TotalDueCents)
 	}
 	unpaid := list(ledger.HoldFilter{Status: credit.HoldUnpaid})
@@ -141,11 +142,14 @@ func testListHolds(t *testing.T, h *Harness) {
 		t.Fatalf("unpaid %v %d", holdIDs(unpaid.Holds), unpaid.TotalDueCents)
 	}
 	ofB := list(ledger.HoldFilter{Account: b})
+	if paid := list(ledger.HoldFilter{Status: credit.HoldPaid}); len(paid.Holds) != 1 || paid.TotalDueCents != 0 {
+		t.Fatalf("paid: %d holds, total due %d; want 1 and 0", len(paid.Holds), paid.TotalDueCents)
+	}
 	if !cmp.Equal(holdIDs(ofB.Holds), []string{ids[3], ids[1]}) || ofB.TotalDueCents != 60 {
 		t.Fatalf("of b %v", holdIDs(ofB.Holds))
 	}
 	paidOfA := list(ledger.HoldFilter{Account: a, Status: credit.HoldPaid})
-	if !cmp.Equal(holdIDs(paidOfA.Holds), []string{ids[0]}) {
+	if !cmp.Equal(holdIDs(paidOfA.Holds), []string{ids[0]}) || paidOfA.TotalDueCents != 0 {
 		t.Fatalf("paid of a %v", holdIDs(paidOfA.Holds))
 	}
 	if e := list(ledger.HoldFilter{Status: credit.HoldWaived}); len(e.Holds) != 0 || e.Holds == nil || e.TotalDueCents != 0 {
