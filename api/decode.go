@@ -108,7 +108,12 @@ func expected(v any, field string, t reflect.Type) string {
 		}
 		return fmt.Sprintf("an integer from 1 to %d", limit)
 	case "amount":
+		if _, ok := v.(*grantRequest); ok {
+			return grantAmountRange
+		}
 		return fmt.Sprintf("a non-zero integer from %d to %d", -int64(credit.MaxAmount), int64(credit.MaxAmount))
+	case "priority":
+		return grantPriorityRange
 	case "data_type":
 		return "a string, the name of a data type"
 	case "query":

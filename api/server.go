@@ -78,6 +78,8 @@ type Ledger interface {
 	// *credit.InsufficientError when it would take more than is available,
 	// and the errors of TopUp.
 	Adjust(ctx context.Context, account, pool string, amount int64, reason, key string) (credit.Pool, error)
+	// GrantLedger adds, lists and voids credit grants (grants.go).
+	GrantLedger
 }
 
 // Storage hands out links to result files; package storage implements it.
@@ -338,6 +340,10 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/accounts/{id}/credits", roles: admin, h: s.changeCredits},
 		{method: "GET", pattern: "/v1/account", roles: user, h: s.getAccount},
 		{method: "GET", pattern: "/v1/account/ledger", roles: user, h: s.getLedger},
+		{method: "POST", pattern: "/v1/accounts/{id}/grants", roles: admin, h: s.addGrant},
+		{method: "GET", pattern: "/v1/account/grants", roles: user, h: s.listOwnGrants},
+		{method: "GET", pattern: "/v1/accounts/{id}/grants", roles: []Role{RoleUser, RoleFinance, RoleAdmin}, h: s.listGrants}, // a user key, its own only
+		{method: "DELETE", pattern: "/v1/accounts/{id}/grants/{grant_id}", roles: admin, h: s.voidGrant},
 		{method: "POST", pattern: "/v1/searches", roles: user, h: s.submit(jobs.Search)},
 		{method: "POST", pattern: "/v1/downloads", roles: user, h: s.submit(jobs.Download)},
 		{method: "POST", pattern: "/v1/enrichments", roles: user, h: s.submit(jobs.Enrichment)},

@@ -174,11 +174,14 @@ func utc(t *time.Time) *time.Time {
 
 // poolView is a pool as GET /v1/account and POST .../credits show it.
 type poolView struct {
-	Name               string    `json:"name"`
-	Allocated          int64     `json:"allocated"`
-	Used               int64     `json:"used"`
-	Reserved           int64     `json:"reserved"`
-	Available          int64     `json:"available"`
+	Name      string `json:"name"`
+	Allocated int64  `json:"allocated"`
+	Used      int64  `json:"used"`
+	Reserved  int64  `json:"reserved"`
+	Available int64  `json:"available"`
+	// GrantsAvailable is what the pool's active grants can still give,
+	// part of Available.
+	GrantsAvailable    int64     `json:"grants_available"`
 	OverageEnabled     bool      `json:"overage_enabled"`
 	OverageLimit       int64     `json:"overage_limit"`
 	OverageReserved    int64     `json:"overage_reserved"`
@@ -190,7 +193,7 @@ type poolView struct {
 func newPoolView(p credit.Pool) poolView {
 	return poolView{
 		Name: p.Name, Allocated: p.Allocated, Used: p.Used, Reserved: p.Reserved,
-		Available: max(p.Available(), 0), OverageEnabled: p.OverageEnabled, OverageLimit: p.OverageLimit,
+		Available: max(p.Available(), 0), GrantsAvailable: p.GrantsAvailable, OverageEnabled: p.OverageEnabled, OverageLimit: p.OverageLimit,
 		OverageReserved: p.OverageReserved, OverageOutstanding: p.OverageOutstanding,
 		PeriodStart: p.PeriodStart.UTC(), PeriodEnd: p.PeriodEnd.UTC(),
 	}
@@ -220,6 +223,7 @@ type entryView struct {
 	Pool           string           `json:"pool"`
 	JobID          string           `json:"job_id,omitempty"`
 	HoldID         string           `json:"hold_id,omitempty"`
+	GrantID        string           `json:"grant_id,omitempty"`
 	Amount         int64            `json:"amount"`
 	AvailableAfter int64            `json:"available_after"`
 	Reason         string           `json:"reason,omitempty"`
@@ -227,7 +231,34 @@ type entryView struct {
 
 func newEntryView(e credit.Entry) entryView {
 	return entryView{Seq: e.Seq, At: e.At.UTC(), Type: e.Type, Pool: e.Pool, JobID: e.JobID,
-		HoldID: e.HoldID, Amount: e.Amount, AvailableAfter: e.AvailableAfter, Reason: e.Reason}
+		HoldID: e.HoldID, GrantID: e.GrantID, Amount: e.Amount, AvailableAfter: e.AvailableAfter, Reason: e.Reason}
+}
+
+// grantView is a credit grant as POST and GET …/grants show it. An ended
+// grant (expired or voided) shows remaining 0: what jobs in flight still
+// hold from it is theirs, not the account's.
+type grantView struct {
+	ID     string `json:"id"`
+	Pool   string `json:"pool"`
+	Amount int64  `json:"amount"`
+	// Remaining is Amount less what was posted from it.
+	Remaining int64 `json:"remaining"`
+	// ExpiresAt is null for a grant that never expires.
+	ExpiresAt *time.Time         `json:"expires_at"`
+	Priority  int64              `json:"priority"`
+	Reason    string             `json:"reason"`
+	CreatedAt time.Time          `json:"created_at"`
+	Status    credit.GrantStatus `json:"status"`
+}
+
+func newGrantView(g credit.Grant) grantView {
+	v := grantView{ID: g.ID, Pool: g.Pool, Amount: g.Amount, Remaining: g.Remaining,
+		ExpiresAt: utc(&g.ExpiresAt), Priority: g.Priority, Reason: g.Reason,
+		CreatedAt: g.CreatedAt.UTC(), Status: g.Status}
+	if g.Status != credit.GrantActive {
+		v.Remaining = 0
+	}
+	return v
 }
 
 // cursor renders a next cursor: null on the last page.
