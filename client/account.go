@@ -77,6 +77,12 @@ const (
 	EntryOverage    EntryType = "overage"
 	EntryHoldPaid   EntryType = "hold_paid"
 	EntryHoldWaived EntryType = "hold_waived"
+	EntryRefund     EntryType = "refund"
+	// Grant entries name their grant in GrantID; so do the reserve, post
+	// and release entries that move a grant's credits.
+	EntryGrantAdded   EntryType = "grant_added"
+	EntryGrantExpired EntryType = "grant_expired"
+	EntryGrantVoided  EntryType = "grant_voided"
 )
 
 // Entry is one journal entry.
