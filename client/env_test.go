@@ -103,7 +103,14 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	local := storage.NewLocal(t.TempDir(), srv.URL, []byte("0123456789abcdef0123456789abcdef"), nil)
-	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: plan.Builtin(),
+	d, err := dataset.Open(t.Context(), datasetDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	// The service has the dataset, as an API process given one has: it
+	// answers quotes.
+	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: plan.Builtin(), Source: d,
 		Objects: local, ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) }})
 	s.svc = svc
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -118,11 +125,6 @@ func newStack(t *testing.T) *stack {
 	if s.adminKey, err = a.CreateKey(t.Context(), api.RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
-	d, err := dataset.Open(t.Context(), datasetDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
 	// Small parts, so that a download of a few dozen records has several
 	// result files.
 	q.handler = worker.NewHandler(worker.HandlerConfig{Service: svc, Source: d, Storage: local, PartSize: 10, ProgressEvery: 5, Logger: quiet})

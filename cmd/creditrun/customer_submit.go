@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/creditrun/creditrun/client"
@@ -11,9 +12,9 @@ import (
 
 // submitUsage is the help of `creditrun submit`.
 const submitUsage = `usage:
-  creditrun submit search --data-type T --query Q --num-records N [--on-insufficient P] [--wait] [--json]
-  creditrun submit download --data-type T --query Q --num-records N [--format F] [--on-insufficient P] [--wait] [--json]
-  creditrun submit enrichment --data-type T --match-on a,b --items FILE [--format F] [--on-insufficient P] [--wait] [--json]
+  creditrun submit search --data-type T --query Q --num-records N [--on-insufficient P] [--quote | --dry-run] [--wait] [--json]
+  creditrun submit download --data-type T --query Q --num-records N [--format F] [--on-insufficient P] [--quote | --dry-run] [--wait] [--json]
+  creditrun submit enrichment --data-type T --match-on a,b --items FILE [--format F] [--on-insufficient P] [--quote | --dry-run] [--wait] [--json]
 
   --data-type T        people, properties, businesses or products
   --query Q            the search query, such as 'state:CA' or '*'
@@ -27,6 +28,11 @@ const submitUsage = `usage:
   --idempotency-key K  the Idempotency-Key; a random one when absent
   --wait               wait for the job to end (a progress bar on a terminal);
                        exit 4 when it failed or was canceled
+  --quote              ask POST /v1/quotes first and show what the job would
+                       cost (on stderr); then submit, unless the quote's
+                       outcome is reject: then submit nothing and exit 3
+  --dry-run            show the quote (on stdout; --json: as the API answers
+                       it) and submit nothing; exit 3 when it is reject
 
 ` + customerAPIHelp
 
@@ -45,12 +51,14 @@ func (c *cli) submit(ctx context.Context, args []string) error {
 	var (
 		dataType, query, format, policy, matchOn, itemsFile, idemKey string
 		numRecords                                                   int64
-		wait                                                         bool
+		wait, quote, dryRun                                          bool
 	)
 	fs.StringVar(&dataType, "data-type", "", "people, properties, businesses or products (required)")
 	fs.StringVar(&policy, "on-insufficient", "", "reject, partial or overage; the plan's when absent")
 	fs.StringVar(&idemKey, "idempotency-key", "", "the Idempotency-Key; random when absent")
 	fs.BoolVar(&wait, "wait", false, "wait for the job to end")
+	fs.BoolVar(&quote, "quote", false, "show the quote first; submit unless it is reject")
+	fs.BoolVar(&dryRun, "dry-run", false, "show the quote and submit nothing")
 	if kind != "enrichment" {
 		fs.StringVar(&query, "query", "", "the search query (required)")
 		fs.Int64Var(&numRecords, "num-records", 0, "how many records (required)")
@@ -112,17 +120,52 @@ func (c *cli) submit(ctx context.Context, args []string) error {
 		return err
 	}
 
+	search := client.SearchRequest{DataType: dataType, Query: query, NumRecords: numRecords,
+		OnInsufficient: client.Policy(policy), IdempotencyKey: idemKey}
+	download := client.DownloadRequest{DataType: dataType, Query: query, NumRecords: numRecords,
+		Format: client.Format(format), OnInsufficient: client.Policy(policy), IdempotencyKey: idemKey}
+	enrichment := client.EnrichmentRequest{DataType: dataType, MatchOn: fields, Items: items,
+		Format: client.Format(format), OnInsufficient: client.Policy(policy), IdempotencyKey: idemKey}
+
+	if quote || dryRun {
+		qr := client.SearchQuote(search)
+		switch kind {
+		case "download":
+			qr = client.DownloadQuote(download)
+		case "enrichment":
+			qr = client.EnrichmentQuote(enrichment)
+		}
+		q, err := cl.Quote(ctx, qr)
+		if err != nil {
+			return apiExit("quote "+kind, err)
+		}
+		switch {
+		case dryRun && af.asJSON:
+			if err := printJSON(c.stdout, q); err != nil {
+				return err
+			}
+		case dryRun:
+			writeQuote(c.stdout, q)
+		default:
+			writeQuote(c.stderr, q)
+		}
+		if q.Outcome == client.OutcomeReject {
+			return &exitError{code: exitInsufficient, err: fmt.Errorf("%s: the quote is reject: %d credits required, %d available; nothing was submitted",
+				what, q.CreditsRequired, q.CreditsAvailable)}
+		}
+		if dryRun {
+			return nil
+		}
+	}
+
 	var sub *client.Submitted
 	switch kind {
 	case "search":
-		sub, err = cl.Search(ctx, client.SearchRequest{DataType: dataType, Query: query, NumRecords: numRecords,
-			OnInsufficient: client.Policy(policy), IdempotencyKey: idemKey})
+		sub, err = cl.Search(ctx, search)
 	case "download":
-		sub, err = cl.Download(ctx, client.DownloadRequest{DataType: dataType, Query: query, NumRecords: numRecords,
-			Format: client.Format(format), OnInsufficient: client.Policy(policy), IdempotencyKey: idemKey})
+		sub, err = cl.Download(ctx, download)
 	default:
-		sub, err = cl.Enrich(ctx, client.EnrichmentRequest{DataType: dataType, MatchOn: fields, Items: items,
-			Format: client.Format(format), OnInsufficient: client.Policy(policy), IdempotencyKey: idemKey})
+		sub, err = cl.Enrich(ctx, enrichment)
 	}
 	if err != nil {
 		return apiExit(what, err)
@@ -134,4 +177,31 @@ func (c *cli) submit(ctx context.Context, args []string) error {
 		return c.printJob(&sub.Job, &sub.Meta, af.asJSON)
 	}
 	return c.waitAndPrint(ctx, cl, sub.Job.ID, &sub.Meta, af.asJSON)
+}
+
+// writeQuote writes a quote as a few lines: what the job would take and
+// cost, and what a submit would do.
+func writeQuote(w io.Writer, q *client.Quote) {
+	fmt.Fprintf(w, "quote: %s of %s\n", q.Kind, q.DataType)
+	fmt.Fprintf(w, "  requested:         %d\n", q.Requested)
+	if q.NumFound != nil {
+		fmt.Fprintf(w, "  found:             %d\n", *q.NumFound)
+	}
+	if q.Matched != nil {
+		fmt.Fprintf(w, "  matched:           %d\n", *q.Matched)
+	}
+	if q.SkippedDuplicates > 0 {
+		fmt.Fprintf(w, "  duplicates:        %d free\n", q.SkippedDuplicates)
+	}
+	fmt.Fprintf(w, "  credits required:  %d\n", q.CreditsRequired)
+	fmt.Fprintf(w, "  credits available: %d\n", q.CreditsAvailable)
+	fmt.Fprintf(w, "  expected cost:     %d\n", q.ExpectedCost)
+	if q.OverageCredits > 0 {
+		fmt.Fprintf(w, "  overage:           %d credits, %s due\n", q.OverageCredits, money(q.AmountDueCents))
+	}
+	outcome := string(q.Outcome)
+	if q.PartialReason != "" {
+		outcome += " (" + q.PartialReason + ")"
+	}
+	fmt.Fprintf(w, "  outcome:           %s\n", outcome)
 }
