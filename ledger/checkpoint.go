@@ -139,13 +139,14 @@ func parseCheckpoint(v map[string]string) *credit.Checkpoint {
 	c := &credit.Checkpoint{Pools: map[string]credit.Balance{}, Held: map[string]credit.Held{}}
 	for k, x := range v {
 		f := strings.Fields(x)
-		if name, ok := strings.CutPrefix(k, "pool:"); ok && len(f) == 7 {
-			n := make([]int64, 7)
+		// Checkpoints written before grants have 7 fields, the others 9.
+		if name, ok := strings.CutPrefix(k, "pool:"); ok && (len(f) == 7 || len(f) == 9) {
+			n := make([]int64, 9)
 			for i := range f {
 				n[i] = fieldInt(f[i])
 			}
 			b := credit.Balance{Counts: credit.Counts{Allocated: n[0], Used: n[1], Reserved: n[2],
-				OverageReserved: n[3], OverageOutstanding: n[4]}}
+				OverageReserved: n[3], OverageOutstanding: n[4], Carried: n[7], GrantsAvailable: n[8]}}
 			if n[5] != 0 {
 				b.PeriodStart = time.UnixMilli(n[5]).UTC()
 			}

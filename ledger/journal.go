@@ -137,7 +137,11 @@ func parseEntry(m redis.XMessage) credit.Entry {
 			Reserved:           i64(v, "dr"),
 			OverageReserved:    i64(v, "dor"),
 			OverageOutstanding: i64(v, "doo"),
+			Carried:            i64(v, "dc"),
+			GrantsAvailable:    i64(v, "dga"),
 		},
+		GrantID:    v["grant"],
+		GrantDelta: credit.GrantDelta{Remaining: i64(v, "dgr"), Held: i64(v, "dgh")},
 		PeriodStart: ms(v, "period_start"),
 		PeriodEnd:   ms(v, "period_end"),
 	}

@@ -84,3 +84,19 @@ func (k keys) holdAccounts() string { return k.prefix + ":holds:account" }
 // periods is a global sorted set of the accounts that have a pool of this
 // name, scored by the pool's period_end (unix ms), for the refresh sweep.
 func (k keys) periods(pool string) string { return k.prefix + ":periods:" + pool }
+
+// grants is a hash of every grant of the account: grant id to a JSON object
+// (common.lua says its fields).
+func (k keys) grants(account string) string { return k.tag(account) + ":grants" }
+
+// activeGrants is a sorted set of the ids of a pool's active grants, by
+// creation time (unix ms).
+func (k keys) activeGrants(account, pool string) string {
+	return k.tag(account) + ":grants:active:" + pool
+}
+
+// grantExpiries is a global sorted set of the accounts whose pool of this
+// name has an active grant that expires, scored by the earliest such expiry
+// (unix ms), for the sweep that expires grants on time. Like the period
+// index, it may lag behind the pool, never run ahead of it.
+func (k keys) grantExpiries(pool string) string { return k.prefix + ":grant-expiries:" + pool }

@@ -70,6 +70,10 @@ func (l *Redis) PoolsEndedBefore(ctx context.Context, pool string, t time.Time, 
 type RefreshItem struct {
 	Account, Pool string
 	Start, End    time.Time
+	// Schedule is the cron spec of the pool's plan, which the pool keeps so
+	// that any call can start its next period on time; empty leaves the
+	// pool's as it is.
+	Schedule string
 }
 
 // RefreshResult is the outcome of one RefreshItem, as Refresh gives it: the
@@ -119,7 +123,7 @@ func (l *Redis) RefreshBatch(ctx context.Context, items []RefreshItem) ([]Refres
 		}
 		calls = append(calls, call{i: i,
 			keys: []string{l.keys.account(it.Account), l.keys.pool(it.Account, it.Pool), l.keys.journal(it.Account)},
-			args: []any{it.Pool, it.Start.UnixMilli(), it.End.UnixMilli(), now, token + strconv.Itoa(i)},
+			args: []any{it.Pool, it.Start.UnixMilli(), it.End.UnixMilli(), now, token + strconv.Itoa(i), it.Schedule},
 		})
 	}
 	cmds := make([]*redis.Cmd, len(calls))

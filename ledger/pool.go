@@ -36,6 +36,11 @@ func (l *Redis) OpenPool(ctx context.Context, account string, cfg credit.PoolCon
 	case !periodEnd.After(periodStart):
 		return credit.Pool{}, false, fmt.Errorf("period %s to %s is empty: %w", periodStart, periodEnd, credit.ErrInvalidAmount)
 	}
+	if cfg.Schedule != "" {
+		if _, err := schedule(cfg.Schedule); err != nil {
+			return credit.Pool{}, false, fmt.Errorf("open pool %s/%s: schedule: %v: %w", account, cfg.Name, err, credit.ErrInvalidAmount)
+		}
+	}
 	limit := cfg.OverageLimit
 	if !cfg.OverageEnabled {
 		limit = 0
@@ -48,7 +53,7 @@ func (l *Redis) OpenPool(ctx context.Context, account string, cfg credit.PoolCon
 	code, rest, err := l.run(ctx, openScript,
 		[]string{l.keys.account(account), l.keys.pools(account), l.keys.pool(account, cfg.Name), l.keys.journal(account)},
 		cfg.Name, cfg.Grant, flag(cfg.OverageEnabled), limit, cfg.OveragePriceCents,
-		periodStart.UnixMilli(), periodEnd.UnixMilli(), l.now().UnixMilli())
+		periodStart.UnixMilli(), periodEnd.UnixMilli(), l.now().UnixMilli(), cfg.Schedule)
 	if err != nil {
 		return credit.Pool{}, false, fmt.Errorf("open pool %s/%s: %w", account, cfg.Name, err)
 	}
@@ -82,7 +87,44 @@ func (l *Redis) Pool(ctx context.Context, account, pool string) (credit.Pool, er
 		}
 		return credit.Pool{}, credit.ErrUnknownPool
 	}
+	if l.stale(m) {
+		if m, err = l.freshen(ctx, account, pool, m); err != nil {
+			return credit.Pool{}, err
+		}
+	}
 	return parsePool(account, pool, m), nil
+}
+
+// stale reports whether a pool hash, as read, has a period that has ended by
+// now (and knows its schedule), or a grant whose expiry has come: a read
+// must not show it so.
+func (l *Redis) stale(m map[string]string) bool {
+	now := l.now().UnixMilli()
+	if m["schedule"] != "" && i64(m, "period_end") <= now {
+		return true
+	}
+	n := i64(m, "grants_next_expiry")
+	return n > 0 && n <= now
+}
+
+// freshen starts the pool's current period and expires its grants whose
+// expiry has come, as the next change to the pool would, and reads it again.
+func (l *Redis) freshen(ctx context.Context, account, pool string, m map[string]string) (map[string]string, error) {
+	if m["schedule"] != "" && i64(m, "period_end") <= l.now().UnixMilli() {
+		if err := l.roll(ctx, account, pool, ms(m, "period_end"), m["schedule"]); err != nil {
+			return nil, err
+		}
+	}
+	if n := i64(m, "grants_next_expiry"); n > 0 && n <= l.now().UnixMilli() {
+		if _, err := l.ExpireGrants(ctx, account, pool); err != nil {
+			return nil, err
+		}
+	}
+	m, err := l.client.HGetAll(ctx, l.keys.pool(account, pool)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("pool %s/%s: %w", account, pool, err)
+	}
+	return m, nil
 }
 
 // Pools returns every pool of an account, by name. Returns
@@ -109,7 +151,13 @@ func (l *Redis) Pools(ctx context.Context, account string) ([]credit.Pool, error
 	}
 	pools := make([]credit.Pool, 0, len(names))
 	for i, cmd := range cmds {
-		pools = append(pools, parsePool(account, names[i], cmd.Val()))
+		m := cmd.Val()
+		if l.stale(m) {
+			if m, err = l.freshen(ctx, account, names[i], m); err != nil {
+				return nil, err
+			}
+		}
+		pools = append(pools, parsePool(account, names[i], m))
 	}
 	return pools, nil
 }
@@ -152,7 +200,7 @@ func (l *Redis) adjust(ctx context.Context, typ credit.EntryType, account, pool 
 	if err := checkIDs("account", account, "pool", pool, "key", key); err != nil {
 		return credit.Pool{}, err
 	}
-	code, rest, err := l.run(ctx, adjustScript,
+	code, rest, err := l.runPool(ctx, account, pool, adjustScript,
 		[]string{l.keys.account(account), l.keys.pool(account, pool), l.keys.journal(account), l.keys.op(account, key)},
 		string(typ), amount, l.now().UnixMilli(), reason, pool, key, l.retainEnded.Milliseconds())
 	if err != nil {
@@ -183,6 +231,7 @@ func parsePool(account, name string, m map[string]string) credit.Pool {
 			OverageEnabled:    m["overage_enabled"] == "1",
 			OverageLimit:      i64(m, "overage_limit"),
 			OveragePriceCents: i64(m, "overage_price_cents"),
+			Schedule:          m["schedule"],
 		},
 		Balance: credit.Balance{
 			Counts: credit.Counts{
@@ -191,6 +240,8 @@ func parsePool(account, name string, m map[string]string) credit.Pool {
 				Reserved:           i64(m, "reserved"),
 				OverageReserved:    i64(m, "overage_reserved"),
 				OverageOutstanding: i64(m, "overage_outstanding"),
+				Carried:            i64(m, "carried"),
+				GrantsAvailable:    i64(m, "grants_available"),
 			},
 			PeriodStart: ms(m, "period_start"),
 			PeriodEnd:   ms(m, "period_end"),

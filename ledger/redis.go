@@ -78,14 +78,17 @@ var scriptFS embed.FS
 
 // The scripts, each with common.lua in front.
 var (
-	reserveScript   = loadScript("reserve.lua")
-	settleScript    = loadScript("settle.lua")
-	voidScript      = loadScript("void.lua")
-	closeHoldScript = loadScript("close_hold.lua")
-	adjustScript    = loadScript("adjust.lua")
-	openScript      = loadScript("open.lua")
-	refreshScript   = loadScript("refresh.lua")
-	refundScript    = loadScript("refund.lua")
+	reserveScript      = loadScript("reserve.lua")
+	settleScript       = loadScript("settle.lua")
+	voidScript         = loadScript("void.lua")
+	closeHoldScript    = loadScript("close_hold.lua")
+	adjustScript       = loadScript("adjust.lua")
+	openScript         = loadScript("open.lua")
+	refreshScript      = loadScript("refresh.lua")
+	refundScript       = loadScript("refund.lua")
+	grantAddScript     = loadScript("grant_add.lua")
+	grantVoidScript    = loadScript("grant_void.lua")
+	grantsExpireScript = loadScript("grants_expire.lua")
 )
 
 func loadScript(name string) *redis.Script {
@@ -314,6 +317,10 @@ func codeError(code string, rest []any) error {
 		return credit.ErrReservationConflict
 	case "NOT_FOUND":
 		return credit.ErrReservationNotFound
+	case "GRANT_NOT_FOUND":
+		return credit.ErrGrantNotFound
+	case "GRANT_CONFLICT":
+		return credit.ErrGrantConflict
 	case "VOIDED":
 		return credit.ErrAlreadyVoided
 	case "SETTLED":

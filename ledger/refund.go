@@ -45,10 +45,10 @@ func (l *Redis) Refund(ctx context.Context, account, job, reason string) (credit
 		return credit.Reservation{}, fmt.Errorf("refund %s: %w", job, err)
 	}
 	holdID := credit.HoldIDFor(job)
-	code, rest, err := l.run(ctx, refundScript, []string{
+	code, rest, err := l.runPool(ctx, account, pool, refundScript, []string{
 		l.keys.account(account), l.keys.pool(account, pool), l.keys.reservation(account, job),
 		l.keys.journal(account), l.keys.charges(account), l.keys.dedup(account, pool),
-		l.keys.jobRecords(account, job), l.keys.hold(account, holdID),
+		l.keys.jobRecords(account, job), l.keys.hold(account, holdID), l.keys.grants(account),
 	}, l.now().UnixMilli(), reason, pool, job)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("refund %s: %w", job, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/creditrun/creditrun/ledger/credit"
 )
@@ -36,10 +38,10 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 	for _, id := range req.ItemIDs {
 		args = append(args, id)
 	}
-	code, rest, err := l.run(ctx, reserveScript, []string{
+	code, rest, err := l.runPool(ctx, a, req.Pool, reserveScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
-		l.keys.jobRecords(a, job), l.keys.charges(a),
+		l.keys.jobRecords(a, job), l.keys.charges(a), l.keys.grants(a), l.keys.activeGrants(a, req.Pool),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)
@@ -122,6 +124,17 @@ func parseReservation(account, job string, m map[string]string) credit.Reservati
 		CreatedAt:          ms(m, "created_at"),
 		EndedAt:            ms(m, "ended_at"),
 		RefundedAt:         ms(m, "refunded_at"),
+	}
+	if p := m["period"]; p != "" && p != "0" {
+		r.Period = ms(m, "period")
+	}
+	for part := range strings.SplitSeq(m["grants"], ",") {
+		id, n, ok := strings.Cut(part, ":")
+		if !ok {
+			continue
+		}
+		c, _ := strconv.ParseInt(n, 10, 64)
+		r.FromGrants = append(r.FromGrants, credit.GrantPart{GrantID: id, Credits: c})
 	}
 	if k := m["kept"]; k != "" {
 		r.Kept = make([]bool, len(k))

@@ -41,10 +41,10 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	for _, id := range req.RecordIDs {
 		args = append(args, id)
 	}
-	code, rest, err := l.run(ctx, settleScript, []string{
+	code, rest, err := l.runPool(ctx, a, req.Pool, settleScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
-		l.keys.stage(a, job, req.Staged), l.keys.jobRecords(a, job),
+		l.keys.stage(a, job, req.Staged), l.keys.jobRecords(a, job), l.keys.grants(a),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, err)
@@ -74,9 +74,9 @@ func (l *Redis) Void(ctx context.Context, account, pool, job, reason string) (cr
 	if err := checkIDs("account", account, "pool", pool, "job", job); err != nil {
 		return credit.Reservation{}, err
 	}
-	code, rest, err := l.run(ctx, voidScript, []string{
+	code, rest, err := l.runPool(ctx, account, pool, voidScript, []string{
 		l.keys.account(account), l.keys.pool(account, pool), l.keys.reservation(account, job),
-		l.keys.pending(account), l.keys.journal(account),
+		l.keys.pending(account), l.keys.journal(account), l.keys.grants(account),
 	}, l.now().UnixMilli(), reason, pool, job, l.retainEnded.Milliseconds())
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("void %s: %w", job, err)

@@ -118,7 +118,9 @@ func (v *verifier) checkPeriodIndex(a *verifyAccount, p credit.Pool) {
 // and the journal, and each pool's reserved counts against its open
 // reservations.
 func (v *verifier) checkReservations(a *verifyAccount, pools map[string]credit.Pool) {
-	type sums struct{ prepaid, overage int64 }
+	// alloc is what open reservations hold of the period allocation: the
+	// pool's reserved and carried together.
+	type sums struct{ prepaid, overage, alloc int64 }
 	open := map[string]sums{}
 	for _, j := range sortedKeys(a.res) {
 		m := a.res[j]
@@ -135,6 +137,7 @@ func (v *verifier) checkReservations(a *verifyAccount, pools map[string]credit.P
 			s := open[r.Pool]
 			s.prepaid += r.Prepaid
 			s.overage += r.Overage
+			s.alloc += r.FromAllocation()
 			open[r.Pool] = s
 			if _, ok := pools[r.Pool]; !ok {
 				a.fail(Finding{Check: CheckPoolReservations, Pool: r.Pool, Job: j, Got: "pool " + r.Pool, Want: "a pool of the account",
@@ -188,11 +191,11 @@ func (v *verifier) checkReservations(a *verifyAccount, pools map[string]credit.P
 	}
 	for _, name := range sortedKeys(pools) {
 		p, s := pools[name], open[name]
-		if p.Reserved != s.prepaid || p.OverageReserved != s.overage {
-			got := fmt.Sprintf("reserved %d, overage_reserved %d", p.Reserved, p.OverageReserved)
-			want := fmt.Sprintf("reserved %d, overage_reserved %d", s.prepaid, s.overage)
+		if p.Reserved+p.Carried != s.alloc || p.OverageReserved != s.overage {
+			got := fmt.Sprintf("reserved %d + carried %d, overage_reserved %d", p.Reserved, p.Carried, p.OverageReserved)
+			want := fmt.Sprintf("reserved + carried %d, overage_reserved %d", s.alloc, s.overage)
 			a.fail(Finding{Check: CheckPoolReservations, Pool: name, Got: got, Want: want,
-				Message: fmt.Sprintf("pool %s has %s, but its open reservations hold %d prepaid and %d overage credits", name, got, s.prepaid, s.overage)})
+				Message: fmt.Sprintf("pool %s has %s, but its open reservations hold %d of the period allocation and %d overage credits", name, got, s.alloc, s.overage)})
 		}
 	}
 }
@@ -460,8 +463,8 @@ func sample(ids []string) string {
 }
 
 func countsString(c credit.Counts) string {
-	return fmt.Sprintf("allocated %d, used %d, reserved %d, overage_reserved %d, overage_outstanding %d",
-		c.Allocated, c.Used, c.Reserved, c.OverageReserved, c.OverageOutstanding)
+	return fmt.Sprintf("allocated %d, used %d, reserved %d, overage_reserved %d, overage_outstanding %d, carried %d, grants_available %d",
+		c.Allocated, c.Used, c.Reserved, c.OverageReserved, c.OverageOutstanding, c.Carried, c.GrantsAvailable)
 }
 
 // balanceDiff names the counts and period bounds in which got and want
@@ -479,6 +482,8 @@ func balanceDiff(got, want credit.Balance) (string, string) {
 	num("reserved", got.Reserved, want.Reserved)
 	num("overage_reserved", got.OverageReserved, want.OverageReserved)
 	num("overage_outstanding", got.OverageOutstanding, want.OverageOutstanding)
+	num("carried", got.Carried, want.Carried)
+	num("grants_available", got.GrantsAvailable, want.GrantsAvailable)
 	if !got.PeriodStart.Equal(want.PeriodStart) {
 		g = append(g, "period_start "+stamp(got.PeriodStart))
 		w = append(w, "period_start "+stamp(want.PeriodStart))

@@ -277,10 +277,12 @@ func (v *verifier) replay(a *verifyAccount, e credit.Entry) {
 	if !e.At.Before(v.window) {
 		a.recent[e.JobID] = true
 	}
-	if e.Delta.Reserved != 0 || e.Delta.OverageReserved != 0 {
+	// What a job holds of the allocation is reserved, or carried once its
+	// period has ended; what it holds of a grant is the grant's held.
+	if held := e.Delta.Reserved + e.Delta.Carried + e.GrantDelta.Held; held != 0 || e.Delta.OverageReserved != 0 {
 		h := a.held[e.JobID]
 		h.pool = e.Pool
-		h.prepaid += e.Delta.Reserved
+		h.prepaid += held
 		h.overage += e.Delta.OverageReserved
 		if h.prepaid == 0 && h.overage == 0 {
 			delete(a.held, e.JobID)

@@ -14,11 +14,23 @@ type Counts struct {
 	OverageReserved int64 `json:"overage_reserved"`
 	// OverageOutstanding counts posted overage that is not yet paid or waived.
 	OverageOutstanding int64 `json:"overage_outstanding"`
+	// Carried counts prepaid credits that jobs in flight hold from an
+	// ended period's allocation: still theirs to spend, but what they give
+	// back is forfeited, never added to a later period.
+	Carried int64 `json:"carried"`
+	// GrantsAvailable is what the pool's active grants can still give: their
+	// remaining credits less what jobs in flight hold from them.
+	GrantsAvailable int64 `json:"grants_available"`
 }
 
 // Available is what a new reservation may take from the prepaid balance:
+// allocated - used - reserved of the period allocation, plus what the
+// grants can give.
+func (c Counts) Available() int64 { return c.AllocationAvailable() + c.GrantsAvailable }
+
+// AllocationAvailable is the period allocation's part of Available:
 // allocated - used - reserved.
-func (c Counts) Available() int64 { return c.Allocated - c.Used - c.Reserved }
+func (c Counts) AllocationAvailable() int64 { return c.Allocated - c.Used - c.Reserved }
 
 // Add returns c with every count of d added to it.
 func (c Counts) Add(d Counts) Counts {
@@ -28,6 +40,8 @@ func (c Counts) Add(d Counts) Counts {
 		Reserved:           c.Reserved + d.Reserved,
 		OverageReserved:    c.OverageReserved + d.OverageReserved,
 		OverageOutstanding: c.OverageOutstanding + d.OverageOutstanding,
+		Carried:            c.Carried + d.Carried,
+		GrantsAvailable:    c.GrantsAvailable + d.GrantsAvailable,
 	}
 }
 
@@ -50,6 +64,10 @@ type PoolConfig struct {
 	OverageLimit int64
 	// OveragePriceCents is the price of one overage credit.
 	OveragePriceCents int64
+	// Schedule is the cron spec of the period boundaries (robfig/cron,
+	// UTC). With it the ledger starts a pool's new period at its boundary,
+	// whichever call comes first; without it only Refresh does.
+	Schedule string
 }
 
 // Pool is one pool of one account: its configuration and its balance.

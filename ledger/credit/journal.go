@@ -7,17 +7,20 @@ type EntryType string
 
 // The journal entry types of API.md.
 const (
-	EntryGrant      EntryType = "grant"       // a pool opens with its first period's grant
-	EntryRefresh    EntryType = "refresh"     // a new period: used resets, allocated becomes the grant
-	EntryTopup      EntryType = "topup"       // allocated grows
-	EntryAdjust     EntryType = "adjust"      // allocated changes either way
-	EntryReserve    EntryType = "reserve"     // credits held for a job
-	EntryPost       EntryType = "post"        // prepaid credits spent by a job
-	EntryRelease    EntryType = "release"     // held credits given back
-	EntryOverage    EntryType = "overage"     // overage credits spent by a job: debt
-	EntryHoldPaid   EntryType = "hold_paid"   // overage debt paid
-	EntryHoldWaived EntryType = "hold_waived" // overage debt forgiven
-	EntryRefund     EntryType = "refund"      // a job's posted charge given back, keyed by the job
+	EntryGrant        EntryType = "grant"         // a pool opens with its first period's grant
+	EntryRefresh      EntryType = "refresh"       // a new period: used resets, allocated becomes the grant
+	EntryTopup        EntryType = "topup"         // allocated grows
+	EntryAdjust       EntryType = "adjust"        // allocated changes either way
+	EntryReserve      EntryType = "reserve"       // credits held for a job
+	EntryPost         EntryType = "post"          // prepaid credits spent by a job
+	EntryRelease      EntryType = "release"       // held credits given back
+	EntryOverage      EntryType = "overage"       // overage credits spent by a job: debt
+	EntryHoldPaid     EntryType = "hold_paid"     // overage debt paid
+	EntryHoldWaived   EntryType = "hold_waived"   // overage debt forgiven
+	EntryRefund       EntryType = "refund"        // a job's posted charge given back, keyed by the job
+	EntryGrantAdded   EntryType = "grant_added"   // a grant's credits, added to what the pool can spend
+	EntryGrantExpired EntryType = "grant_expired" // a grant's unspent credits forfeited at its expiry
+	EntryGrantVoided  EntryType = "grant_voided"  // a grant's unspent credits forfeited when voided
 	// EntryCheckpoint moves nothing: it states every pool's balance, and
 	// what each open reservation holds, as of the entry before it, so that
 	// the journal before it may be trimmed and replay start from it.
@@ -52,6 +55,8 @@ type Entry struct {
 	// JobID is set on entries that concern a job.
 	JobID  string `json:"job_id,omitempty"`
 	HoldID string `json:"hold_id,omitempty"`
+	// GrantID is set on entries that move credits of a grant.
+	GrantID string `json:"grant_id,omitempty"`
 	// Amount is the credits the entry is about, as a client reads it.
 	Amount int64 `json:"amount"`
 	// AvailableAfter is the pool's available balance after the change.
@@ -59,6 +64,9 @@ type Entry struct {
 	Reason         string `json:"reason,omitempty"`
 	// Delta is the exact change to each count.
 	Delta Counts `json:"-"`
+	// GrantDelta is the exact change to the grant GrantID names: what it
+	// has remaining, and what jobs hold from it.
+	GrantDelta GrantDelta `json:"-"`
 	// PeriodStart and PeriodEnd are set by grant and refresh entries.
 	PeriodStart time.Time `json:"-"`
 	PeriodEnd   time.Time `json:"-"`

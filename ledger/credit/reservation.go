@@ -52,8 +52,16 @@ type Reservation struct {
 	Skipped int64 `json:"skipped_duplicates"`
 	// Processed is what will run.
 	Processed int64 `json:"processed"`
-	// Prepaid is the credits held from the prepaid balance.
+	// Prepaid is the credits held from the prepaid balance: the period
+	// allocation and, past it, grants.
 	Prepaid int64 `json:"prepaid"`
+	// FromGrants is the part of Prepaid each grant gave, in the order they
+	// gave it; the rest of Prepaid came from the period allocation.
+	FromGrants []GrantPart `json:"from_grants,omitempty"`
+	// Period is the start of the pool's period when the credits were
+	// reserved: once it has ended, what the reservation holds of that
+	// period's allocation is carried, and what it gives back is forfeited.
+	Period time.Time `json:"period_start"`
 	// Overage is the credits held from the overage headroom.
 	Overage int64 `json:"overage_reserved"`
 	// Remaining is the pool's available balance right after the reservation.
@@ -84,6 +92,22 @@ type Reservation struct {
 	EndedAt time.Time `json:"ended_at"`
 	// RefundedAt is when it was refunded; zero unless it was.
 	RefundedAt time.Time `json:"refunded_at,omitzero"`
+}
+
+// GrantPart is what one grant gave to one reservation.
+type GrantPart struct {
+	GrantID string `json:"grant_id"`
+	Credits int64  `json:"credits"`
+}
+
+// FromAllocation is the part of Prepaid that came from the period
+// allocation.
+func (r Reservation) FromAllocation() int64 {
+	n := r.Prepaid
+	for _, g := range r.FromGrants {
+		n -= g.Credits
+	}
+	return n
 }
 
 // Reserved is all that the job holds: prepaid plus overage.

@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,10 +35,11 @@ plans:
 `
 
 // testPlanPeriods opens pools from plans with monthly, yearly and @every
-// schedules, lives a year of boundaries through a fake clock, and refreshes
-// each boundary from three "schedulers", late ones included: each period is
-// refreshed exactly once, used resets, allocated is the grant again, and a
-// reservation made before a boundary settles after it.
+// schedules and lives a year of boundaries through a fake clock, with no
+// sweep: each period starts at its boundary on the first read or change,
+// exactly once (three late "schedulers" change nothing), used resets,
+// allocated is the grant again, and a reservation made before a boundary
+// settles after it from what it carried.
 func testPlanPeriods(t *testing.T, h *Harness) {
 	catalog, err := plan.Parse([]byte(PeriodPlans))
 	if err != nil {
@@ -65,40 +67,59 @@ func testPlanPeriods(t *testing.T, h *Harness) {
 	}
 	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "inflight", Requested: 7, Policy: credit.Reject})
 
+	// No sweep runs: every read and every change finds its pool's period
+	// in force, the first after a boundary starting it. Products spend a
+	// credit every other day through a reserve, which meets the boundary first;
+	// the others are read first. Three "schedulers" then refresh each new
+	// period late, and change nothing.
 	periods := map[string]int{}
+	starts := map[string]time.Time{}
+	spent := map[string]int64{}
+	for pool := range plans {
+		starts[pool] = created
+		spent[pool] = 5
+	}
 	end := created.AddDate(1, 0, 0).Add(time.Hour)
+	step := 0
 	for h.Clock.Now().Before(end) {
 		h.Clock.Advance(6 * time.Hour)
 		now := h.Clock.Now()
+		step++
 		for pool, p := range plans {
-			cur := h.MustPool(t, a, pool)
-			if now.Before(cur.PeriodEnd) {
-				continue
+			spend := pool == "products" && step%8 == 0 // every other day
+			if spend {
+				job := fmt.Sprintf("step%d", step)
+				h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: pool, JobID: job, Requested: 1, Policy: credit.Partial})
+				h.MustSettle(t, a, pool, job, 1)
 			}
-			start, stop := p.CurrentPeriod(cur.PeriodEnd, now)
-			applied := 0
-			for range 3 { // three schedulers see the same boundary
-				got, ok, err := h.L.Refresh(ctx, a, pool, start, stop)
-				if err != nil {
-					t.Fatal(err)
+			cur := h.MustPool(t, a, pool)
+			if now.Before(cur.PeriodStart) || !now.Before(cur.PeriodEnd) {
+				t.Fatalf("%s at %s: the pool is in its period %s to %s", pool, now, cur.PeriodStart, cur.PeriodEnd)
+			}
+			if !cur.PeriodStart.Equal(starts[pool]) {
+				periods[pool]++
+				starts[pool] = cur.PeriodStart
+				spent[pool] = 0
+				for range 3 {
+					if _, ok, err := h.L.Refresh(ctx, a, pool, cur.PeriodStart, cur.PeriodEnd); err != nil || ok {
+						t.Fatalf("%s: a late refresh of period %s applied %v (%v)", pool, cur.PeriodStart, ok, err)
+					}
 				}
-				if ok {
-					applied++
-					if got.Used != 0 || got.Allocated != max(p.Credits, got.Reserved) {
-						t.Fatalf("%s after refresh: %+v", pool, got.Counts)
+				if pool == "people" && periods[pool] == 1 {
+					// The reservation from before the boundary settles in
+					// the new period, from what it carried; the rest is
+					// forfeited.
+					r := h.MustSettle(t, a, "people", "inflight", 3)
+					if pp := h.MustPool(t, a, "people"); r.Released != 4 || pp.Used != 0 || pp.Carried != 0 || pp.Available() != 100 {
+						t.Fatalf("settled across the boundary: %+v, pool %+v", r, pp.Counts)
 					}
 				}
 			}
-			if applied != 1 {
-				t.Fatalf("%s period %s applied %d times", pool, start, applied)
+			if spend {
+				spent[pool]++
 			}
-			periods[pool]++
-			if pool == "people" && periods[pool] == 1 {
-				// The reservation from before the boundary settles in the new period.
-				r := h.MustSettle(t, a, "people", "inflight", 3)
-				if pp := h.MustPool(t, a, "people"); r.Released != 4 || pp.Used != 3 || pp.Available() != 97 {
-					t.Fatalf("settled across the boundary: %+v, pool %+v", r, pp.Counts)
-				}
+			if cur = h.MustPool(t, a, pool); cur.Used != spent[pool] || cur.Allocated != p.Credits {
+				t.Fatalf("%s at %s: used %d of %d, want %d of %d", pool, now, cur.Used, cur.Allocated, spent[pool], p.Credits)
 			}
 		}
 	}

@@ -74,7 +74,8 @@ func testRefresh(t *testing.T, h *Harness) {
 	if err != nil || !applied {
 		t.Fatalf("refresh: %v, applied %v", err, applied)
 	}
-	want := credit.Counts{Allocated: 100, Used: 0, Reserved: 30, OverageOutstanding: 10}
+	// What the job in flight holds of the ended period is carried apart.
+	want := credit.Counts{Allocated: 100, Used: 0, Carried: 30, OverageOutstanding: 10}
 	if p.Counts != want || !p.PeriodStart.Equal(start) || !p.PeriodEnd.Equal(end) {
 		t.Fatalf("after refresh %+v, want %+v", p.Balance, want)
 	}
@@ -88,26 +89,36 @@ func testRefresh(t *testing.T, h *Harness) {
 	if after := h.Snapshot(t); after != snap {
 		t.Fatalf("a repeated refresh changed Redis:\n%s", cmp.Diff(snap, after))
 	}
-	// The reservation from the last period settles in the new one.
+	// The reservation from the last period settles in the new one: it
+	// spends what it carried, and what it gives back is forfeited.
 	r := h.MustSettle(t, a, "people", "inflight", 20)
 	if r.TotalCost != 20 || r.Released != 10 {
 		t.Fatalf("settle inflight %+v", r)
 	}
-	if p := h.MustPool(t, a, "people"); p.Counts != (credit.Counts{Allocated: 100, Used: 20, OverageOutstanding: 10}) {
+	if p := h.MustPool(t, a, "people"); p.Counts != (credit.Counts{Allocated: 100, Used: 0, OverageOutstanding: 10}) {
 		t.Fatalf("after settling across the boundary %+v", p.Counts)
 	}
 
-	// Reservations larger than the new grant keep available at zero.
+	// No rollover through a reservation: a grant of 10 topped up by 90, 80
+	// reserved just before the boundary, then canceled after it, leaves the
+	// new period its grant of 10 and nothing more.
 	b := h.Account("ref")
 	h.Open(t, b, poolCfg("people", 10, 0))
 	_, _ = h.L.TopUp(ctx, b, "people", 90, "", "")
 	h.MustReserve(t, credit.ReserveRequest{Account: b, Pool: "people", JobID: "big", Requested: 80, Policy: credit.Reject})
+	h.MustReserve(t, credit.ReserveRequest{Account: b, Pool: "people", JobID: "small", Requested: 5, Policy: credit.Reject})
 	pb := h.MustPool(t, b, "people")
 	p, _, err = h.L.Refresh(ctx, b, "people", pb.PeriodEnd, pb.PeriodEnd.AddDate(0, 1, 0))
-	if err != nil || p.Allocated != 80 || p.Available() != 0 {
+	if err != nil || p.Counts != (credit.Counts{Allocated: 10, Carried: 85}) || p.Available() != 10 {
 		t.Fatalf("refresh under a large reservation: %+v, %v", p.Counts, err)
 	}
-	h.MustSettle(t, b, "people", "big", 80)
+	if _, err := h.L.Void(ctx, b, "people", "big", "canceled"); err != nil {
+		t.Fatal(err)
+	}
+	h.MustSettle(t, b, "people", "small", 5)
+	if p := h.MustPool(t, b, "people"); p.Counts != (credit.Counts{Allocated: 10}) || p.Available() != 10 {
+		t.Fatalf("after the cancel across the boundary: %+v (available %d), want the grant of 10 only", p.Counts, p.Available())
+	}
 
 	if _, _, err := h.L.Refresh(ctx, a, "nope", start, end); !errors.Is(err, credit.ErrUnknownPool) {
 		t.Fatalf("unknown pool: %v", err)

@@ -196,8 +196,10 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 					t.Fatalf("%s refresh applied %v, want %v", where, applied, wantApplied)
 				}
 				if applied {
-					mp.c.Allocated = max(mp.cfg.Grant, mp.c.Reserved)
+					mp.c.Allocated = mp.cfg.Grant
 					mp.c.Used = 0
+					mp.c.Carried += mp.c.Reserved
+					mp.c.Reserved = 0
 					mp.start, mp.end = start, end
 				}
 			}
@@ -292,7 +294,7 @@ func (m *model) reserve(req credit.ReserveRequest, now time.Time) (credit.Reserv
 	r := credit.Reservation{Account: req.Account, Pool: req.Pool, JobID: req.JobID, State: credit.Reserved,
 		Requested: req.Requested, Skipped: req.Requested - need, Processed: prepaid + overage,
 		Prepaid: prepaid, Overage: overage, Dedup: req.Dedup, ChargeAtAcceptance: req.ChargeAtAcceptance,
-		CreatedAt: now}
+		CreatedAt: now, Period: mp.start}
 	if req.ItemIDs != nil {
 		it := credit.ChooseItems(req.ItemIDs, req.Dedup, charged, prepaid+overage)
 		r.Kept, r.Processed = it.Kept, it.Processed
@@ -362,8 +364,14 @@ func (m *model) settle(key string, req credit.SettleRequest, now time.Time) (cre
 	if err != nil {
 		return credit.Reservation{}, err
 	}
-	mp.c.Used += s.PrepaidPosted
-	mp.c.Reserved -= r.Prepaid
+	if r.Period.Equal(mp.start) {
+		mp.c.Used += s.PrepaidPosted
+		mp.c.Reserved -= r.Prepaid
+	} else {
+		// reserved in an ended period: spent from what it carried, and
+		// the rest forfeited
+		mp.c.Carried -= r.Prepaid
+	}
 	mp.c.OverageReserved -= r.Overage
 	mp.c.OverageOutstanding += s.OveragePosted
 	r.State, r.TotalCost, r.Released, r.PrepaidPosted, r.OveragePosted, r.EndedAt =
@@ -381,7 +389,11 @@ func (m *model) void(key string, now time.Time) (credit.Reservation, error) {
 		return *r, nil
 	}
 	mp := m.pools[r.Account+"/"+r.Pool]
-	mp.c.Reserved -= r.Prepaid
+	if r.Period.Equal(mp.start) {
+		mp.c.Reserved -= r.Prepaid
+	} else {
+		mp.c.Carried -= r.Prepaid
+	}
 	mp.c.OverageReserved -= r.Overage
 	r.State, r.Released, r.EndedAt = credit.Voided, r.Reserved(), now
 	return *r, nil

@@ -429,6 +429,17 @@ func validName(s string) bool {
 // refuse specs that never fire (such as "0 0 30 2 *").
 var scheduleCheckFrom = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
 
+// ParseRefresh parses a cron spec of period boundaries, in UTC, as a plan's
+// refresh is parsed, into a Plan that holds only its schedule: enough for
+// NextBoundary and CurrentPeriod.
+func ParseRefresh(spec string) (Plan, error) {
+	sched, err := parseRefresh(spec)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Refresh: spec, Schedule: sched}, nil
+}
+
 // parseRefresh parses a cron spec of period boundaries, in UTC.
 func parseRefresh(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {

@@ -103,6 +103,7 @@ func (p Plan) PoolConfig() credit.PoolConfig {
 		OverageEnabled:    p.Overage.Enabled,
 		OverageLimit:      p.Overage.Limit,
 		OveragePriceCents: p.Overage.PriceCents,
+		Schedule:          p.Refresh,
 	}
 }
 

@@ -11,6 +11,9 @@
 -- -> {"OK", applied 1|0, field, value, ...}   the pool hash
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"INSUFFICIENT", required, available}
 --    {"KEY_CONFLICT"}
+--    {"ROLL", period_end, schedule}   the pool's period has ended: roll it, run again
+-- A change goes to the period that holds now: an allocation changed in an
+-- ended period would be forfeited at once by the refresh.
 local typ, amount, now, reason, pool = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local change_id = typ .. ' ' .. pool .. ' ' .. ARGV[2]
 local done = redis.call('GET', KEYS[4])
@@ -20,8 +23,12 @@ if done then
 end
 local p = read_pool(KEYS[2])
 if not p then return missing(KEYS[1]) end
-if amount < 0 and available(p) + amount < 0 then
-  return {'INSUFFICIENT', -amount, math.max(available(p), 0)}
+local roll = due_roll(string.format('%d', p.period_end), p.schedule, ARGV[3])
+if roll then return roll end
+-- an adjustment takes from the allocation, never from grants
+local alloc_avail = p.allocated - p.used - p.reserved
+if amount < 0 and alloc_avail + amount < 0 then
+  return {'INSUFFICIENT', -amount, math.max(alloc_avail, 0)}
 end
 local extra = {'key', ARGV[6]}
 if reason ~= '' then extra = {'key', ARGV[6], 'reason', reason} end

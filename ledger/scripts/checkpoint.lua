@@ -5,7 +5,7 @@
 -- A checkpoint takes no seq of its own: it carries the seq of the entry
 -- before it, and states what the journal up to there replays to: fields
 -- pool:<name> = "allocated used reserved overage_reserved overage_outstanding
--- period_start period_end" for every pool, held:<job> = "pool prepaid
+-- period_start period_end carried grants_available" for every pool, held:<job> = "pool prepaid
 -- overage" for every open reservation that holds credits.
 -- KEYS[1] account hash   KEYS[2] pools set   KEYS[3] journal
 -- KEYS[4] checkpoints zset (stream id by at, unix ms)   KEYS[5] pending zset
@@ -48,8 +48,8 @@ if seq ~= '0' and not last_is_checkpoint then
   local f = {'seq', seq, 'at', now, 'type', 'checkpoint'}
   for i = 1, n do
     local v = redis.call('HMGET', KEYS[5 + i], 'allocated', 'used', 'reserved', 'overage_reserved',
-      'overage_outstanding', 'period_start', 'period_end')
-    for k = 1, 7 do v[k] = v[k] or '0' end
+      'overage_outstanding', 'period_start', 'period_end', 'carried', 'grants_available')
+    for k = 1, 9 do v[k] = v[k] or '0' end
     f[#f + 1] = 'pool:' .. ARGV[4 + i]
     f[#f + 1] = table.concat(v, ' ')
   end

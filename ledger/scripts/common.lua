@@ -10,12 +10,14 @@
 -- period period_start and period_end (unix ms).
 
 local POOL_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding',
-  'grant', 'overage_enabled', 'overage_limit', 'overage_price_cents', 'period_start', 'period_end'}
+  'grant', 'overage_enabled', 'overage_limit', 'overage_price_cents', 'period_start', 'period_end',
+  'carried', 'grants_available', 'schedule'}
 
-local COUNT_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding'}
+local COUNT_FIELDS = {'allocated', 'used', 'reserved', 'overage_reserved', 'overage_outstanding',
+  'carried', 'grants_available'}
 
 -- the journal's names for the deltas of COUNT_FIELDS
-local DELTA_FIELDS = {'da', 'du', 'dr', 'dor', 'doo'}
+local DELTA_FIELDS = {'da', 'du', 'dr', 'dor', 'doo', 'dc', 'dga'}
 
 local function num(v)
   return tonumber(v) or 0
@@ -30,11 +32,14 @@ local function read_pool(key)
   return {dirty = {}, allocated = num(v[1]), used = num(v[2]), reserved = num(v[3]),
     overage_reserved = num(v[4]), overage_outstanding = num(v[5]), grant = num(v[6]),
     overage_enabled = num(v[7]), overage_limit = num(v[8]), overage_price_cents = num(v[9]),
-    period_start = num(v[10]), period_end = num(v[11])}
+    period_start = num(v[10]), period_end = num(v[11]), carried = num(v[12]),
+    grants_available = num(v[13]), schedule = v[14]}
 end
 
+-- available is what a new reservation may take: the period allocation's
+-- part and what the active grants can give.
 local function available(p)
-  return p.allocated - p.used - p.reserved
+  return p.allocated - p.used - p.reserved + p.grants_available
 end
 
 local function headroom(p)
@@ -62,7 +67,7 @@ end
 local function change(akey, jkey, now, typ, pool, job, amount, p, d, extra)
   local f = {'seq', redis.call('HINCRBY', akey, 'seq', 1), 'at', now, 'type', typ, 'pool', pool,
     'amount', amount}
-  for i = 1, 5 do
+  for i = 1, #COUNT_FIELDS do
     local c = COUNT_FIELDS[i]
     local v = d[c]
     if v and v ~= 0 then
@@ -182,4 +187,113 @@ local function charge_staged(dkey, jkey, skey, limit)
     if diff[i] ~= '' then new[#new + 1] = diff[i] end
   end
   return charge_ids(dkey, jkey, new, limit)
+end
+
+-- Grants. An account's grants are one hash, grant id to a JSON object: id,
+-- pool, amount, remaining (amount less what was posted from it), held (what
+-- jobs in flight hold from it), expires_at (unix ms, 0: never), priority,
+-- reason, created_at, status (active|expired|voided) and ended_at. A pool's
+-- active grants are a sorted set of their ids. The pool hash keeps
+-- grants_available (the active grants' remaining less held) and
+-- grants_next_expiry (the earliest expires_at among them, 0: none).
+local function grant_get(gkey, id)
+  local s = redis.call('HGET', gkey, id)
+  if not s then return nil end
+  return cjson.decode(s)
+end
+
+-- grant_put writes a grant back.
+local function grant_put(gkey, g)
+  redis.call('HSET', gkey, g.id, cjson.encode(g))
+end
+
+-- grant_before orders spending: lower priority first, then earliest expiry
+-- (never last), then oldest, then by id.
+local function grant_before(a, b)
+  if a.priority ~= b.priority then return a.priority < b.priority end
+  if a.expires_at ~= b.expires_at then
+    if a.expires_at == 0 then return false end
+    if b.expires_at == 0 then return true end
+    return a.expires_at < b.expires_at
+  end
+  if a.created_at ~= b.created_at then return a.created_at < b.created_at end
+  return a.id < b.id
+end
+
+-- active_grants returns the pool's active grants (zset zkey) in spending order.
+local function active_grants(gkey, zkey)
+  local ids = redis.call('ZRANGE', zkey, 0, -1)
+  if #ids == 0 then return {} end
+  local raw = redis.call('HMGET', gkey, unpack(ids))
+  local gs = {}
+  for i = 1, #ids do
+    if raw[i] then gs[#gs + 1] = cjson.decode(raw[i]) end
+  end
+  table.sort(gs, grant_before)
+  return gs
+end
+
+-- next_expiry returns the earliest expiry among grants gs, 0 for none.
+local function next_expiry(gs)
+  local n = 0
+  for _, g in ipairs(gs) do
+    if g.status == 'active' and g.expires_at > 0 and (n == 0 or g.expires_at < n) then n = g.expires_at end
+  end
+  return n
+end
+
+-- end_grant forfeits what grant g can still give (its remaining less held),
+-- marks it status (expired|voided) and journals it; jobs keep what they
+-- hold from it. It returns the credits forfeited. The caller passes the
+-- pool's available before (alloc_avail, the allocation's part, and the
+-- grants' part ga), and gets ga after.
+local function end_grant(akey, jkey, gkey, zkey, g, status, now_s, alloc_avail, ga, reason)
+  local forfeit = g.remaining - g.held
+  g.remaining, g.status, g.ended_at = g.held, status, tonumber(now_s)
+  grant_put(gkey, g)
+  redis.call('ZREM', zkey, g.id)
+  ga = ga - forfeit
+  local f = {'at', now_s, 'type', 'grant_' .. status, 'pool', g.pool, 'amount',
+    string.format('%d', forfeit), 'grant', g.id, 'avail', string.format('%d', alloc_avail + ga)}
+  if forfeit ~= 0 then
+    f[#f + 1] = 'dga'
+    f[#f + 1] = string.format('%d', -forfeit)
+    f[#f + 1] = 'dgr'
+    f[#f + 1] = string.format('%d', -forfeit)
+  end
+  if reason and reason ~= '' then
+    f[#f + 1] = 'reason'
+    f[#f + 1] = reason
+  end
+  journal(akey, jkey, unpack(f))
+  return forfeit, ga
+end
+
+-- expire_grants ends every active grant of the pool whose expires_at is at
+-- or before now, and writes the pool's grants_available and
+-- grants_next_expiry. It returns the active grants left, in spending order,
+-- and grants_available after.
+local function expire_grants(akey, pkey, jkey, gkey, zkey, now_s, alloc_avail, ga)
+  local now, left = tonumber(now_s), {}
+  for _, g in ipairs(active_grants(gkey, zkey)) do
+    if g.expires_at > 0 and g.expires_at <= now then
+      local _
+      _, ga = end_grant(akey, jkey, gkey, zkey, g, 'expired', now_s, alloc_avail, ga, '')
+    else
+      left[#left + 1] = g
+    end
+  end
+  redis.call('HSET', pkey, 'grants_available', string.format('%d', ga),
+    'grants_next_expiry', string.format('%d', next_expiry(left)))
+  return left, ga
+end
+
+-- due_roll answers the ROLL reply when the pool's period has ended by now
+-- and the pool knows its schedule, so that the caller rolls it into the
+-- period that holds now and runs the script again; otherwise nil.
+local function due_roll(period_end, schedule, now_s)
+  if schedule and schedule ~= '' and tonumber(period_end or '0') <= tonumber(now_s) then
+    return {'ROLL', period_end, schedule}
+  end
+  return nil
 end

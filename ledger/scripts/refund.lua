@@ -8,11 +8,14 @@
 -- set whatever the outcome.
 -- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] reservation hash
 -- KEYS[4] journal        KEYS[5] charges zset   KEYS[6] dedup set
--- KEYS[7] the job's charged records set   KEYS[8] hold hash
+-- KEYS[7] the job's charged records set   KEYS[8] hold hash   KEYS[9] grants hash
 -- ARGV[1] now (unix ms)  ARGV[2] reason  ARGV[3] pool  ARGV[4] job
+-- What was posted from grants goes back to each grant that is still active,
+-- and is forfeited for one that has ended.
 -- -> {"OK", field, value, ...}   the reservation hash (refunded, or voided:
 --                                nothing was charged)
 --    {"NOT_FOUND"} | {"POOL", reserved pool} | {"OPEN"}
+--    {"ROLL", period_end, schedule}   the pool's period has ended: roll it, run again
 local now, reason, job = tonumber(ARGV[1]), ARGV[2], ARGV[4]
 local flat = redis.call('HGETALL', KEYS[3])
 if #flat == 0 then
@@ -29,7 +32,35 @@ end
 
 local pp, op, pool = num(r.prepaid_posted), num(r.overage_posted), r.pool
 local p = read_pool(KEYS[2])
+local roll = due_roll(string.format('%d', p.period_end), p.schedule, ARGV[1])
+if roll then return roll end
 local refunded = 0
+-- the sources of the prepaid posting, taken in the order settle posts them
+local grant_back = {}
+if r.grants and pp > 0 then
+  local from_grants, parts = 0, {}
+  for id, n in string.gmatch(r.grants, '([^:,]+):(%d+)') do
+    parts[#parts + 1] = {id, tonumber(n)}
+    from_grants = from_grants + tonumber(n)
+  end
+  local left = pp - math.min(pp, num(r.prepaid) - from_grants)
+  pp = pp - left
+  for _, part in ipairs(parts) do
+    local n = math.min(left, part[2])
+    left = left - n
+    if n > 0 then grant_back[#grant_back + 1] = {part[1], n} end
+  end
+end
+for _, b in ipairs(grant_back) do
+  local g, n = grant_get(KEYS[9], b[1]), b[2]
+  if g.status == 'active' then
+    g.remaining = g.remaining + n
+    grant_put(KEYS[9], g)
+    change(KEYS[1], KEYS[4], now, 'refund', pool, job, n, p, {grants_available = n},
+      {'reason', reason, 'grant', g.id, 'dgr', n})
+    refunded = refunded + n
+  end
+end
 if pp > 0 then
   -- used counts this period's postings only: a charge of an earlier period
   -- (the period the settle found, posted_period) comes back as allocation

@@ -6,6 +6,7 @@
 -- KEYS[7] hold hash      KEYS[8] holds zset
 -- KEYS[9] the job's charged records set   KEYS[10] charges zset (a charge
 --         posted at acceptance goes there until the reaper sees its job)
+-- KEYS[11] grants hash   KEYS[12] the pool's active grants zset
 -- ARGV[1] account  ARGV[2] pool  ARGV[3] job  ARGV[4] requested
 -- ARGV[5] policy reject|partial|overage  ARGV[6] dedup 0|1
 -- ARGV[7] charge at acceptance 0|1  ARGV[8] now (unix ms)  ARGV[9] hold id
@@ -15,6 +16,11 @@
 --    {"INSUFFICIENT", required, available}
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"OVERAGE_DISABLED"}
 --    {"CONFLICT"}                        the job id is reserved with other terms
+--    {"ROLL", period_end, schedule}      the pool's period has ended: roll it, run again
+--
+-- The prepaid part comes from the period allocation first, then from the
+-- active grants in spending order; the reservation keeps the grants' parts
+-- (grants: "id:n,id:n") and the period it reserved in (period).
 --
 -- Written for speed: it runs on every submit. Values go to redis.call as
 -- strings (ARGV as given, computed integers through string.format('%d')),
@@ -31,22 +37,26 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   if old[1] ~= pool or tonumber(old[2]) ~= requested then return {'CONFLICT'} end
   return reply(KEYS[3])
 end
-local v, period
-if policy == 'overage' then
-  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'overage_enabled',
-    'overage_limit', 'overage_outstanding', 'overage_reserved', 'overage_price_cents', 'period_start')
-  period = v[10]
-else
-  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'period_start')
-  period = v[5]
-end
+local v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'overage_enabled',
+  'overage_limit', 'overage_outstanding', 'overage_reserved', 'overage_price_cents', 'period_start',
+  'period_end', 'schedule', 'grants_available', 'grants_next_expiry')
+local period = v[10]
 if not v[4] then return missing(KEYS[1]) end -- every pool has a grant
+local roll = due_roll(v[11], v[12], now_s)
+if roll then return roll end
 local allocated, used, reserved = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
 local room = 0
 if policy == 'overage' then
   if tonumber(v[5]) ~= 1 then return {'OVERAGE_DISABLED'} end
   room = (tonumber(v[6]) or 0) - (tonumber(v[7]) or 0) - (tonumber(v[8]) or 0)
   if room < 0 then room = 0 end
+end
+-- The grants: what they can give, their expiries applied first.
+local ga, grants = tonumber(v[13]) or 0, nil
+local nx = tonumber(v[14]) or 0
+if nx > 0 and nx <= tonumber(now_s) then
+  grants, ga = expire_grants(KEYS[1], KEYS[2], KEYS[5], KEYS[11], KEYS[12], now_s,
+    allocated - used - reserved, ga)
 end
 
 -- charged answers, once per id, whether the pool charged it before.
@@ -78,8 +88,9 @@ if has_items and dedup then
   end
 end
 
-local avail = allocated - used - reserved
-if avail < 0 then avail = 0 end
+local alloc_avail = allocated - used - reserved
+if alloc_avail < 0 then alloc_avail = 0 end
+local avail = alloc_avail + ga
 local prepaid, overage = 0, 0
 if need <= 0 then
   -- nothing to pay for
@@ -93,6 +104,26 @@ elseif policy == 'overage' then
   prepaid, overage = avail, need - avail
 else
   return {'INSUFFICIENT', need, avail}
+end
+
+-- The sources of the prepaid part: the period allocation first, then the
+-- grants in spending order.
+local from_alloc = math.min(prepaid, alloc_avail)
+local takes, grants_list = {}, ''
+if prepaid > from_alloc then
+  grants = grants or active_grants(KEYS[11], KEYS[12])
+  local left = prepaid - from_alloc
+  local parts = {}
+  for _, g in ipairs(grants) do
+    if left == 0 then break end
+    local n = math.min(left, g.remaining - g.held)
+    if n > 0 then
+      takes[#takes + 1] = {g, n}
+      parts[#parts + 1] = g.id .. ':' .. string.format('%d', n)
+      left = left - n
+    end
+  end
+  grants_list = table.concat(parts, ',')
 end
 
 -- Which items run: every free one, and the first prepaid + overage of the rest.
@@ -145,22 +176,49 @@ if kept ~= '' then
   res[#res + 1] = 'kept'
   res[#res + 1] = kept
 end
+if grants_list ~= '' then
+  res[#res + 1] = 'grants'
+  res[#res + 1] = grants_list
+end
+res[#res + 1] = 'period'
+res[#res + 1] = period or '0'
 
--- The journal entries and the pool: each entry says the available credits
--- after it; only the counts that change are written.
-local avail_s
+-- The journal entries and the pool: one entry per source, each with the
+-- available credits after it; only the counts that change are written.
+local from_alloc_s = string.format('%d', from_alloc)
+local function after()
+  return string.format('%d', allocated - used - reserved + ga)
+end
+-- take_grants moves each grant's part: held (reserved) or posted.
+local function take_grants(typ)
+  for _, t in ipairs(takes) do
+    local g, n = t[1], t[2]
+    local n_s = string.format('%d', n)
+    ga = ga - n
+    if typ == 'post' then
+      g.remaining = g.remaining - n
+      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', n_s,
+        'dga', '-' .. n_s, 'dgr', '-' .. n_s, 'avail', after(), 'job', job, 'grant', g.id)
+    else
+      g.held = g.held + n
+      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'reserve', 'pool', pool, 'amount', n_s,
+        'dga', '-' .. n_s, 'dgh', n_s, 'avail', after(), 'job', job, 'grant', g.id)
+    end
+    grant_put(KEYS[11], g)
+  end
+  if #takes > 0 then redis.call('HSET', KEYS[2], 'grants_available', string.format('%d', ga)) end
+end
 if at_acceptance then
-  if prepaid > 0 then
-    used = used + prepaid
-    avail_s = string.format('%d', allocated - used - reserved)
-    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', prepaid_s,
-      'du', prepaid_s, 'avail', avail_s, 'job', job)
+  if from_alloc > 0 then
+    used = used + from_alloc
+    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', from_alloc_s,
+      'du', from_alloc_s, 'avail', after(), 'job', job)
     redis.call('HSET', KEYS[2], 'used', string.format('%d', used))
   end
+  take_grants('post')
   if overage > 0 then
-    avail_s = avail_s or string.format('%d', allocated - used - reserved)
     journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'overage', 'pool', pool, 'amount', overage_s,
-      'doo', overage_s, 'avail', avail_s, 'job', job, 'hold', hold_id)
+      'doo', overage_s, 'avail', after(), 'job', job, 'hold', hold_id)
     redis.call('HSET', KEYS[2], 'overage_outstanding',
       string.format('%d', (tonumber(v[7]) or 0) + overage))
     open_hold(KEYS[7], KEYS[8], hold_id, account, job, pool, overage, tonumber(v[9]) or 0, now_s)
@@ -197,28 +255,27 @@ if at_acceptance then
     res[#res + 1] = x
   end
 else
-  if prepaid + overage > 0 then
-    reserved = reserved + prepaid
-    avail_s = string.format('%d', allocated - used - reserved)
-    local amount_s = processed_s
-    if prepaid + overage ~= processed then amount_s = string.format('%d', prepaid + overage) end
+  if from_alloc + overage > 0 then
+    reserved = reserved + from_alloc
+    local amount_s = string.format('%d', from_alloc + overage)
     if overage == 0 then
       journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'reserve', 'pool', pool, 'amount', amount_s,
-        'dr', prepaid_s, 'avail', avail_s, 'job', job)
+        'dr', from_alloc_s, 'avail', after(), 'job', job)
       redis.call('HSET', KEYS[2], 'reserved', string.format('%d', reserved))
     else
       journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'reserve', 'pool', pool, 'amount', amount_s,
-        'dr', prepaid_s, 'dor', overage_s, 'avail', avail_s, 'job', job)
+        'dr', from_alloc_s, 'dor', overage_s, 'avail', after(), 'job', job)
       redis.call('HSET', KEYS[2], 'reserved', string.format('%d', reserved), 'overage_reserved',
         string.format('%d', (tonumber(v[8]) or 0) + overage))
     end
   end
+  take_grants('reserve')
   redis.call('ZADD', KEYS[4], now_s, job)
   res[#res + 1] = 'state'
   res[#res + 1] = 'reserved'
 end
 res[#res + 1] = 'remaining'
-res[#res + 1] = avail_s or string.format('%d', allocated - used - reserved)
+res[#res + 1] = after()
 redis.call('HSET', KEYS[3], unpack(res, 2))
 if at_acceptance then redis.call('PEXPIRE', KEYS[3], ARGV[11]) end
 return res

@@ -8,6 +8,7 @@
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
 -- KEYS[7] hold hash      KEYS[8] holds zset     KEYS[9] staged records set
 -- KEYS[10] the job's charged records set (dedup: what a refund gives back)
+-- KEYS[11] grants hash
 -- ARGV[1] cost  ARGV[2] now (unix ms)  ARGV[3] hold id  ARGV[4] pool
 -- ARGV[5] account  ARGV[6] job  ARGV[7] how long the settled reservation is
 -- kept (ms)  ARGV[8] 1 when the charged records are those of KEYS[9], else 0
@@ -19,6 +20,13 @@
 --    {"NOT_FOUND"} | {"POOL", reserved pool} | {"VOIDED"} | {"REFUNDED"}
 --    {"COST", reserved}
 --    {"IDS", got, want}
+--    {"ROLL", period_end, schedule}   the pool's period has ended: roll it, run again
+--
+-- The cost is posted from the sources the reservation took it from, in the
+-- order it took them: the period allocation, then its grants (grants). What
+-- a reservation of an ended period holds from the allocation is carried; what
+-- it gives back of it is forfeited, as is what it gives back to a grant that
+-- has ended.
 --
 -- Written for speed: it runs once per job. Values go to redis.call as strings
 -- (ARGV as given, computed integers through string.format('%d')), because
@@ -32,7 +40,7 @@ local staged = ARGV[8] == '1'
 
 local r = redis.call('HGETALL', KEYS[3])
 if #r == 0 then return {'NOT_FOUND'} end
-local pool, state, prepaid, overage, dedup
+local pool, state, prepaid, overage, dedup, grants_list, res_period, created
 for i = 1, #r, 2 do
   local k = r[i]
   if k == 'pool' then pool = r[i + 1]
@@ -40,6 +48,9 @@ for i = 1, #r, 2 do
   elseif k == 'prepaid' then prepaid = r[i + 1]
   elseif k == 'overage' then overage = r[i + 1]
   elseif k == 'dedup' then dedup = r[i + 1] == '1'
+  elseif k == 'grants' then grants_list = r[i + 1]
+  elseif k == 'period' then res_period = r[i + 1]
+  elseif k == 'created_at' then created = r[i + 1]
   end
 end
 if pool ~= ARGV[4] then return {'POOL', pool} end
@@ -51,6 +62,11 @@ if state == 'settled' or state == 'voided' or state == 'refunded' then
   return {'VOIDED'}
 end
 if staged and not dedup then return {'IDS', 0, cost} end
+local v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'overage_reserved',
+  'overage_outstanding', 'overage_price_cents', 'period_start', 'period_end', 'schedule', 'carried',
+  'grants_available')
+local roll = due_roll(v[8], v[9], now_s)
+if roll then return roll end
 prepaid, overage = tonumber(prepaid) or 0, tonumber(overage) or 0
 if dedup then
   local n = #ARGV - FIRST_ID + 1
@@ -69,84 +85,148 @@ elseif cost < 0 or cost > prepaid + overage then
   return {'COST', prepaid + overage}
 end
 
+local period = v[7]
+local allocated, used, reserved = num(v[1]), num(v[2]), num(v[3])
+local carried, ga = num(v[10]), num(v[11])
+-- Whether the reservation was made in an ended period: its allocation part
+-- is carried, not reserved.
+local old
+if res_period then old = res_period ~= period else old = num(created) < num(period) end
+
+-- The sources, in the order they were taken.
+local parts, from_grants = {}, 0
+if grants_list then
+  for id, n in string.gmatch(grants_list, '([^:,]+):(%d+)') do
+    parts[#parts + 1] = {id, tonumber(n)}
+    from_grants = from_grants + tonumber(n)
+  end
+end
+local alloc_part = prepaid - from_grants
 local prepaid_posted = math.min(cost, prepaid)
 local overage_posted = cost - prepaid_posted
 local released = prepaid + overage - cost
-local v, period
-if overage == 0 then
-  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'period_start')
-  period = v[4]
-else
-  v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'overage_reserved',
-    'overage_outstanding', 'overage_price_cents', 'period_start')
-  period = v[7]
-end
-local allocated, used, reserved = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+local alloc_posted = math.min(cost, alloc_part)
+local alloc_released = alloc_part - alloc_posted
+local release_overage = overage - overage_posted
 
--- The journal entries, each with the available credits after it. Posting and
--- overage leave available as it was; releasing prepaid credits adds to it.
-local release_prepaid, release_overage = prepaid - prepaid_posted, overage - overage_posted
-local avail_s = string.format('%d', allocated - used - reserved)
+local function after()
+  return string.format('%d', allocated - used - reserved + ga)
+end
 local pp_s, op_s, released_s = cost_s, '0', '0'
 if prepaid_posted ~= cost then pp_s = string.format('%d', prepaid_posted) end
 if overage_posted > 0 then op_s = string.format('%d', overage_posted) end
 if released > 0 then released_s = string.format('%d', released) end
-if prepaid_posted > 0 then
-  journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', pp_s,
-    'du', pp_s, 'dr', '-' .. pp_s, 'avail', avail_s, 'job', job)
+
+-- Posting: the allocation's part, then each grant's, then the overage.
+if alloc_posted > 0 then
+  local n_s = string.format('%d', alloc_posted)
+  if old then
+    carried = carried - alloc_posted
+    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', n_s,
+      'dc', '-' .. n_s, 'avail', after(), 'job', job)
+  else
+    used, reserved = used + alloc_posted, reserved - alloc_posted
+    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', n_s,
+      'du', n_s, 'dr', '-' .. n_s, 'avail', after(), 'job', job)
+  end
+end
+local left = cost - alloc_posted
+local gs = {}
+for i, part in ipairs(parts) do
+  local g = grant_get(KEYS[11], part[1])
+  gs[i] = g
+  local pg = math.min(left, part[2])
+  left = left - pg
+  part[3] = pg
+  if pg > 0 then
+    local n_s = string.format('%d', pg)
+    g.remaining, g.held = g.remaining - pg, g.held - pg
+    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'post', 'pool', pool, 'amount', n_s,
+      'dgr', '-' .. n_s, 'dgh', '-' .. n_s, 'avail', after(), 'job', job, 'grant', g.id)
+  end
 end
 local changes = {'state', 'settled', 'total_cost', cost_s, 'released', released_s,
   'prepaid_posted', pp_s, 'overage_posted', op_s, 'ended_at', now_s, 'posted_period', period or '0'}
 if overage_posted > 0 then
   journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'overage', 'pool', pool, 'amount', op_s,
-    'doo', op_s, 'dor', '-' .. op_s, 'avail', avail_s, 'job', job, 'hold', hold_id)
-  open_hold(KEYS[7], KEYS[8], hold_id, ARGV[5], job, pool, overage_posted,
-    tonumber(v[6]) or 0, now_s)
+    'doo', op_s, 'dor', '-' .. op_s, 'avail', after(), 'job', job, 'hold', hold_id)
+  open_hold(KEYS[7], KEYS[8], hold_id, ARGV[5], job, pool, overage_posted, num(v[6]), now_s)
   changes[#changes + 1] = 'hold'
   changes[#changes + 1] = hold_id
 end
-if released > 0 then
-  local after_s = avail_s
-  if release_prepaid > 0 then
-    after_s = string.format('%d', allocated - used - reserved + release_prepaid)
+
+-- Releasing: the allocation's part (forfeited when carried) with the
+-- overage's, then each grant's (forfeited when the grant has ended).
+if alloc_released + release_overage > 0 then
+  local f = {'at', now_s, 'type', 'release', 'pool', pool, 'amount',
+    string.format('%d', alloc_released + release_overage)}
+  if alloc_released > 0 then
+    local n_s = string.format('%d', -alloc_released)
+    if old then
+      carried = carried - alloc_released
+      f[#f + 1] = 'dc'
+    else
+      reserved = reserved - alloc_released
+      f[#f + 1] = 'dr'
+    end
+    f[#f + 1] = n_s
   end
-  if release_overage == 0 then
-    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', released_s,
-      'dr', string.format('%d', -release_prepaid), 'avail', after_s, 'job', job)
-  else
-    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', released_s,
-      'dr', string.format('%d', -release_prepaid), 'dor', string.format('%d', -release_overage),
-      'avail', after_s, 'job', job)
+  if release_overage > 0 then
+    f[#f + 1] = 'dor'
+    f[#f + 1] = string.format('%d', -release_overage)
   end
+  f[#f + 1] = 'avail'
+  f[#f + 1] = after()
+  f[#f + 1] = 'job'
+  f[#f + 1] = job
+  journal(KEYS[1], KEYS[5], unpack(f))
+end
+for i, part in ipairs(parts) do
+  local g, rg = gs[i], part[2] - part[3]
+  if rg > 0 then
+    local n_s = string.format('%d', rg)
+    g.held = g.held - rg
+    if g.status == 'active' then
+      ga = ga + rg
+      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s,
+        'dgh', '-' .. n_s, 'dga', n_s, 'avail', after(), 'job', job, 'grant', g.id)
+    else
+      g.remaining = g.remaining - rg
+      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s,
+        'dgh', '-' .. n_s, 'dgr', '-' .. n_s, 'avail', after(), 'job', job, 'grant', g.id,
+        'reason', 'grant ' .. g.status)
+    end
+  end
+  if #parts > 0 then grant_put(KEYS[11], g) end
 end
 
--- The pool: used grows by what was posted from prepaid, overage_outstanding by
--- the overage posted, and the whole reservation leaves reserved and
--- overage_reserved. Only the counts that change are written.
-if overage == 0 and prepaid_posted > 0 then
-  -- the usual settle
-  redis.call('HSET', KEYS[2], 'used', string.format('%d', used + prepaid_posted),
-    'reserved', string.format('%d', reserved - prepaid))
-else
-  local w = {}
-  if prepaid_posted > 0 then
-    w[#w + 1] = 'used'
-    w[#w + 1] = string.format('%d', used + prepaid_posted)
-  end
-  if prepaid > 0 then
-    w[#w + 1] = 'reserved'
-    w[#w + 1] = string.format('%d', reserved - prepaid)
-  end
-  if overage > 0 then
-    w[#w + 1] = 'overage_reserved'
-    w[#w + 1] = string.format('%d', (tonumber(v[4]) or 0) - overage)
-  end
-  if overage_posted > 0 then
-    w[#w + 1] = 'overage_outstanding'
-    w[#w + 1] = string.format('%d', (tonumber(v[5]) or 0) + overage_posted)
-  end
-  if #w > 0 then redis.call('HSET', KEYS[2], unpack(w)) end
+-- The pool: only the counts that change are written.
+local w = {}
+if used ~= num(v[2]) then
+  w[#w + 1] = 'used'
+  w[#w + 1] = string.format('%d', used)
 end
+if reserved ~= num(v[3]) then
+  w[#w + 1] = 'reserved'
+  w[#w + 1] = string.format('%d', reserved)
+end
+if carried ~= num(v[10]) then
+  w[#w + 1] = 'carried'
+  w[#w + 1] = string.format('%d', carried)
+end
+if ga ~= num(v[11]) then
+  w[#w + 1] = 'grants_available'
+  w[#w + 1] = string.format('%d', ga)
+end
+if overage > 0 then
+  w[#w + 1] = 'overage_reserved'
+  w[#w + 1] = string.format('%d', num(v[4]) - overage)
+end
+if overage_posted > 0 then
+  w[#w + 1] = 'overage_outstanding'
+  w[#w + 1] = string.format('%d', num(v[5]) + overage_posted)
+end
+if #w > 0 then redis.call('HSET', KEYS[2], unpack(w)) end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], unpack(changes))
 if staged then redis.call('UNLINK', KEYS[9]) end
