@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -16,10 +17,12 @@ import (
 // property test runs the same random operations on it and on Redis and
 // compares every outcome.
 type model struct {
-	pools map[string]*modelPool // account/pool
-	res   map[string]*credit.Reservation
-	holds map[string]*credit.Hold
-	jobs  []string // account/job, in order of reservation
+	pools  map[string]*modelPool // account/pool
+	res    map[string]*credit.Reservation
+	holds  map[string]*credit.Hold
+	jobs   []string                 // account/job, in order of reservation
+	grants map[string]*credit.Grant // account/grant
+	gids   []string                 // account/grant, in order of creation
 }
 
 type modelPool struct {
@@ -51,7 +54,9 @@ var recordUniverse = []string{"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r
 
 func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	m := &model{pools: map[string]*modelPool{}, res: map[string]*credit.Reservation{}, holds: map[string]*credit.Hold{}}
+	m := &model{pools: map[string]*modelPool{}, res: map[string]*credit.Reservation{}, holds: map[string]*credit.Hold{},
+		grants: map[string]*credit.Grant{}}
+	grantN := 0
 	accounts := []string{h.Account("pa"), h.Account("pb"), h.Account("pc")}
 	configs := []credit.PoolConfig{
 		{Name: "people", Grant: 60, OverageEnabled: true, OverageLimit: 25, OveragePriceCents: 7},
@@ -76,8 +81,41 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 		cfg := configs[rng.IntN(len(configs))]
 		mp := m.pools[a+"/"+cfg.Name]
 		where := fmt.Sprintf("seed %d step %d", seed, step)
+		m.expireGrants(h.Clock.Now())
 
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(12); {
+		case op >= 10: // add a grant (now and then one added before, again), or void one
+			if op == 11 && len(m.gids) > 0 {
+				key := m.gids[rng.IntN(len(m.gids))]
+				g := m.grants[key]
+				got, err := h.L.VoidGrant(ctx, g.Account, g.ID, "void")
+				want := m.voidGrant(key, h.Clock.Now())
+				compareOutcome(t, where+" void grant", want, got, nil, err)
+				break
+			}
+			req := credit.GrantRequest{Account: a, Pool: cfg.Name, Amount: 1 + rng.Int64N(40),
+				Priority: rng.Int64N(3), Reason: "pack"}
+			if rng.IntN(3) > 0 {
+				req.ExpiresAt = h.Clock.Now().Add(time.Duration(1+rng.IntN(20)) * time.Hour).Truncate(time.Millisecond)
+			}
+			again := rng.IntN(5) == 0 && len(m.gids) > 0
+			if again {
+				g := m.grants[m.gids[rng.IntN(len(m.gids))]]
+				req = credit.GrantRequest{Account: g.Account, Pool: g.Pool, ID: g.ID, Amount: g.Amount,
+					ExpiresAt: g.ExpiresAt, Priority: g.Priority, Reason: g.Reason}
+				if !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(h.Clock.Now()) {
+					break // refused as expiring in the past, rightly
+				}
+			} else {
+				grantN++
+				req.ID = fmt.Sprintf("grant_p%d", grantN)
+			}
+			got, created, err := h.L.AddGrant(ctx, req)
+			if err != nil || created == again {
+				t.Fatalf("%s add grant %+v: created %v, %v", where, req, created, err)
+			}
+			want := m.addGrant(req, h.Clock.Now())
+			compareOutcome(t, where+" add grant", want, got, nil, nil)
 		case op < 4: // reserve
 			jobN++
 			req := credit.ReserveRequest{Account: a, Pool: cfg.Name, JobID: fmt.Sprintf("j%d", jobN),
@@ -172,9 +210,9 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 				_, err := h.L.Adjust(ctx, a, cfg.Name, n, "adjust", "")
 				_, short := errors.AsType[*credit.InsufficientError](err)
 				switch {
-				case mp.c.Available()+n < 0:
+				case mp.c.AllocationAvailable()+n < 0: // an adjustment never takes grants
 					if !short {
-						t.Fatalf("%s adjust %d with %d available: %v", where, n, mp.c.Available(), err)
+						t.Fatalf("%s adjust %d with %d of the allocation available: %v", where, n, mp.c.AllocationAvailable(), err)
 					}
 				case err != nil:
 					t.Fatalf("%s adjust: %v", where, err)
@@ -213,6 +251,23 @@ func runSequence(t *testing.T, h *Harness, seed uint64, steps int) {
 		}
 	}
 	h.CheckInvariants(t, accounts...)
+	// I9: every grant as the model has it, in the order Grants lists them.
+	for _, a := range accounts {
+		got, err := h.L.Grants(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []credit.Grant{}
+		for _, key := range m.gids {
+			if g := m.grants[key]; g.Account == a {
+				want = append(want, *g)
+			}
+		}
+		ledger.SortGrants(want)
+		if diff := cmp.Diff(want, append([]credit.Grant{}, got...)); diff != "" {
+			t.Fatalf("grants of %s (-model +redis):\n%s", a, diff)
+		}
+	}
 	// I7: a record id is charged at most once per (account, pool): the ids
 	// the model charged are exactly the ones Redis has.
 	for key, mp := range m.pools {
@@ -299,8 +354,30 @@ func (m *model) reserve(req credit.ReserveRequest, now time.Time) (credit.Reserv
 		it := credit.ChooseItems(req.ItemIDs, req.Dedup, charged, prepaid+overage)
 		r.Kept, r.Processed = it.Kept, it.Processed
 	}
+	fromAlloc := min(prepaid, max(mp.c.AllocationAvailable(), 0))
+	left := prepaid - fromAlloc
+	var takes []*credit.Grant
+	for _, g := range m.activeGrants(req.Account, req.Pool) {
+		if left == 0 {
+			break
+		}
+		if n := min(left, g.Available()); n > 0 {
+			r.FromGrants = append(r.FromGrants, credit.GrantPart{GrantID: g.ID, Credits: n})
+			takes = append(takes, g)
+			left -= n
+		}
+	}
+	for i, g := range takes {
+		n := r.FromGrants[i].Credits
+		mp.c.GrantsAvailable -= n
+		if req.ChargeAtAcceptance {
+			g.Remaining -= n
+		} else {
+			g.Held += n
+		}
+	}
 	if req.ChargeAtAcceptance {
-		mp.c.Used += prepaid
+		mp.c.Used += fromAlloc
 		mp.c.OverageOutstanding += overage
 		r.State, r.TotalCost, r.PrepaidPosted, r.OveragePosted, r.EndedAt = credit.Settled, prepaid+overage, prepaid, overage, now
 		if req.Dedup {
@@ -312,7 +389,7 @@ func (m *model) reserve(req credit.ReserveRequest, now time.Time) (credit.Reserv
 		}
 		m.openHold(&r, mp, now)
 	} else {
-		mp.c.Reserved += prepaid
+		mp.c.Reserved += fromAlloc
 		mp.c.OverageReserved += overage
 	}
 	r.Remaining = mp.c.Available()
@@ -364,13 +441,21 @@ func (m *model) settle(key string, req credit.SettleRequest, now time.Time) (cre
 	if err != nil {
 		return credit.Reservation{}, err
 	}
+	// The allocation's part first, then each grant's: what is not posted
+	// goes back to its source, or is forfeited when the source has ended.
+	alloc := r.FromAllocation()
+	posted := min(s.PrepaidPosted, alloc)
 	if r.Period.Equal(mp.start) {
-		mp.c.Used += s.PrepaidPosted
-		mp.c.Reserved -= r.Prepaid
+		mp.c.Used += posted
+		mp.c.Reserved -= alloc
 	} else {
-		// reserved in an ended period: spent from what it carried, and
-		// the rest forfeited
-		mp.c.Carried -= r.Prepaid
+		mp.c.Carried -= alloc
+	}
+	left := s.PrepaidPosted - posted
+	for _, part := range r.FromGrants {
+		n := min(left, part.Credits)
+		left -= n
+		m.release(r.Account, part, n, mp)
 	}
 	mp.c.OverageReserved -= r.Overage
 	mp.c.OverageOutstanding += s.OveragePosted
@@ -390,9 +475,12 @@ func (m *model) void(key string, now time.Time) (credit.Reservation, error) {
 	}
 	mp := m.pools[r.Account+"/"+r.Pool]
 	if r.Period.Equal(mp.start) {
-		mp.c.Reserved -= r.Prepaid
+		mp.c.Reserved -= r.FromAllocation()
 	} else {
-		mp.c.Carried -= r.Prepaid
+		mp.c.Carried -= r.FromAllocation()
+	}
+	for _, part := range r.FromGrants {
+		m.release(r.Account, part, 0, mp)
 	}
 	mp.c.OverageReserved -= r.Overage
 	r.State, r.Released, r.EndedAt = credit.Voided, r.Reserved(), now
@@ -428,4 +516,73 @@ func distinct(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// release ends what one grant gave one reservation: posted of it is spent,
+// the rest goes back to the grant while it is active, and is forfeited once
+// it has ended.
+func (m *model) release(account string, part credit.GrantPart, posted int64, mp *modelPool) {
+	g := m.grants[account+"/"+part.GrantID]
+	g.Held -= part.Credits
+	g.Remaining -= posted
+	if g.Status == credit.GrantActive {
+		mp.c.GrantsAvailable += part.Credits - posted
+	} else {
+		g.Remaining -= part.Credits - posted
+	}
+}
+
+// activeGrants returns the pool's active grants in spending order.
+func (m *model) activeGrants(account, pool string) []*credit.Grant {
+	var gs []*credit.Grant
+	for _, key := range m.gids {
+		if g := m.grants[key]; g.Account == account && g.Pool == pool && g.Status == credit.GrantActive {
+			gs = append(gs, g)
+		}
+	}
+	for i := 1; i < len(gs); i++ {
+		for j := i; j > 0 && credit.GrantLess(*gs[j], *gs[j-1]); j-- {
+			gs[j], gs[j-1] = gs[j-1], gs[j]
+		}
+	}
+	return gs
+}
+
+func (m *model) addGrant(req credit.GrantRequest, now time.Time) credit.Grant {
+	key := req.Account + "/" + req.ID
+	if g, ok := m.grants[key]; ok {
+		return *g
+	}
+	g := &credit.Grant{ID: req.ID, Account: req.Account, Pool: req.Pool, Amount: req.Amount, Remaining: req.Amount,
+		ExpiresAt: req.ExpiresAt, Priority: req.Priority, Reason: req.Reason, CreatedAt: now, Status: credit.GrantActive}
+	m.grants[key] = g
+	m.gids = append(m.gids, key)
+	m.pools[req.Account+"/"+req.Pool].c.GrantsAvailable += req.Amount
+	return *g
+}
+
+// endGrant forfeits what a grant can still give; jobs keep what they hold.
+func (m *model) endGrant(g *credit.Grant, status credit.GrantStatus, now time.Time) {
+	m.pools[g.Account+"/"+g.Pool].c.GrantsAvailable -= g.Available()
+	g.Remaining, g.Status, g.EndedAt = g.Held, status, now
+	if status == credit.GrantExpired {
+		g.EndedAt = g.ExpiresAt
+	}
+}
+
+func (m *model) voidGrant(key string, now time.Time) credit.Grant {
+	g := m.grants[key]
+	if g.Status == credit.GrantActive {
+		m.endGrant(g, credit.GrantVoided, now)
+	}
+	return *g
+}
+
+// expireGrants expires every active grant whose expiry has come by now.
+func (m *model) expireGrants(now time.Time) {
+	for _, key := range m.gids {
+		if g := m.grants[key]; g.Status == credit.GrantActive && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(now) {
+			m.endGrant(g, credit.GrantExpired, now)
+		}
+	}
 }

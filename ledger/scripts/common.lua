@@ -250,6 +250,8 @@ end
 local function end_grant(akey, jkey, gkey, zkey, g, status, now_s, alloc_avail, ga, reason)
   local forfeit = g.remaining - g.held
   g.remaining, g.status, g.ended_at = g.held, status, tonumber(now_s)
+  -- an expired grant ended at its expiry, whenever that is seen
+  if status == 'expired' and g.expires_at > 0 then g.ended_at = g.expires_at end
   grant_put(gkey, g)
   redis.call('ZREM', zkey, g.id)
   ga = ga - forfeit
