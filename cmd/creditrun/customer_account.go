@@ -15,7 +15,9 @@ const accountUsage = `usage:
   creditrun account [--json]
 
 Shows the key's account and its credit pools: allocated, used, reserved,
-available, overage outstanding and the end of the period.
+available (credit grants included), overage outstanding, the end of the
+period, and what the pool's grants can still give (creditrun grants list
+shows them).
 
 ` + customerAPIHelp
 
@@ -62,11 +64,11 @@ func (c *cli) account(ctx context.Context, args []string) error {
 	}
 	slices.Sort(names)
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "POOL\tALLOCATED\tUSED\tRESERVED\tAVAILABLE\tOVERAGE OUTSTANDING\tPERIOD END")
+	fmt.Fprintln(tw, "POOL\tALLOCATED\tUSED\tRESERVED\tAVAILABLE\tOVERAGE OUTSTANDING\tPERIOD END\tFROM GRANTS")
 	for _, name := range names {
 		p := a.Pools[name]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", name, p.Allocated, p.Used, p.Reserved, p.Available,
-			p.OverageOutstanding, stamp(&p.PeriodEnd))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", name, p.Allocated, p.Used, p.Reserved, p.Available,
+			p.OverageOutstanding, stamp(&p.PeriodEnd), p.GrantsAvailable)
 	}
 	return tw.Flush()
 }
@@ -124,9 +126,20 @@ func (c *cli) journal(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "SEQ\tAT\tTYPE\tPOOL\tAMOUNT\tAVAILABLE AFTER\tJOB / HOLD / GRANT\tREASON")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Seq, stamp(&e.At), e.Type, e.Pool, e.Amount, e.AvailableAfter,
-			orDash(firstNonEmpty(e.JobID, e.HoldID, e.GrantID)), orDash(e.Reason))
+			orDash(strings.Join(nonEmpty(e.JobID, e.HoldID, e.GrantID), " ")), orDash(e.Reason))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(c.stdout, "%d entr(ies)\n", len(entries))
 	return nil
+}
+
+// nonEmpty returns the strings of ss that are not empty, in order.
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"scheduler": {"the cron scheduler: period refresh, reaper, result expiry, hold-tag healing, upload cleanup", runSchedulerRole},
 	"dataset":   {"dataset generate: a deterministic synthetic dataset", runDataset},
 	"holds":     {"finance: list, pay and waive overage holds", runHolds},
+	"grants":    {"grants add|list|void: credit grants, blocks of credits with their own expiry", runGrants},
 	"ledger":    {"the account's credit journal; ledger verify: a read-only audit of the credit ledger", runLedgerCommands},
 	"submit":    {"submit search|download|enrichment: a job, over the HTTP API; --wait for it to end", runSubmit},
 	"jobs":      {"jobs list|get|wait|cancel: the account's jobs, over the HTTP API", runJobs},
