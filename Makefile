@@ -23,7 +23,7 @@ BENCHTIME ?= 1s
 # Every package with a Benchmark function (ledger/..., source/... and any other).
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
 
-.PHONY: help run test faults bench lint build tools fmt-check
+.PHONY: help run test faults bench lint build tools fmt-check docs-check
 
 help: ## show the targets
 	@echo "usage: make <target>"
@@ -42,6 +42,8 @@ test: tools ## install what the tests need if missing, then vet, check gofmt, an
 	@$(MAKE) --no-print-directory fmt-check
 	@echo "--- go test"
 	$(GO) test -race -timeout 30m ./...
+	@echo "--- docs-check"
+	@$(MAKE) --no-print-directory docs-check
 
 faults: tools ## run the fault suite at length (CREDITRUN_FAULTS=long); `make test` runs it bounded
 	@echo "--- go test -run TestFaults, at length (the summaries are the FAULTS lines; faults.log has it all)"
@@ -70,6 +72,9 @@ bench: tools ## run the Go benchmarks (ledger, source, ...) and `creditrun bench
 lint: ## run golangci-lint (config: .golangci.yaml)
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
 
+docs-check: build ## run the shell blocks marked <!-- check --> in README.md and docs/*.md against a fresh creditrun dev
+	$(GO) run ./internal/docscheck -bin bin/creditrun README.md docs/*.md
+
 build: ## build bin/creditrun
 	$(GO) build -o bin/creditrun ./cmd/creditrun
 
@@ -79,6 +84,8 @@ tools: ## install redis-server, redis-cli, a C compiler (for -race), chromium (c
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-cli >/dev/null 2>&1 || missing="$$missing redis-tools"; \
 	command -v "$$($(GO) env CC)" >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v jq >/dev/null 2>&1 || missing="$$missing jq"; \
 	if [ -n "$$missing" ]; then \
 		if ! command -v apt-get >/dev/null 2>&1; then \
 			echo "missing:$$missing; no apt-get here, install them by hand"; exit 1; \
