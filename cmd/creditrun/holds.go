@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/creditrun/creditrun/client"
 )
 
 // holdsUsage is the help of `creditrun holds`.
@@ -103,12 +102,12 @@ func holdsCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		if strings.TrimSpace(ref) == "" {
 			return errors.New("holds pay: --ref is required: the payment reference")
 		}
-		h, err = c.close(ctx, pos[0], "pay", map[string]string{"payment_ref": ref})
+		h, err = c.pay(ctx, pos[0], ref)
 	} else {
 		if strings.TrimSpace(reason) == "" {
 			return errors.New("holds waive: --reason is required")
 		}
-		h, err = c.close(ctx, pos[0], "waive", map[string]string{"reason": reason})
+		h, err = c.waive(ctx, pos[0], reason)
 	}
 	if err != nil {
 		return fmt.Errorf("holds %s %s: %w", sub, pos[0], err)
@@ -167,22 +166,22 @@ type holdList struct {
 	TotalDueCents int64     `json:"total_due_cents"`
 }
 
-// holdsClient calls the finance endpoints of the API.
+// holdsClient is the Go client of the API with a finance or admin key,
+// and the base URL, which errors of the connection name.
 type holdsClient struct {
 	base string
-	key  string
-	http *http.Client
+	c    *client.Client
 }
 
 func newHoldsClient(base, key string) (*holdsClient, error) {
 	if key == "" {
 		return nil, errors.New("an API key is required: --key or CREDITRUN_KEY (a finance or admin key)")
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	c, err := client.New(base, key, client.WithUserAgent("creditrun-cli/1"))
+	if err != nil {
 		return nil, fmt.Errorf("--url %q is not an http(s) URL", base)
 	}
-	return &holdsClient{base: strings.TrimRight(base, "/"), key: key, http: &http.Client{Timeout: time.Minute}}, nil
+	return &holdsClient{base: strings.TrimRight(base, "/"), c: c}, nil
 }
 
 // holdsPageSize is the page size the CLI asks for: the API's most. Tests
@@ -192,90 +191,61 @@ var holdsPageSize = 500
 // list reads every page of GET /v1/holds.
 func (c *holdsClient) list(ctx context.Context, status, account string) (holdList, error) {
 	out := holdList{Holds: []cliHold{}}
-	q := url.Values{"limit": {fmt.Sprint(holdsPageSize)}}
-	if status != "" {
-		q.Set("status", status)
-	}
-	if account != "" {
-		q.Set("account", account)
-	}
+	q := client.HoldsQuery{Status: client.HoldStatus(status), Account: account, Limit: holdsPageSize}
 	for {
-		var page struct {
-			Holds         []cliHold `json:"holds"`
-			NextCursor    *string   `json:"next_cursor"`
-			TotalDueCents int64     `json:"total_due_cents"`
+		page, err := c.c.ListHolds(ctx, q)
+		if err != nil {
+			return holdList{}, c.wrap(err)
 		}
-		if err := c.do(ctx, http.MethodGet, "/v1/holds?"+q.Encode(), nil, &page); err != nil {
-			return holdList{}, err
+		for _, h := range page.Holds {
+			out.Holds = append(out.Holds, toCLIHold(h))
 		}
-		out.Holds = append(out.Holds, page.Holds...)
 		out.TotalDueCents = page.TotalDueCents
-		if page.NextCursor == nil || *page.NextCursor == "" {
+		if page.NextCursor == "" {
 			return out, nil
 		}
-		q.Set("cursor", *page.NextCursor)
+		q.Cursor = page.NextCursor
 	}
 }
 
-// close pays or waives a hold: action is "pay" or "waive".
-func (c *holdsClient) close(ctx context.Context, id, action string, body map[string]string) (cliHold, error) {
-	var h cliHold
-	err := c.do(ctx, http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/"+action, body, &h)
-	return h, err
-}
-
-// apiError is an error answer of the API.
-type apiError struct {
-	Status  int
-	Code    string `json:"error"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("the API answered %d %s", e.Status, http.StatusText(e.Status))
-	}
-	return fmt.Sprintf("%s (%d %s)", e.Message, e.Status, e.Code)
-}
-
-// do sends one request and decodes a 200 into out, or returns an
-// *apiError with the API's message.
-func (c *holdsClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+// pay marks a hold paid with the payment reference ref.
+func (c *holdsClient) pay(ctx context.Context, id, ref string) (cliHold, error) {
+	h, err := c.c.PayHold(ctx, id, client.PayHoldRequest{PaymentRef: ref})
 	if err != nil {
-		return err
+		return cliHold{}, c.wrap(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
+	return toCLIHold(*h), nil
+}
+
+// waive marks a hold waived for reason.
+func (c *holdsClient) waive(ctx context.Context, id, reason string) (cliHold, error) {
+	h, err := c.c.WaiveHold(ctx, id, client.WaiveHoldRequest{Reason: reason})
 	if err != nil {
-		return fmt.Errorf("the API at %s: %w", c.base, err)
+		return cliHold{}, c.wrap(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("the API at %s: %w", c.base, err)
+	return toCLIHold(*h), nil
+}
+
+// wrap says which API an error that is not the API's own answer (the
+// connection's) was about, and strips the client's "creditrun: " prefix
+// from the API's answers, which main prints already.
+func (c *holdsClient) wrap(err error) error {
+	if _, ok := errors.AsType[*client.Error](err); ok {
+		return &cliError{what: "the API answered", err: err}
 	}
-	if resp.StatusCode != http.StatusOK {
-		e := &apiError{Status: resp.StatusCode}
-		_ = json.Unmarshal(b, e)
-		return e
+	return fmt.Errorf("the API at %s: %w", c.base, err)
+}
+
+// toCLIHold is h as the CLI prints it in JSON: as the API answers it, with
+// payment_ref null until the hold is paid.
+func toCLIHold(h client.Hold) cliHold {
+	out := cliHold{ID: h.ID, AccountID: h.AccountID, JobID: h.JobID, Pool: h.Pool, OverageCredits: h.OverageCredits,
+		AmountDueCents: h.AmountDueCents, Status: string(h.Status), CreatedAt: h.CreatedAt, PaidAt: h.PaidAt, WaiveReason: h.WaiveReason}
+	if h.PaymentRef != "" {
+		ref := h.PaymentRef
+		out.PaymentRef = &ref
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("the API at %s answered what is not JSON: %w", c.base, err)
-	}
-	return nil
+	return out
 }
 
 func printJSON(w io.Writer, v any) error {
