@@ -10,8 +10,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstest"
+	"github.com/creditrun/creditrun/jobs/jobstore"
+	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/ledgertest"
+	"github.com/creditrun/creditrun/ledger/plan"
 )
 
 // grantJSON is a grant as the API shows it.
@@ -353,4 +358,73 @@ func TestGrantRoles(t *testing.T) {
 	}
 	ledgertest.CheckAccount(t, e.ledger, a)
 	ledgertest.CheckAccount(t, e.ledger, b)
+}
+
+// TestGrantExpiry moves the ledger's clock past a grant's expiry: the
+// account stops counting it, its list shows it expired, the journal
+// forfeits what no job held, and a job in flight still spends what it
+// reserved from it; what that job gives back is forfeited too.
+func TestGrantExpiry(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	var svc *jobs.Service
+	var l *ledger.Redis
+	e := newEnv(t, withClock(clock), func(cfg *api.Config) {
+		l = ledger.New(cfg.Redis, ledger.Options{Prefix: cfg.KeyPrefix, NowFunc: clock.Now})
+		js := jobstore.New(cfg.Redis, jobstore.Options{Prefix: cfg.KeyPrefix})
+		svc = jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: &jobstest.Queue{}, Accounts: js, Catalog: plan.Builtin(), NowFunc: clock.Now})
+		cfg.Jobs, cfg.Ledger = svc, l
+	})
+	e.svc, e.ledger = svc, l
+	acct, key := e.account(t, "people-1k-99")
+	e.setAvailable(t, acct, "people", 0)
+	g := e.addGrant(t, acct, "", map[string]any{"pool": "people", "amount": 20, "expires_at": clock.Now().Add(time.Hour).Format(time.RFC3339)})
+
+	s := e.submit(t, key, "/v1/searches", map[string]any{"data_type": "people", "query": "", "num_records": 15, "on_insufficient": "reject"})
+	id := s.Job["id"].(string)
+	if s.Meta["credits_reserved"] != 15.0 || s.Meta["credits_remaining"] != 5.0 {
+		t.Fatalf("meta %v, want 15 reserved from the grant, 5 left", s.Meta)
+	}
+
+	clock.Add(2 * time.Hour)
+	if p := e.peoplePool(t, key); p["grants_available"] != 0.0 || p["available"] != 0.0 {
+		t.Errorf("pool after the expiry %v, want nothing available", p)
+	}
+	gs := e.grants(t, key, "/v1/account/grants")
+	if len(gs) != 1 || gs[0].ID != g.ID || gs[0].Status != "expired" || gs[0].Remaining != 0 {
+		t.Fatalf("grants after the expiry %+v, want %s expired with remaining 0", gs, g.ID)
+	}
+	var expired []string
+	for _, en := range e.journal(t, key) {
+		if en["type"] == "grant_expired" {
+			expired = append(expired, fmt.Sprintf("%v %v", en["grant_id"], en["amount"]))
+		}
+	}
+	if want := []string{g.ID + " 5"}; !cmp.Equal(expired, want) {
+		t.Errorf("grant_expired entries %q, want %q: the 5 no job held", expired, want)
+	}
+	ledgertest.CheckAccount(t, e.ledger, acct)
+
+	// The job in flight spends 10 of its 15; the 5 it gives back are
+	// forfeited with the grant, not made available.
+	if _, err := e.svc.Start(ctx, acct, id); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]string, 10)
+	for i := range recs {
+		recs[i] = fmt.Sprintf(`{"id":"p%d"}`, i)
+	}
+	j, err := e.svc.Complete(ctx, acct, id, jobs.Outcome{Found: 10, Delivered: 10, Records: json.RawMessage("[" + strings.Join(recs, ",") + "]")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.TotalCost != 10 || j.Overage != 0 {
+		t.Errorf("job cost %d (overage %d), want 10 from what it reserved", j.TotalCost, j.Overage)
+	}
+	if p := e.peoplePool(t, key); p["grants_available"] != 0.0 || p["available"] != 0.0 || p["reserved"] != 0.0 {
+		t.Errorf("pool after the settle %v, want nothing available or reserved", p)
+	}
+	if gs := e.grants(t, key, "/v1/account/grants"); len(gs) != 1 || gs[0].Remaining != 0 || gs[0].Status != "expired" {
+		t.Errorf("grant after the settle %+v", gs)
+	}
+	ledgertest.CheckAccount(t, e.ledger, acct)
 }
