@@ -175,3 +175,35 @@ func (l *Redis) RefreshBatch(ctx context.Context, items []RefreshItem) ([]Refres
 	}
 	return results, nil
 }
+
+// NextDue returns the earliest time, as indexed, at which a pool of one of
+// these names has a period that ends or a grant that expires: when a sweep
+// next has work. It is the zero Time when none has either. One round trip
+// (one per node on Cluster).
+func (l *Redis) NextDue(ctx context.Context, pools []string) (time.Time, error) {
+	pipe := l.client.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, 0, 2*len(pools))
+	for _, pool := range pools {
+		if err := credit.CheckID("pool", pool); err != nil {
+			return time.Time{}, err
+		}
+		cmds = append(cmds, pipe.ZRangeWithScores(ctx, l.keys.periods(pool), 0, 0),
+			pipe.ZRangeWithScores(ctx, l.keys.grantExpiries(pool), 0, 0))
+	}
+	if len(cmds) == 0 {
+		return time.Time{}, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return time.Time{}, fmt.Errorf("next due: %w", err)
+	}
+	var next int64
+	for _, cmd := range cmds {
+		if z := cmd.Val(); len(z) > 0 && z[0].Score > 0 && (next == 0 || int64(z[0].Score) < next) {
+			next = int64(z[0].Score)
+		}
+	}
+	if next == 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(next).UTC(), nil
+}

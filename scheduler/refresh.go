@@ -30,6 +30,15 @@ type Ledger interface {
 	// RefreshBatch refreshes each item at most once per period. Per-item
 	// failures are in the results; the error is a failure to write the index.
 	RefreshBatch(ctx context.Context, items []ledger.RefreshItem) ([]ledger.RefreshResult, error)
+	// NextDue returns when, as indexed, the earliest period of pools of
+	// these names ends or their earliest grant expires; zero for never.
+	NextDue(ctx context.Context, pools []string) (time.Time, error)
+	// GrantsExpiringBefore returns up to limit accounts, after skipping
+	// offset, whose pool of this name has a grant that expires by t.
+	GrantsExpiringBefore(ctx context.Context, pool string, t time.Time, offset, limit int) ([]string, error)
+	// ExpireGrants expires the pool's grants whose expiry has come, each
+	// once, and returns how many it expired.
+	ExpireGrants(ctx context.Context, account, pool string) (int, error)
 }
 
 var _ Ledger = (*ledger.Redis)(nil)
@@ -130,6 +139,56 @@ func (r *Refresher) Sweep(ctx context.Context, now time.Time) (applied int, err 
 		errs = append(errs, ps.errs...)
 	}
 	return applied, errors.Join(errs...)
+}
+
+// SweepDue sweeps when there is work: it looks up the earliest period end
+// and grant expiry of the index (one round trip), and only when one has come
+// by now does it Sweep and expire the grants due. Run every second, it
+// starts each period, and ends each grant, within about a second of its
+// time, at the cost of one small read a second while nothing is due. It
+// returns the refreshes applied plus the grants expired.
+func (r *Refresher) SweepDue(ctx context.Context, now time.Time) (int, error) {
+	next, err := r.cfg.Ledger.NextDue(ctx, r.poolNames())
+	if err != nil || next.IsZero() || next.After(now) {
+		return 0, err
+	}
+	applied, err := r.Sweep(ctx, now)
+	expired, gerr := r.ExpireGrants(ctx, now)
+	return applied + expired, errors.Join(err, gerr)
+}
+
+// ExpireGrants expires, for every pool name of the catalog, the grants whose
+// expiry has come by now, and returns how many it expired. An account whose
+// grants cannot be expired is skipped, its error joined, and the rest go on.
+func (r *Refresher) ExpireGrants(ctx context.Context, now time.Time) (int, error) {
+	var errs []error
+	expired := 0
+	for _, pool := range r.poolNames() {
+		skipped := 0
+		for {
+			accounts, err := r.cfg.Ledger.GrantsExpiringBefore(ctx, pool, now, skipped, r.cfg.BatchSize)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("expire grants of %s: %w", pool, err))
+				break
+			}
+			for _, a := range accounts {
+				n, err := r.cfg.Ledger.ExpireGrants(ctx, a, pool)
+				if err != nil {
+					errs = append(errs, err)
+					skipped++
+					continue
+				}
+				if n == 0 {
+					skipped++ // a stale index entry, now rewritten, or not due yet by its clock
+				}
+				expired += n
+			}
+			if len(accounts) < r.cfg.BatchSize {
+				break
+			}
+		}
+	}
+	return expired, errors.Join(errs...)
 }
 
 func (r *Refresher) poolNames() []string {
@@ -355,5 +414,5 @@ func (ps *poolSweep) item(e ledger.EndedPool, sub *subscription) (ledger.Refresh
 	if pd.end.IsZero() {
 		return ledger.RefreshItem{}, fmt.Errorf("refresh %s/%s: plan %s has no boundary after %s", e.Account, ps.pool, p.ID, pd.start)
 	}
-	return ledger.RefreshItem{Account: e.Account, Pool: ps.pool, Start: pd.start, End: pd.end}, nil
+	return ledger.RefreshItem{Account: e.Account, Pool: ps.pool, Start: pd.start, End: pd.end, Schedule: p.Refresh}, nil
 }

@@ -32,9 +32,13 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 		return nil, err
 	}
 	entries := []scheduler.Entry{
-		// Periods end at each plan's own boundaries; a sweep every minute
-		// refreshes the pools whose period has ended, once per period.
-		{Name: "refresh", Spec: "@every 1m", Did: "refreshed pools", RunFunc: refresher.Sweep},
+		// Periods end at each plan's own boundaries, and grants at their
+		// expiry. Every call that meets an ended period starts the new
+		// one; for the pools no call touches, a look every second at the
+		// earliest end in the index sweeps as soon as one has come, so
+		// that each refresh (once per period) and each expiry is
+		// journaled within about a second.
+		{Name: "refresh", Spec: "@every 1s", Did: "refreshed pools and expired grants", RunFunc: refresher.SweepDue},
 		// Jobs stranded by a task asynq archived or lost, or past their
 		// deadline, are failed and their credits released; reservations of
 		// jobs that ended are voided.
