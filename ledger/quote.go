@@ -61,7 +61,7 @@ func QuoteReserve(p credit.Pool, need int64, policy credit.Policy) (Quote, error
 		}
 		headroom = max(p.OverageLimit-p.OverageOutstanding-p.OverageReserved, 0)
 	}
-	available := max(p.Available(), 0)
+	available := max(p.AllocationAvailable(), 0) + p.GrantsAvailable
 	q := Quote{Need: need, Available: available + headroom}
 	prepaid, overage, err := credit.Split(policy, need, available, headroom)
 	if ie, ok := errors.AsType[*credit.InsufficientError](err); ok {

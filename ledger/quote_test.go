@@ -40,6 +40,13 @@ func TestQuoteMatchesReserve(t *testing.T) {
 		if _, _, err := l.OpenPool(ctx, account, cfg, start, start.Add(30*24*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
+		// Grants, now and then, which the quote counts as Reserve spends them.
+		for k := range rng.IntN(3) {
+			if _, _, err := l.AddGrant(ctx, credit.GrantRequest{Account: account, Pool: "people", ID: fmt.Sprintf("grant_%d", k),
+				Amount: 1 + rng.Int64N(20), Priority: rng.Int64N(2)}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		alphabet := make([]string, 12)
 		for k := range alphabet {
 			alphabet[k] = fmt.Sprintf("r%d", k)
