@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/api"
+	"github.com/creditrun/creditrun/console"
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
@@ -212,6 +213,10 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 	}
 	if err := srv.MigrateKeys(ctx); err != nil {
 		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	if err := mountConsole(srv, console.Config{Jobs: svc, Ledger: a.ledger, Storage: a.storage, Redis: a.redis,
+		Queues: a.tasks, LinkTTL: a.cfg.LinkTTL, NowFunc: a.now, Logger: a.log}); err != nil {
+		return nil, err
 	}
 	return srv, nil
 }

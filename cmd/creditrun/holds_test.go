@@ -35,6 +35,7 @@ type financeAPI struct {
 	ledger  *ledger.Redis
 	local   *storage.Local
 	api     *api.Server
+	redis   *redis.Client
 }
 
 // discardQueue stands in for asynq: the tests run each job's worker side
@@ -67,7 +68,7 @@ func newFinanceAPI(t *testing.T) *financeAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &financeAPI{url: hs.URL, finance: fin, svc: svc, ledger: l, local: local, api: a}
+	return &financeAPI{url: hs.URL, finance: fin, svc: svc, ledger: l, local: local, api: a, redis: c}
 }
 
 // held runs a download of 2+over people with 2 credits left on a fresh
