@@ -69,13 +69,19 @@ type option func(*apiConfig)
 
 func newEnv(t testing.TB, opts ...option) *env {
 	t.Helper()
+	return newEnvWith(t, plan.Builtin(), opts...)
+}
+
+// newEnvWith is newEnv on the plans of catalog.
+func newEnvWith(t testing.TB, catalog *plan.Catalog, opts ...option) *env {
+	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 64})
 	t.Cleanup(func() { c.Close() })
 	prefix := fmt.Sprintf("t%d_%d", time.Now().UnixNano(), prefixes.Add(1))
 	l := ledger.New(c, ledger.Options{Prefix: prefix})
 	js := jobstore.New(c, jobstore.Options{Prefix: prefix})
 	q := &jobstest.Queue{}
-	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: plan.Builtin()})
+	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: catalog})
 
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
