@@ -20,6 +20,7 @@ var fuzzPaths = []struct {
 	{"/v1/keys", true},
 	{"/v1/accounts/acme/keys", true},
 	{"/v1/accounts/acme/credits", true},
+	{"/v1/accounts/acme/grants", true},
 }
 
 // FuzzPost sends any body to every POST endpoint through the whole API on a
@@ -34,6 +35,7 @@ func FuzzPost(f *testing.F) {
 			`{"id":"acme2","name":"Acme","plans":["people-1k-99"]}`,
 			`{"role":"finance"}`,
 			`{"pool":"people","amount":-5,"reason":"r"}`,
+			`{"pool":"people","amount":5,"expires_at":"2031-01-01T00:00:00Z","priority":-3,"reason":"r"}`,
 			`{"num_records":1e999}`, `[`, `{"items":[null,1,{}]}`, ``, `null`, `{"a":1}{}`,
 		} {
 			f.Add(uint8(i), []byte(b))
