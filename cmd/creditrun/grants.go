@@ -109,6 +109,10 @@ func (c *cli) grants(ctx context.Context, args []string) error {
 			gs, err = cl.AccountGrants(ctx, account)
 		}
 		if err != nil {
+			if account == "" && client.IsCode(err, client.CodeForbidden) {
+				// A finance or admin key has no account of its own.
+				return apiExit("grants list (name the account with --account)", err)
+			}
 			return apiExit("grants list", err)
 		}
 		if gs == nil {

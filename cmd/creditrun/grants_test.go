@@ -197,6 +197,7 @@ func TestGrantsCLIErrors(t *testing.T) {
 		{"unknown account", admin, []string{"add", "--account", "nobody", "--pool", "people", "--amount", "5"}, 1, []string{"404 not_found"}},
 		{"user key adds", user, add("--amount", "5"), 1, []string{"needs an admin key; this key is user", "403 forbidden"}},
 		{"user key lists another account", user, []string{"list", "--account", "nobody"}, 1, []string{"404 not_found"}},
+		{"admin key lists without --account", admin, []string{"list"}, 1, []string{"name the account with --account", "403 forbidden"}},
 		{"void without id", admin, []string{"void", "--account", a}, 2, []string{"exactly one grant ID"}},
 		{"void without account", admin, []string{"void", "grant_x"}, 2, []string{"--account is required"}},
 		{"void unknown grant", admin, []string{"void", "--account", a, "grant_nosuch"}, 1, []string{"Not found.", "404 not_found"}},
