@@ -100,6 +100,21 @@ func entryLines(entries []map[string]any, types ...string) []string {
 	return out
 }
 
+// checkGrantAccount asserts the invariants and the journal replay of an
+// account (ledgertest.CheckAccount), and that the ledger's own audit finds
+// nothing wrong with it.
+func checkGrantAccount(t *testing.T, l *ledger.Redis, acct string) {
+	t.Helper()
+	ledgertest.CheckAccount(t, l, acct)
+	rep, err := l.Verify(ctx, ledger.VerifyOptions{Account: acct})
+	if err != nil {
+		t.Fatalf("verify %s: %v", acct, err)
+	}
+	if !rep.OK {
+		t.Errorf("verify %s: %+v", acct, rep.Failures)
+	}
+}
+
 // TestGrants adds a grant, reads it on the account, spends past the period
 // allocation into it, settles, and voids it, over HTTP on real Redis, with
 // the journal replaying to the pools after each credit change.
@@ -115,7 +130,7 @@ func TestGrants(t *testing.T) {
 		g.Reason != "pack-50" || g.Priority != 0 || g.ExpiresAt == nil || !g.ExpiresAt.Equal(expires) || g.CreatedAt.IsZero() {
 		t.Fatalf("grant %+v", g)
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 
 	// The same Idempotency-Key adds once: the replay answers the same
 	// grant; another admin key sending the same key and body gets past the
@@ -164,7 +179,7 @@ func TestGrants(t *testing.T) {
 	if pool["grants_available"] != 20.0 || pool["available"] != 20.0 {
 		t.Errorf("pool after the reserve %v, want grants_available 20, available 20", pool)
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 
 	// It costs 25: the allocation's 10 and 15 of the grant are posted, the
 	// grant's other 15 go back to it.
@@ -202,7 +217,7 @@ func TestGrants(t *testing.T) {
 	if pool["grants_available"] != 35.0 || pool["available"] != 35.0 || pool["used"] != 10.0 {
 		t.Errorf("pool after the settle %v, want grants_available 35, available 35, used 10", pool)
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 
 	// More grants list in spending order: priority, then expiry (never
 	// last); a voided one comes after the active ones.
@@ -254,7 +269,7 @@ func TestGrants(t *testing.T) {
 	} {
 		e.do(t, req{method: "DELETE", path: path, key: e.admin}).error(t, http.StatusNotFound, "not_found")
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 	e.checkInvariants(t, acct)
 }
 
@@ -313,7 +328,7 @@ func TestGrantRequests(t *testing.T) {
 	if p := e.peoplePool(t, key); p["grants_available"] != 0.0 || p["available"] != 1000.0 {
 		t.Errorf("pool after refused requests %v", p)
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 }
 
 // TestGrantRoles: only admin keys add and void grants; a user key reads
@@ -356,8 +371,8 @@ func TestGrantRoles(t *testing.T) {
 	if gs := e.grants(t, keyA, "/v1/account/grants"); len(gs) != 1 || gs[0].Status != "active" || gs[0].Remaining != 5 {
 		t.Errorf("account A's grants %+v", gs)
 	}
-	ledgertest.CheckAccount(t, e.ledger, a)
-	ledgertest.CheckAccount(t, e.ledger, b)
+	checkGrantAccount(t, e.ledger, a)
+	checkGrantAccount(t, e.ledger, b)
 }
 
 // TestGrantExpiry moves the ledger's clock past a grant's expiry: the
@@ -402,7 +417,7 @@ func TestGrantExpiry(t *testing.T) {
 	if want := []string{g.ID + " 5"}; !cmp.Equal(expired, want) {
 		t.Errorf("grant_expired entries %q, want %q: the 5 no job held", expired, want)
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 
 	// The job in flight spends 10 of its 15; the 5 it gives back are
 	// forfeited with the grant, not made available.
@@ -426,5 +441,5 @@ func TestGrantExpiry(t *testing.T) {
 	if gs := e.grants(t, key, "/v1/account/grants"); len(gs) != 1 || gs[0].Remaining != 0 || gs[0].Status != "expired" {
 		t.Errorf("grant after the settle %+v", gs)
 	}
-	ledgertest.CheckAccount(t, e.ledger, acct)
+	checkGrantAccount(t, e.ledger, acct)
 }
