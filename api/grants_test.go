@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -442,4 +443,46 @@ func TestGrantExpiry(t *testing.T) {
 		t.Errorf("grant after the settle %+v", gs)
 	}
 	checkGrantAccount(t, e.ledger, acct)
+}
+
+// TestGrantCancelGivesBack cancels a job that reserved from the period
+// allocation and two grants: each source gets back what was taken from it,
+// in one release entry per source.
+func TestGrantCancelGivesBack(t *testing.T) {
+	e := newEnv(t)
+	acct, key := e.account(t, "people-1k-99")
+	e.setAvailable(t, acct, "people", 3)
+	low := e.addGrant(t, acct, "", map[string]any{"pool": "people", "amount": 4, "priority": -5})
+	high := e.addGrant(t, acct, "", map[string]any{"pool": "people", "amount": 10, "priority": 5})
+
+	s := e.submit(t, key, "/v1/searches", map[string]any{"data_type": "people", "query": "", "num_records": 9, "on_insufficient": "reject"})
+	if want, got := []string{"reserve 3 ", "reserve 4 " + low.ID, "reserve 2 " + high.ID}, entryLines(e.journal(t, key), "reserve"); !cmp.Equal(got, want) {
+		t.Errorf("reserve entries %q, want %q: the allocation, then priority -5, then 5", got, want)
+	}
+	if p := e.peoplePool(t, key); p["grants_available"] != 8.0 || p["available"] != 8.0 {
+		t.Errorf("pool after the reserve %v, want 8 left in the grants", p)
+	}
+	r := e.do(t, req{method: "DELETE", path: "/v1/jobs/" + s.Job["id"].(string), key: key})
+	if r.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	got := entryLines(e.journal(t, key), "release")
+	if len(got) != 3 || !cmp.Equal(sortedCopy(got), sortedCopy([]string{"release 3 ", "release 4 " + low.ID, "release 2 " + high.ID})) {
+		t.Errorf("release entries %q, want one per source: 3 to the allocation, 4 to %s, 2 to %s", got, low.ID, high.ID)
+	}
+	if p := e.peoplePool(t, key); p["grants_available"] != 14.0 || p["available"] != 17.0 || p["reserved"] != 0.0 {
+		t.Errorf("pool after the cancel %v, want 3 + 14 available again", p)
+	}
+	for _, g := range e.grants(t, key, "/v1/account/grants") {
+		if g.Remaining != g.Amount {
+			t.Errorf("grant %s has %d of %d after the cancel", g.ID, g.Remaining, g.Amount)
+		}
+	}
+	checkGrantAccount(t, e.ledger, acct)
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }
