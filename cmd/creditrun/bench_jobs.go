@@ -89,6 +89,9 @@ func benchJobs(ctx context.Context, client redis.UniversalClient, url string, o 
 		return fmt.Errorf("bench: %w", err)
 	}
 	idx := &benchIndex{dataset: dir, dir: filepath.Join(tmp, "download-index")}
+	if err := benchQuote(ctx, client, o, fig, stack, idx, tmp, progress); err != nil {
+		return err
+	}
 	if !o.skipMemory {
 		if err := workerMemory(ctx, o, fig, stack, url, idx, tmp, progress); err != nil {
 			return err

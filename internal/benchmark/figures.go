@@ -66,6 +66,16 @@ type Figures struct {
 	JobRedisCPUUS        float64 `json:"job_redis_cpu_us"`
 	UngatedJobRedisCPUUS float64 `json:"ungated_job_redis_cpu_us"`
 
+	// A quote of a selective download (one city) on QuoteRecords people,
+	// against a read of the account's pools, what a customer does without
+	// quotes to compare by hand; in process, one goroutine each. The ratio
+	// is the quote's rate / the read's.
+	QuoteRecords       int64   `json:"quote_records"`
+	QuotePerS          float64 `json:"quote_per_s"`
+	QuoteMs            float64 `json:"quote_ms"`
+	BalanceReadPerS    float64 `json:"balance_read_per_s"`
+	QuoteVsBalanceRead float64 `json:"quote_vs_balance_read"`
+
 	Goroutines        int     `json:"goroutines"`
 	DurationS         float64 `json:"duration_s"`
 	E2EJobs           int     `json:"e2e_jobs"`
