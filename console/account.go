@@ -30,6 +30,7 @@ type accountView struct {
 	Live     bool
 	NextJobs string
 	Holds    []credit.Hold
+	Grants   []credit.Grant
 	// DueCents is what the account's unpaid holds owe.
 	DueCents int64
 	Journal  []credit.Entry
@@ -40,27 +41,31 @@ type accountView struct {
 	Path string
 }
 
-// poolView is a pool with the widths of its bar: used, reserved and
-// available, in thousandths of the bar.
+// poolView is a pool with the widths of its bar, in thousandths: used,
+// reserved and available of the period allocation, then what grants can
+// give.
 type poolView struct {
 	credit.Pool
-	Available                     int64
-	UsedW, ReservedW, AvailableW  int64
-	ReservedX, AvailableX         int64
-	OverageUsedW, OverageFreeW    int64
-	OverageHeadroom, OverageTotal int64
+	Available, AllocationAvailable        int64
+	UsedW, ReservedW, AvailableW, GrantsW int64
+	ReservedX, AvailableX, GrantsX        int64
+	OverageUsedW, OverageFreeW            int64
+	OverageHeadroom, OverageTotal         int64
 }
 
 func newPoolView(p credit.Pool) poolView {
-	v := poolView{Pool: p, Available: max(p.Available(), 0), OverageHeadroom: p.Headroom(),
-		OverageTotal: p.OverageOutstanding + p.OverageReserved}
-	total := max(p.Allocated, p.Used+p.Reserved+v.Available)
+	v := poolView{Pool: p, Available: max(p.Available(), 0), AllocationAvailable: max(p.AllocationAvailable(), 0),
+		OverageHeadroom: p.Headroom(), OverageTotal: p.OverageOutstanding + p.OverageReserved}
+	grants := max(p.GrantsAvailable, 0)
+	total := max(p.Allocated, p.Used+p.Reserved+v.AllocationAvailable) + grants
 	if total > 0 {
 		v.UsedW = min(p.Used*1000/total, 1000)
 		v.ReservedW = min(p.Reserved*1000/total, 1000-v.UsedW)
-		v.AvailableW = 1000 - v.UsedW - v.ReservedW
+		v.GrantsW = min(grants*1000/total, 1000-v.UsedW-v.ReservedW)
+		v.AvailableW = 1000 - v.UsedW - v.ReservedW - v.GrantsW
 	}
 	v.ReservedX, v.AvailableX = v.UsedW, v.UsedW+v.ReservedW
+	v.GrantsX = v.AvailableX + v.AvailableW
 	if p.OverageEnabled && p.OverageLimit > 0 {
 		v.OverageUsedW = min(v.OverageTotal*1000/p.OverageLimit, 1000)
 		v.OverageFreeW = 1000 - v.OverageUsedW
@@ -125,6 +130,12 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, s *session
 	slices.SortFunc(pools, func(a, b credit.Pool) int { return compareStrings(a.Name, b.Name) })
 	for _, p := range pools {
 		v.Pools = append(v.Pools, newPoolView(p))
+	}
+	if len(pools) > 0 {
+		if v.Grants, err = c.cfg.Ledger.Grants(ctx, id); err != nil && !errors.Is(err, credit.ErrUnknownAccount) {
+			c.unavailable(w, r, s, "read grants", err)
+			return
+		}
 	}
 	list, next, err := c.cfg.Jobs.List(ctx, id, jobs.ListFilter{Limit: accountJobs, Cursor: q.Get("jobs")})
 	if errors.Is(err, jobs.ErrInvalidCursor) {

@@ -65,6 +65,10 @@ type Ledger interface {
 	// Hold returns a hold. Returns credit.ErrHoldNotFound or
 	// credit.ErrInvalidID.
 	Hold(ctx context.Context, id string) (credit.Hold, error)
+	// Grants returns every grant of an account, active ones first in
+	// spending order, then the ended ones, newest first. Returns
+	// credit.ErrUnknownAccount for an account without pools.
+	Grants(ctx context.Context, account string) ([]credit.Grant, error)
 }
 
 // Storage makes links to result files; package storage implements it.

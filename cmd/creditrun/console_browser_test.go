@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/hibiken/asynq"
+
+	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 // chromiumPath finds Debian's chromium (`make tools` installs it).
@@ -186,6 +188,10 @@ func TestConsoleInChromium(t *testing.T) {
 	_, h2 := c.held(t, 95)
 	other, _ := c.held(t, 3)
 	user := c.userKey(t, acct)
+	if _, _, err := c.ledger.AddGrant(context.Background(), credit.GrantRequest{Account: acct, Pool: "people", ID: credit.NewGrantID(),
+		Amount: 5000, ExpiresAt: time.Now().Add(90 * 24 * time.Hour), Reason: "pack-5k"}); err != nil {
+		t.Fatal(err)
+	}
 	ch := newChrome(t)
 
 	// Finance: the unpaid holds, then pay one and waive one in place.

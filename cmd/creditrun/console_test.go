@@ -234,12 +234,18 @@ func TestConsoleRoles(t *testing.T) {
 	c := newConsoleAPI(t)
 	mine, h := c.held(t, 1)
 	other, oh := c.held(t, 2)
+	g, _, err := c.ledger.AddGrant(context.Background(), credit.GrantRequest{Account: mine, Pool: "people", ID: credit.NewGrantID(),
+		Amount: 12500, Reason: "pack-12k"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := c.browser(t)
 	p := b.signIn(c.userKey(t, mine))
 	if p.status != http.StatusOK || p.url != "/console/accounts/"+mine {
 		t.Fatalf("user signed in: %d at %s", p.status, p.url)
 	}
-	for _, want := range []string{`data-pool="people"`, h.JobID, `data-hold-id="` + h.ID + `"`, "Due now", "Journal"} {
+	for _, want := range []string{`data-pool="people"`, h.JobID, `data-hold-id="` + h.ID + `"`, "Due now", "Journal",
+		`data-grant-id="` + g.ID + `"`, "pack-12k", "12,500 from grants"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("own account page lacks %q", want)
 		}
