@@ -82,6 +82,11 @@ const (
 	// charged by two jobs of one pool; an open or voided reservation has
 	// none.
 	CheckI7 VerifyCheck = "i7"
+	// CheckI9: no grant's remaining or held is negative, nor held above
+	// remaining; each grant's held is what the open reservations hold of
+	// it; and each pool's grants_available is what its active grants can
+	// still give.
+	CheckI9 VerifyCheck = "i9"
 	// CheckJobReservation: no open reservation outlives its job's end, or
 	// lacks a job, by more than the grace; no job that has not ended lacks
 	// a reservation past the grace.

@@ -28,6 +28,7 @@ func (v *verifier) check(a *verifyAccount) {
 	pools := v.checkPools(a)
 	v.checkReservations(a, pools)
 	v.checkHolds(a, pools)
+	v.checkGrants(a, pools)
 	v.checkJobs(a)
 	v.checkRecords(a)
 }
@@ -196,6 +197,45 @@ func (v *verifier) checkReservations(a *verifyAccount, pools map[string]credit.P
 			want := fmt.Sprintf("reserved + carried %d, overage_reserved %d", s.alloc, s.overage)
 			a.fail(Finding{Check: CheckPoolReservations, Pool: name, Got: got, Want: want,
 				Message: fmt.Sprintf("pool %s has %s, but its open reservations hold %d of the period allocation and %d overage credits", name, got, s.alloc, s.overage)})
+		}
+	}
+}
+
+// checkGrants checks the account's grants against I9 and its open
+// reservations.
+func (v *verifier) checkGrants(a *verifyAccount, pools map[string]credit.Pool) {
+	held := map[string]int64{}
+	for _, j := range sortedKeys(a.res) {
+		if m := a.res[j]; len(m) > 0 {
+			if r := parseReservation(a.id, j, m); r.State == credit.Reserved {
+				for _, part := range r.FromGrants {
+					held[part.GrantID] += part.Credits
+				}
+			}
+		}
+	}
+	avail := map[string]int64{}
+	for _, raw := range a.grants {
+		g, err := parseGrant(a.id, raw)
+		if err != nil {
+			a.fail(Finding{Check: CheckI9, Got: raw, Want: "a grant", Message: err.Error()})
+			continue
+		}
+		avail[g.Pool] += g.Available()
+		if g.Remaining < 0 || g.Held < 0 || g.Held > g.Remaining {
+			a.fail(Finding{Check: CheckI9, Pool: g.Pool, Got: fmt.Sprintf("remaining %d, held %d", g.Remaining, g.Held),
+				Want: "0 <= held <= remaining", Message: fmt.Sprintf("grant %s has remaining %d and held %d", g.ID, g.Remaining, g.Held)})
+		}
+		if g.Held != held[g.ID] {
+			a.fail(Finding{Check: CheckI9, Pool: g.Pool, Got: fmt.Sprintf("held %d", g.Held), Want: fmt.Sprintf("held %d", held[g.ID]),
+				Message: fmt.Sprintf("grant %s says jobs hold %d of it, but the open reservations hold %d", g.ID, g.Held, held[g.ID])})
+		}
+	}
+	for _, name := range sortedKeys(pools) {
+		if p := pools[name]; p.GrantsAvailable != avail[name] {
+			a.fail(Finding{Check: CheckI9, Pool: name, Got: fmt.Sprintf("grants_available %d", p.GrantsAvailable),
+				Want: fmt.Sprintf("grants_available %d", avail[name]),
+				Message: fmt.Sprintf("pool %s has grants_available %d, but its active grants can give %d", name, p.GrantsAvailable, avail[name])})
 		}
 	}
 }

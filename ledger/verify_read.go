@@ -64,6 +64,7 @@ type verifyAccount struct {
 	charges  map[string]float64
 	res      map[string]map[string]string // by job; empty when missing
 	holds    map[string]map[string]string // by id; empty when missing
+	grants   []string                     // every grant, as stored
 
 	// Read after the snapshot.
 	late        map[string]map[string]string // ended reservations of recent jobs
@@ -380,6 +381,7 @@ func (v *verifier) snapshot(ctx context.Context, as []*verifyAccount) error {
 		pool, res, hold         map[string]*redis.MapStringStringCmd
 		pending, holds, charges *redis.ZSliceCmd
 		tail                    *redis.XMessageSliceCmd
+		grants                  *redis.StringSliceCmd
 	}
 	cs := make([]cmds, len(as))
 	for i, a := range as {
@@ -393,6 +395,7 @@ func (v *verifier) snapshot(ctx context.Context, as []*verifyAccount) error {
 		c.pending = pipe.ZRangeWithScores(ctx, k.pending(a.id), 0, -1)
 		c.holds = pipe.ZRangeWithScores(ctx, k.holds(a.id), 0, -1)
 		c.charges = pipe.ZRangeWithScores(ctx, k.charges(a.id), 0, -1)
+		c.grants = pipe.HVals(ctx, k.grants(a.id))
 		start := "-"
 		if a.lastID != "" {
 			start = "(" + a.lastID
@@ -453,6 +456,7 @@ func (v *verifier) snapshot(ctx context.Context, as []*verifyAccount) error {
 		for h, cmd := range c.hold {
 			a.holds[h] = cmd.Val()
 		}
+		a.grants = c.grants.Val()
 	}
 	return nil
 }

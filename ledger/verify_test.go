@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,6 +193,10 @@ func newScene(t *testing.T, c redis.UniversalClient) *scene {
 
 	reserve(beta, "people", "b-open", 4, credit.Reject)
 	s.jobs.set(beta, "b-open", fakeJob{JobState: ledger.JobState{Status: "queued"}, created: s.start})
+	// A grant of acme's people, not spent yet.
+	if _, _, err := s.l.AddGrant(ctx, credit.GrantRequest{Account: acme, Pool: "people", ID: "grant_v", Amount: 10, Reason: "pack"}); err != nil {
+		t.Fatal(err)
+	}
 
 	s.clock.Advance(10 * time.Minute)
 	return s
@@ -279,7 +284,7 @@ func TestVerifyClean(t *testing.T) {
 			if !rep.OK || len(rep.Failures) != 0 || len(rep.Warnings) != 0 {
 				t.Fatalf("a clean ledger: ok %v, failures %v, warnings %v", rep.OK, rep.Failures, rep.Warnings)
 			}
-			want := ledger.VerifyCounts{Pools: 3, JournalEntries: 35, Reservations: 12, OpenReservations: 2, Holds: 4,
+			want := ledger.VerifyCounts{Pools: 3, JournalEntries: 36, Reservations: 12, OpenReservations: 2, Holds: 4,
 				IndexedHolds: 4, Jobs: 3 + 3, Charges: 1, ChargedRecordSets: 2}
 			if diff := cmp.Diff(want, rep.Checked); rep.Accounts != 2 || diff != "" {
 				t.Errorf("accounts %d, checked (-want +got):\n%s", rep.Accounts, diff)
@@ -438,6 +443,16 @@ func TestVerifyDetects(t *testing.T) {
 			s.do(t, "SADD", s.key(acme, "charged", "j-dd2"), "r2")
 		},
 		want: []string{"i7 acme j-dd2"},
+	}, {
+		name: "a grant's remaining moved by hand",
+		corrupt: func(t *testing.T, s *scene) {
+			raw, err := s.c.Do(context.Background(), "HGET", s.key(acme, "grants"), "grant_v").Text()
+			if err != nil || !strings.Contains(raw, `"remaining":10`) {
+				t.Fatalf("grant as stored: %q, %v", raw, err)
+			}
+			s.do(t, "HSET", s.key(acme, "grants"), "grant_v", strings.Replace(raw, `"remaining":10`, `"remaining":15`, 1))
+		},
+		want: []string{"i9 acme people"},
 	}, {
 		name: "refund stuck",
 		corrupt: func(t *testing.T, s *scene) {
