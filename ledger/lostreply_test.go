@@ -233,3 +233,72 @@ func TestLostReplyRefresh(t *testing.T) {
 		ledgertest.CheckAccount(t, l, a)
 	}
 }
+
+// TestLostReplyGrants: a grant added, and one voided, with every reply lost
+// and retried by go-redis and then by the caller, each move credits once.
+func TestLostReplyGrants(t *testing.T) {
+	t.Parallel()
+	lr := newLostReplies(t)
+	ctx := context.Background()
+	a := "acme"
+	start := time.Now()
+	if _, _, err := lr.l.OpenPool(ctx, a, credit.PoolConfig{Name: "people", Grant: 10}, start, start.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// Warm the scripts, so that no retry falls back to EVAL.
+	if _, _, err := lr.l.AddGrant(ctx, credit.GrantRequest{Account: a, Pool: "people", ID: "grant_warm", Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lr.l.VoidGrant(ctx, a, "grant_warm", "warm the script"); err != nil {
+		t.Fatal(err)
+	}
+
+	req := credit.GrantRequest{Account: a, Pool: "people", ID: credit.GrantIDFor(a, "req-1"), Amount: 50, Reason: "pack"}
+	err := lr.cutScript(t, ":grants", func() error {
+		_, _, err := lr.l.AddGrant(ctx, req)
+		return err
+	})
+	if err == nil {
+		t.Fatal("a grant whose every reply was lost reported success")
+	}
+	g, created, err := lr.l.AddGrant(ctx, req) // the caller's retry
+	if err != nil || created || g.Remaining != 50 {
+		t.Fatalf("the retry: %+v, created %v, %v", g, created, err)
+	}
+	p, err := lr.l.Pool(ctx, a, "people")
+	if err != nil || p.GrantsAvailable != 50 || p.Available() != 60 {
+		t.Fatalf("after a grant of 50 on 10: %+v, %v", p.Counts, err)
+	}
+
+	if _, err := lr.l.Reserve(ctx, credit.ReserveRequest{Account: a, Pool: "people", JobID: "j", Requested: 30, Policy: credit.Reject}); err != nil {
+		t.Fatal(err)
+	}
+	err = lr.cutScript(t, ":grants", func() error {
+		_, err := lr.l.VoidGrant(ctx, a, g.ID, "refunded")
+		return err
+	})
+	if err == nil {
+		t.Fatal("a void whose every reply was lost reported success")
+	}
+	v, err := lr.l.VoidGrant(ctx, a, g.ID, "refunded")
+	if err != nil || v.Status != credit.GrantVoided || v.Remaining != 20 || v.Held != 20 {
+		t.Fatalf("the retried void: %+v, %v", v, err)
+	}
+	entries, err := lr.l.JournalAll(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	voided, added := 0, 0
+	for _, e := range entries {
+		switch {
+		case e.Type == credit.EntryGrantVoided && e.GrantID == g.ID:
+			voided++
+		case e.Type == credit.EntryGrantAdded && e.GrantID == g.ID:
+			added++
+		}
+	}
+	if voided != 1 || added != 1 {
+		t.Fatalf("journal: grant %s added %d times, voided %d times", g.ID, added, voided)
+	}
+	ledgertest.CheckAccount(t, lr.l, a)
+}
