@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -64,8 +65,8 @@ func benchQuote(ctx context.Context, client redis.UniversalClient, o benchOption
 		return fmt.Errorf("bench: balance read: %w", err)
 	}
 	fig.QuoteRecords = o.downloadRecords
-	fig.QuotePerS, fig.QuoteMs = quotes, 1000/quotes
-	fig.BalanceReadPerS = reads
-	fig.QuoteVsBalanceRead = quotes / reads
+	fig.QuotePerS, fig.QuoteMs = math.Round(quotes), math.Round(1e6/quotes)/1000
+	fig.BalanceReadPerS = math.Round(reads)
+	fig.QuoteVsBalanceRead = math.Round(100*quotes/reads) / 100
 	return nil
 }
