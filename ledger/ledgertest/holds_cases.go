@@ -294,7 +294,9 @@ func testHoldStatusIndex(t *testing.T, h *Harness) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantDue += hold.AmountDueCents
+				if hold.Status == credit.HoldUnpaid { // due means unpaid
+					wantDue += hold.AmountDueCents
+				}
 			}
 			if due != wantDue {
 				t.Errorf("%s: total due of %s %d, want %d", when, status, due, wantDue)
