@@ -29,9 +29,11 @@ help: ## show the targets
 	@echo "usage: make <target>"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# run builds, then execs the binary in the recipe's shell, so that a signal
-# sent to make's child (Ctrl-C, or SIGINT/SIGTERM to its pid) reaches
-# creditrun itself and it stops cleanly, saving its state.
+# run builds, then execs the binary in place of the recipe's shell, so that
+# creditrun is make's child and stops cleanly, saving its state, on Ctrl-C,
+# on SIGTERM to make (which make passes on), and on SIGINT to make's pid
+# alone (which make does not pass on: creditrun dev notices make was
+# interrupted, see cmd/creditrun/makeparent_linux.go).
 run: ## build bin/creditrun and run it on embedded defaults (creditrun dev); state stays in ./.creditrun
 	$(GO) build -o bin/creditrun ./cmd/creditrun && exec bin/creditrun dev
 

@@ -33,7 +33,8 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return dev(ctx, cfg, os.Stdout, nil)
+	// Under `make run`, an interrupt of make itself stops dev too.
+	return dev(stopWithMake(ctx, newLogger()), cfg, os.Stdout, nil)
 }
 
 func dev(ctx context.Context, cfg config, out io.Writer, ready chan<- string) error {
