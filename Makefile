@@ -27,7 +27,7 @@ BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . 2>/dev/n
 
 help: ## show the targets
 	@echo "usage: make <target>"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # run builds, then execs the binary in place of the recipe's shell, so that
 # creditrun is make's child and stops cleanly, saving its state, on Ctrl-C,
@@ -80,7 +80,7 @@ docs-check: build ## run the shell blocks marked <!-- check --> in README.md and
 build: ## build bin/creditrun
 	$(GO) build -o bin/creditrun ./cmd/creditrun
 
-tools: ## install redis-server, redis-cli, a C compiler (for -race), chromium (console tests), versitygw and toxiproxy-server when missing
+tools: ## install redis-server, redis-cli, a C compiler (for -race), chromium (console tests), curl and jq (docs-check), versitygw and toxiproxy-server when missing
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
