@@ -162,7 +162,7 @@ func (l *Redis) closeHold(ctx context.Context, id string, status credit.HoldStat
 	}
 	a := h.Account
 	code, rest, err := l.run(ctx, closeHoldScript, []string{
-		l.keys.account(a), l.keys.pool(a, h.Pool), l.keys.hold(a, id), l.keys.journal(a),
+		l.keys.account(a), l.keys.pool(a, h.Pool), l.keys.hold(a, id), l.keys.journal(a), l.keys.outbox(a),
 	}, string(status), note, l.now().UnixMilli())
 	if err != nil {
 		return credit.Hold{}, fmt.Errorf("%s hold %s: %w", status, id, err)

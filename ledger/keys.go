@@ -1,6 +1,10 @@
 package ledger
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/creditrun/creditrun/events"
+)
 
 // keys builds every Redis key of the ledger. An account's keys carry the hash
 // tag {a:<account>}, so that every script runs on one cluster slot; the few
@@ -100,3 +104,6 @@ func (k keys) activeGrants(account, pool string) string {
 // (unix ms), for the sweep that expires grants on time. Like the period
 // index, it may lag behind the pool, never run ahead of it.
 func (k keys) grantExpiries(pool string) string { return k.prefix + ":grant-expiries:" + pool }
+
+// outbox is the account's stream of events for webhooks (package events).
+func (k keys) outbox(account string) string { return events.OutboxKey(k.prefix, account) }

@@ -122,7 +122,7 @@ func (l *Redis) RefreshBatch(ctx context.Context, items []RefreshItem) ([]Refres
 			continue
 		}
 		calls = append(calls, call{i: i,
-			keys: []string{l.keys.account(it.Account), l.keys.pool(it.Account, it.Pool), l.keys.journal(it.Account)},
+			keys: []string{l.keys.account(it.Account), l.keys.pool(it.Account, it.Pool), l.keys.journal(it.Account), l.keys.outbox(it.Account)},
 			args: []any{it.Pool, it.Start.UnixMilli(), it.End.UnixMilli(), now, token + strconv.Itoa(i), it.Schedule},
 		})
 	}
@@ -176,25 +176,36 @@ func (l *Redis) RefreshBatch(ctx context.Context, items []RefreshItem) ([]Refres
 	return results, nil
 }
 
-// NextDue returns the earliest time, as indexed, at which a pool of one of
-// these names has a period that ends or a grant that expires: when a sweep
-// next has work. It is the zero Time when none has either. One round trip
-// (one per node on Cluster).
-func (l *Redis) NextDue(ctx context.Context, pools []string) (time.Time, error) {
+// NextPeriodEnd returns the earliest period end, as indexed, of the pools
+// of these names: when a refresh sweep next has work. It is the zero Time
+// when no pool is indexed. One round trip (one per node on Cluster).
+func (l *Redis) NextPeriodEnd(ctx context.Context, pools []string) (time.Time, error) {
+	return l.earliest(ctx, pools, l.keys.periods)
+}
+
+// NextGrantExpiry returns the earliest expiry, as indexed, of an active
+// grant of the pools of these names: when grants are next due to expire.
+// It is the zero Time when none expires.
+func (l *Redis) NextGrantExpiry(ctx context.Context, pools []string) (time.Time, error) {
+	return l.earliest(ctx, pools, l.keys.grantExpiries)
+}
+
+// earliest returns the lowest score of the sorted sets index(pool), as a
+// time; zero when they are empty.
+func (l *Redis) earliest(ctx context.Context, pools []string, index func(string) string) (time.Time, error) {
+	if len(pools) == 0 {
+		return time.Time{}, nil
+	}
 	pipe := l.client.Pipeline()
-	cmds := make([]*redis.ZSliceCmd, 0, 2*len(pools))
-	for _, pool := range pools {
+	cmds := make([]*redis.ZSliceCmd, len(pools))
+	for i, pool := range pools {
 		if err := credit.CheckID("pool", pool); err != nil {
 			return time.Time{}, err
 		}
-		cmds = append(cmds, pipe.ZRangeWithScores(ctx, l.keys.periods(pool), 0, 0),
-			pipe.ZRangeWithScores(ctx, l.keys.grantExpiries(pool), 0, 0))
-	}
-	if len(cmds) == 0 {
-		return time.Time{}, nil
+		cmds[i] = pipe.ZRangeWithScores(ctx, index(pool), 0, 0)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return time.Time{}, fmt.Errorf("next due: %w", err)
+		return time.Time{}, fmt.Errorf("earliest of the index: %w", err)
 	}
 	var next int64
 	for _, cmd := range cmds {

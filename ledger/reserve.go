@@ -42,6 +42,7 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
 		l.keys.jobRecords(a, job), l.keys.charges(a), l.keys.grants(a), l.keys.activeGrants(a, req.Pool),
+		l.keys.outbox(a),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)

@@ -44,7 +44,7 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	code, rest, err := l.runPool(ctx, a, req.Pool, settleScript, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
-		l.keys.stage(a, job, req.Staged), l.keys.jobRecords(a, job), l.keys.grants(a),
+		l.keys.stage(a, job, req.Staged), l.keys.jobRecords(a, job), l.keys.grants(a), l.keys.outbox(a),
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("settle %s: %w", job, err)

@@ -1,5 +1,7 @@
 package jobstore
 
+import "github.com/creditrun/creditrun/events"
+
 // keys builds every Redis key of the store. Each key of an account carries the
 // hash tag {a:<account>}, so that every script and transaction on one
 // account's keys runs on one cluster slot.
@@ -37,3 +39,6 @@ func (k keys) active(account string) string { return k.tag(account) + ":active" 
 
 // profile is a string: the account as JSON.
 func (k keys) profile(account string) string { return k.tag(account) + ":profile" }
+
+// outbox is the account's stream of events for webhooks (package events).
+func (k keys) outbox(account string) string { return events.OutboxKey(k.prefix, account) }

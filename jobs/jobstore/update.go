@@ -54,7 +54,7 @@ func (r *Redis) UpdateGuarded(ctx context.Context, account, id string, from []jo
 	if guard.Field != "" {
 		guardKey = guard.Key
 	}
-	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id), guardKey}
+	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id), guardKey, k.outbox(account)}
 	for range maxUpdateAttempts {
 		st, err := r.read(ctx, account, id)
 		if err != nil {
@@ -68,7 +68,7 @@ func (r *Redis) UpdateGuarded(ctx context.Context, account, id string, from []jo
 		if !slices.Contains(from, j.Status) {
 			return jobs.Job{}, &jobs.StatusError{ID: id, Status: j.Status}
 		}
-		before, kept := j.Progress, resultsKept(j)
+		before, kept, wasEnded := j.Progress, resultsKept(j), j.Status.Terminal()
 		fn(&j)
 		if j.ID != id || j.Account != account {
 			return jobs.Job{}, fmt.Errorf("update job %s: the update changed its id or account to %s/%s", id, j.Account, j.ID)
@@ -100,8 +100,12 @@ func (r *Redis) UpdateGuarded(ctx context.Context, account, id string, from []jo
 		case kept:
 			index = "-"
 		}
+		event := "" // the job's end, told to webhooks (package events)
+		if j.Status.Terminal() && !wasEnded {
+			event = "job." + string(j.Status)
+		}
 		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index, recordsArg(st, records, j.Records),
-			guard.Field, guard.Value)
+			guard.Field, guard.Value, event, r.nowFunc().UnixMilli())
 		if err != nil {
 			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
 		}

@@ -47,6 +47,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"Dedup", testDedup},
 		{"StagedDedup", testStagedDedup},
 		{"Holds", testHolds},
+		{"Outbox", testOutbox},
 		{"ListHolds", testListHolds},
 		{"HoldStatusIndex", testHoldStatusIndex},
 		{"RecentHolds", func(t *testing.T, h *Harness) { testRecentHolds(t, h, opts.Scale) }},

@@ -106,6 +106,14 @@ local function open_hold(hkey, holdskey, hold_id, account, job, pool, credits, p
   redis.call('ZADD', holdskey, now, hold_id)
 end
 
+-- emit_event appends one event to the account's outbox stream, which the
+-- webhook relay moves into deliveries: its type, when (unix ms), what it is
+-- about (a job, hold or pool name), then any further field-value pairs.
+-- The caller writes it in the same script as the change it tells of.
+local function emit_event(okey, etype, now, ref, ...)
+  redis.call('XADD', okey, '*', 'type', etype, 'at', now, 'ref', ref, ...)
+end
+
 -- missing answers why a pool hash does not exist.
 local function missing(akey)
   if redis.call('EXISTS', akey) == 0 then return {'UNKNOWN_ACCOUNT'} end

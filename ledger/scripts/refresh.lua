@@ -10,7 +10,8 @@
 -- one call: the pool keeps the token of the call that applied its period, and
 -- a rerun with that token for that period reports applied again, changing
 -- nothing, so that a sweep counts each refresh once.
--- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] journal
+-- An applied refresh writes period.refreshed to the outbox.
+-- KEYS[1] account hash   KEYS[2] pool hash   KEYS[3] journal   KEYS[4] outbox stream
 -- ARGV[1] pool  ARGV[2] period start (unix ms)  ARGV[3] period end (unix ms)
 -- ARGV[4] now (unix ms)  ARGV[5] the call's token  ARGV[6] the pool's schedule
 -- (its plan's cron spec; "" leaves the pool's as it is)
@@ -70,4 +71,6 @@ entry[#entry + 1] = 'period_end'
 entry[#entry + 1] = stop_s
 journal(KEYS[1], KEYS[3], unpack(entry))
 redis.call('HSET', KEYS[2], unpack(w))
+emit_event(KEYS[4], 'period.refreshed', now_s, pool, 'period_start', start_s, 'period_end', stop_s,
+  'allocated', string.format('%d', new_allocated))
 return reply(KEYS[2], 1)

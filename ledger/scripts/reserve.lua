@@ -7,6 +7,9 @@
 -- KEYS[9] the job's charged records set   KEYS[10] charges zset (a charge
 --         posted at acceptance goes there until the reaper sees its job)
 -- KEYS[11] grants hash   KEYS[12] the pool's active grants zset
+-- KEYS[13] outbox stream: hold.opened when a charge at acceptance opens a
+--          hold; pool.low when available falls below a tenth of the
+--          period's grant, once per period (the pool keeps low_sent)
 -- ARGV[1] account  ARGV[2] pool  ARGV[3] job  ARGV[4] requested
 -- ARGV[5] policy reject|partial|overage  ARGV[6] dedup 0|1
 -- ARGV[7] charge at acceptance 0|1  ARGV[8] now (unix ms)  ARGV[9] hold id
@@ -222,6 +225,7 @@ if at_acceptance then
     redis.call('HSET', KEYS[2], 'overage_outstanding',
       string.format('%d', (tonumber(v[7]) or 0) + overage))
     open_hold(KEYS[7], KEYS[8], hold_id, account, job, pool, overage, tonumber(v[9]) or 0, now_s)
+    emit_event(KEYS[13], 'hold.opened', now_s, hold_id)
     res[#res + 1] = 'hold'
     res[#res + 1] = hold_id
   end
@@ -276,6 +280,13 @@ else
 end
 res[#res + 1] = 'remaining'
 res[#res + 1] = after()
+-- pool.low: available below a tenth of the grant (rounded up), once a period
+local threshold = math.ceil((tonumber(v[4]) or 0) / 10)
+if tonumber(res[#res]) < threshold and redis.call('HGET', KEYS[2], 'low_sent') ~= (period or '') then
+  redis.call('HSET', KEYS[2], 'low_sent', period or '')
+  emit_event(KEYS[13], 'pool.low', now_s, pool, 'available', res[#res],
+    'threshold', string.format('%d', threshold))
+end
 redis.call('HSET', KEYS[3], unpack(res, 2))
 if at_acceptance then redis.call('PEXPIRE', KEYS[3], ARGV[11]) end
 return res

@@ -8,7 +8,7 @@
 -- KEYS[4] pending zset   KEYS[5] journal       KEYS[6] dedup set
 -- KEYS[7] hold hash      KEYS[8] holds zset     KEYS[9] staged records set
 -- KEYS[10] the job's charged records set (dedup: what a refund gives back)
--- KEYS[11] grants hash
+-- KEYS[11] grants hash   KEYS[12] outbox stream (a hold opened: hold.opened)
 -- ARGV[1] cost  ARGV[2] now (unix ms)  ARGV[3] hold id  ARGV[4] pool
 -- ARGV[5] account  ARGV[6] job  ARGV[7] how long the settled reservation is
 -- kept (ms)  ARGV[8] 1 when the charged records are those of KEYS[9], else 0
@@ -151,6 +151,7 @@ if overage_posted > 0 then
   journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'overage', 'pool', pool, 'amount', op_s,
     'doo', op_s, 'dor', '-' .. op_s, 'avail', after(), 'job', job, 'hold', hold_id)
   open_hold(KEYS[7], KEYS[8], hold_id, ARGV[5], job, pool, overage_posted, num(v[6]), now_s)
+  emit_event(KEYS[12], 'hold.opened', now_s, hold_id)
   changes[#changes + 1] = 'hold'
   changes[#changes + 1] = hold_id
 end
