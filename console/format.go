@@ -59,15 +59,18 @@ func money(cents int64) string {
 	return sign + thousands(cents/100) + "." + c
 }
 
-// when writes a time in UTC with the zone shown; "–" for none.
-func when(t time.Time) string {
+// when writes a time in UTC with the zone shown, as a <time> element whose
+// date and time each stay on one line; "–" for none.
+func when(t time.Time) template.HTML {
 	if t.IsZero() {
 		return "–"
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	u := t.UTC()
+	return template.HTML(`<time datetime="` + u.Format(time.RFC3339) + `"><span class="nw">` + u.Format("2006-01-02") +
+		`</span> <span class="nw">` + u.Format("15:04") + ` UTC</span></time>`)
 }
 
-func whenPtr(t *time.Time) string {
+func whenPtr(t *time.Time) template.HTML {
 	if t == nil {
 		return "–"
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/hibiken/asynq"
 
+	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -238,6 +239,15 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("a user key lands on %s", loc)
 	}
 	ch.shoot("account-customer")
+	// A running job's progress shows as it moves, without a reload.
+	run := c.running(t, acct)
+	ch.run("reload with a running job", chromedp.Navigate(c.url+"/console/accounts/"+acct),
+		chromedp.WaitVisible(css(`tr[data-job-id="`+run.ID+`"] progress[value="40"]`)))
+	if err := c.svc.Progress(context.Background(), acct, run.ID, jobs.Progress{Done: 7, Total: 10}); err != nil {
+		t.Fatal(err)
+	}
+	ch.run("live progress", chromedp.WaitVisible(css(`tr[data-job-id="`+run.ID+`"] progress[value="70"]`)))
+	ch.shoot("account-customer-running")
 	for _, tc := range []struct{ path, title string }{
 		{"/console/accounts/" + other, "Not Found"},
 		{"/console/holds", "Forbidden"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/console"
+	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -51,6 +52,24 @@ func (c *consoleAPI) userKey(t *testing.T, account string) string {
 	return k
 }
 
+// running submits a download of 10 people on account and starts it, with 4
+// of 10 done: a job in the middle of its run.
+func (c *consoleAPI) running(t *testing.T, account string) jobs.Job {
+	t.Helper()
+	ctx := context.Background()
+	j, err := c.svc.Submit(ctx, account, jobs.Spec{Kind: jobs.Download, DataType: "people", NumRecords: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = c.svc.Start(ctx, account, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.svc.Progress(ctx, account, j.ID, jobs.Progress{Done: 4, Total: 10}); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
 // browser is a plain HTTP client with cookies and without JavaScript: what
 // a browser with scripts off does.
 type browser struct {
@@ -69,9 +88,11 @@ type page struct {
 	body   string
 }
 
-func (c *consoleAPI) browser(t *testing.T) *browser {
+func (c *consoleAPI) browser(t *testing.T) *browser { return newBrowser(t, c.url) }
+
+func newBrowser(t *testing.T, base string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: c.url, c: &http.Client{Jar: jar}}
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar}}
 }
 
 var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -245,7 +266,7 @@ func TestConsoleRoles(t *testing.T) {
 		t.Fatalf("user signed in: %d at %s", p.status, p.url)
 	}
 	for _, want := range []string{`data-pool="people"`, h.JobID, `data-hold-id="` + h.ID + `"`, "Due now", "Journal",
-		`data-grant-id="` + g.ID + `"`, "pack-12k", "12,500 from grants"} {
+		`data-grant-id="` + g.ID + `"`, "pack-12k", "0 of this period's 2, 12,500 from grants"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("own account page lacks %q", want)
 		}
@@ -437,5 +458,80 @@ func TestConsoleQueues(t *testing.T) {
 	}
 	if p := b.post("/console/queues/jobs/tasks/task_del/delete", url.Values{"csrf": {b.csrf}}); p.status != http.StatusNotFound {
 		t.Errorf("delete a deleted task: %d", p.status)
+	}
+}
+
+// TestConsoleProgress: a customer's account and job pages show a running
+// job's progress, and ask htmx to refresh it while the job runs (a reload
+// does without JavaScript); the refresh stops once the job ends.
+func TestConsoleProgress(t *testing.T) {
+	c := newConsoleAPI(t)
+	ctx := context.Background()
+	acct, err := c.svc.CreateAccount(ctx, "", "Beta", []string{"people-1k-99"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := c.running(t, acct.ID)
+	b := c.browser(t)
+	b.signIn(c.userKey(t, acct.ID))
+	for _, path := range []string{"/console/accounts/" + acct.ID, "/console/accounts/" + acct.ID + "/jobs/" + j.ID} {
+		p := b.get(path)
+		for _, want := range []string{`progress max="100" value="40"`, `hx-trigger="every 2s"`, "running"} {
+			if !strings.Contains(p.body, want) {
+				t.Errorf("%s lacks %q", path, want)
+			}
+		}
+	}
+	if _, err := c.svc.Complete(ctx, acct.ID, j.ID, jobs.Outcome{Found: 10, Delivered: 10}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/console/accounts/" + acct.ID)
+	if strings.Contains(p.body, `hx-trigger="every 2s"`) || !strings.Contains(p.body, "succeeded") {
+		t.Errorf("account page after the job ended still refreshes, or does not say it succeeded")
+	}
+	// 1,000 credits less the 10 it cost, with the separator.
+	if !strings.Contains(p.body, "<strong>990</strong> available") || !strings.Contains(p.body, "of 1,000 this period") {
+		t.Errorf("pool after the job:\n%s", p.body)
+	}
+}
+
+// TestConsoleOnCreditrunAll works the console of `creditrun all` on real
+// Redis, as wired by the binary: the bootstrap admin key signs in, finds the
+// unpaid hold of a job the worker ran, pays it with a plain form post, and
+// the job's results come out of the API; the queues page reads the queue
+// the job went through; the customer sees its account.
+func TestConsoleOnCreditrunAll(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOptions{roles: roles{api: true, worker: true, scheduler: true}})
+	acct, key := s.newAccount(t, "people-1k-99")
+	s.setAvailable(t, acct, key, "people", 5)
+	j, _ := s.submit(t, key, "/v1/downloads", map[string]any{"data_type": "people", "query": "*", "num_records": 20, "format": "csv"})
+	j, _ = s.waitSucceeded(t, key, j.ID)
+	if j.Hold == nil || j.Hold.Status != "unpaid" {
+		t.Fatalf("job %+v: want an unpaid hold", j)
+	}
+
+	b := newBrowser(t, s.base)
+	p := b.signIn(s.admin)
+	if p.url != "/console/holds?status=unpaid" || !strings.Contains(p.body, `data-hold-id="`+j.Hold.ID+`"`) || !strings.Contains(p.body, "<strong>1.50</strong>") {
+		t.Fatalf("admin's holds: %d at %s\n%s", p.status, p.url, p.body)
+	}
+	p = b.post("/console/holds/"+j.Hold.ID+"/pay", url.Values{"csrf": {b.csrf}, "payment_ref": {"inv_all_1"}, "back": {"?status=unpaid"}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, "paid (reference inv_all_1)") {
+		t.Fatalf("pay: %d at %s", p.status, p.url)
+	}
+	if r := s.call(t, "GET", "/v1/jobs/"+j.ID+"/results", key, nil); r.status != http.StatusOK {
+		t.Errorf("results after paying in the console: %s", r)
+	}
+	if p := b.get("/console/queues"); p.status != http.StatusOK || !strings.Contains(p.body, `data-queue="`) {
+		t.Errorf("queues: %d\n%s", p.status, p.body)
+	}
+
+	u := newBrowser(t, s.base)
+	if p := u.signIn(key); p.url != "/console/accounts/"+acct || !strings.Contains(p.body, j.ID) {
+		t.Errorf("customer: %d at %s", p.status, p.url)
+	}
+	if p := u.get("/console/accounts/" + acct + "/jobs/" + j.ID); !strings.Contains(p.body, "Download csv") {
+		t.Errorf("customer's paid job has no download:\n%s", p.body)
 	}
 }
