@@ -140,8 +140,8 @@ func parseEntry(m redis.XMessage) credit.Entry {
 			Carried:            i64(v, "dc"),
 			GrantsAvailable:    i64(v, "dga"),
 		},
-		GrantID:    v["grant"],
-		GrantDelta: credit.GrantDelta{Remaining: i64(v, "dgr"), Held: i64(v, "dgh")},
+		GrantID:     v["grant"],
+		GrantDelta:  credit.GrantDelta{Remaining: i64(v, "dgr"), Held: i64(v, "dgh")},
 		PeriodStart: ms(v, "period_start"),
 		PeriodEnd:   ms(v, "period_end"),
 	}

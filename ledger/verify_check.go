@@ -234,7 +234,7 @@ func (v *verifier) checkGrants(a *verifyAccount, pools map[string]credit.Pool) {
 	for _, name := range sortedKeys(pools) {
 		if p := pools[name]; p.GrantsAvailable != avail[name] {
 			a.fail(Finding{Check: CheckI9, Pool: name, Got: fmt.Sprintf("grants_available %d", p.GrantsAvailable),
-				Want: fmt.Sprintf("grants_available %d", avail[name]),
+				Want:    fmt.Sprintf("grants_available %d", avail[name]),
 				Message: fmt.Sprintf("pool %s has grants_available %d, but its active grants can give %d", name, p.GrantsAvailable, avail[name])})
 		}
 	}

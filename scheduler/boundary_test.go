@@ -69,7 +69,8 @@ func TestBoundaryOnTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries := []scheduler.Entry{{Name: "refresh", Spec: "@every 1s", Did: "refreshed", RunFunc: r.SweepDue}}
+		entries := []scheduler.Entry{{Name: "refresh", Spec: "@every 1s", Did: "refreshed", RunFunc: r.SweepDue},
+			{Name: "expire-grants", Spec: "@every 1s", Did: "expired grants", RunFunc: r.ExpireDue}}
 		wg.Go(func() {
 			if err := scheduler.Run(runCtx, entries, scheduler.RunOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
 				t.Error(err)

@@ -30,9 +30,12 @@ type Ledger interface {
 	// RefreshBatch refreshes each item at most once per period. Per-item
 	// failures are in the results; the error is a failure to write the index.
 	RefreshBatch(ctx context.Context, items []ledger.RefreshItem) ([]ledger.RefreshResult, error)
-	// NextDue returns when, as indexed, the earliest period of pools of
-	// these names ends or their earliest grant expires; zero for never.
-	NextDue(ctx context.Context, pools []string) (time.Time, error)
+	// NextPeriodEnd returns when, as indexed, the earliest period of the
+	// pools of these names ends; zero for none.
+	NextPeriodEnd(ctx context.Context, pools []string) (time.Time, error)
+	// NextGrantExpiry returns when, as indexed, the earliest active grant
+	// of the pools of these names expires; zero for none.
+	NextGrantExpiry(ctx context.Context, pools []string) (time.Time, error)
 	// GrantsExpiringBefore returns up to limit accounts, after skipping
 	// offset, whose pool of this name has a grant that expires by t.
 	GrantsExpiringBefore(ctx context.Context, pool string, t time.Time, offset, limit int) ([]string, error)
@@ -142,19 +145,26 @@ func (r *Refresher) Sweep(ctx context.Context, now time.Time) (applied int, err 
 }
 
 // SweepDue sweeps when there is work: it looks up the earliest period end
-// and grant expiry of the index (one round trip), and only when one has come
-// by now does it Sweep and expire the grants due. Run every second, it
-// starts each period, and ends each grant, within about a second of its
-// time, at the cost of one small read a second while nothing is due. It
-// returns the refreshes applied plus the grants expired.
+// of the index (one round trip), and only when it has come by now does it
+// Sweep. Run every second, it starts each period within about a second of
+// its boundary, at the cost of one small read a second while nothing is
+// due. It returns the refreshes applied.
 func (r *Refresher) SweepDue(ctx context.Context, now time.Time) (int, error) {
-	next, err := r.cfg.Ledger.NextDue(ctx, r.poolNames())
+	next, err := r.cfg.Ledger.NextPeriodEnd(ctx, r.poolNames())
 	if err != nil || next.IsZero() || next.After(now) {
 		return 0, err
 	}
-	applied, err := r.Sweep(ctx, now)
-	expired, gerr := r.ExpireGrants(ctx, now)
-	return applied + expired, errors.Join(err, gerr)
+	return r.Sweep(ctx, now)
+}
+
+// ExpireDue expires the grants due by now, when the index says any is: one
+// small read while none is. It returns the grants expired.
+func (r *Refresher) ExpireDue(ctx context.Context, now time.Time) (int, error) {
+	next, err := r.cfg.Ledger.NextGrantExpiry(ctx, r.poolNames())
+	if err != nil || next.IsZero() || next.After(now) {
+		return 0, err
+	}
+	return r.ExpireGrants(ctx, now)
 }
 
 // ExpireGrants expires, for every pool name of the catalog, the grants whose

@@ -33,12 +33,13 @@ func (a *app) schedule() ([]scheduler.Entry, error) {
 	}
 	entries := []scheduler.Entry{
 		// Periods end at each plan's own boundaries, and grants at their
-		// expiry. Every call that meets an ended period starts the new
-		// one; for the pools no call touches, a look every second at the
-		// earliest end in the index sweeps as soon as one has come, so
-		// that each refresh (once per period) and each expiry is
-		// journaled within about a second.
-		{Name: "refresh", Spec: "@every 1s", Did: "refreshed pools and expired grants", RunFunc: refresher.SweepDue},
+		// expiry. Every call that meets an ended period (or a grant past
+		// its expiry) deals with it first; for the pools no call touches,
+		// a look every second at the earliest end in the index sweeps as
+		// soon as one has come, so that each refresh (once per period)
+		// and each expiry is journaled within about a second.
+		{Name: "refresh", Spec: "@every 1s", Did: "refreshed pools", RunFunc: refresher.SweepDue},
+		{Name: "expire-grants", Spec: "@every 1s", Did: "expired grants", RunFunc: refresher.ExpireDue},
 		// Jobs stranded by a task asynq archived or lost, or past their
 		// deadline, are failed and their credits released; reservations of
 		// jobs that ended are voided.
