@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,14 +191,20 @@ func TestRetryAfterDroppedConnection(t *testing.T) {
 	// a request with an Idempotency-Key that failed on a reused
 	// connection, and this test is about the client's own retry.
 	c, sl := s.client(t, userKey.APIKey, client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	// The handler writes these and the test reads them: a dropped
+	// connection orders nothing between the two, so mu does.
+	var mu sync.Mutex
 	var keys []string
 	var firstJob string
 	var deletes int
 	s.setFront(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/downloads":
+			mu.Lock()
 			keys = append(keys, r.Header.Get("Idempotency-Key"))
-			if len(keys) > 1 {
+			first := len(keys) == 1
+			mu.Unlock()
+			if !first {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -205,10 +212,14 @@ func TestRetryAfterDroppedConnection(t *testing.T) {
 			next.ServeHTTP(rec, r)
 			var sub client.Submitted
 			_ = json.Unmarshal(rec.Body.Bytes(), &sub)
+			mu.Lock()
 			firstJob = sub.Job.ID
+			mu.Unlock()
 			panic(http.ErrAbortHandler) // the answer is lost with the connection
 		case r.Method == http.MethodDelete:
+			mu.Lock()
 			deletes++
+			mu.Unlock()
 			next.ServeHTTP(httptest.NewRecorder(), r)
 			panic(http.ErrAbortHandler)
 		}
@@ -218,15 +229,21 @@ func TestRetryAfterDroppedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if firstJob == "" || sub.Job.ID != firstJob || len(keys) < 2 || keys[0] == "" || slices.ContainsFunc(keys, func(k string) bool { return k != keys[0] }) {
-		t.Fatalf("job %s, the first attempt made %q; keys sent %q", sub.Job.ID, firstJob, keys)
+	mu.Lock()
+	gotKeys, gotFirst := slices.Clone(keys), firstJob
+	mu.Unlock()
+	if gotFirst == "" || sub.Job.ID != gotFirst || len(gotKeys) < 2 || gotKeys[0] == "" || slices.ContainsFunc(gotKeys, func(k string) bool { return k != gotKeys[0] }) {
+		t.Fatalf("job %s, the first attempt made %q; keys sent %q", sub.Job.ID, gotFirst, gotKeys)
 	}
-	if s.queue.count() != 1 || len(keys) != 2 || len(sl.all()) != 1 {
-		t.Fatalf("%d jobs queued after %d attempts and waits %v, want 1 job, 2 attempts, 1 wait", s.queue.count(), len(keys), sl.all())
+	if s.queue.count() != 1 || len(gotKeys) != 2 || len(sl.all()) != 1 {
+		t.Fatalf("%d jobs queued after %d attempts and waits %v, want 1 job, 2 attempts, 1 wait", s.queue.count(), len(gotKeys), sl.all())
 	}
 	_, err = c.CancelJob(t.Context(), sub.Job.ID)
-	if _, ok := errors.AsType[*client.Error](err); err == nil || ok || deletes != 1 {
-		t.Fatalf("cut DELETE: %v after %d attempts, want a transport error after 1", err, deletes)
+	mu.Lock()
+	gotDeletes := deletes
+	mu.Unlock()
+	if _, ok := errors.AsType[*client.Error](err); err == nil || ok || gotDeletes != 1 {
+		t.Fatalf("cut DELETE: %v after %d attempts, want a transport error after 1", err, gotDeletes)
 	}
 	s.check(t, account)
 }
