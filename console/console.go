@@ -216,7 +216,7 @@ var (
 
 // routes registers every page and action of the console.
 func (c *Console) routes() {
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", staticFiles()))
+	c.mux.HandleFunc("GET /console/static/{file}", staticFile)
 	c.mux.HandleFunc("GET /console/login", c.loginPage)
 	c.mux.HandleFunc("POST /console/login", c.login)
 	c.mux.Handle("POST /console/logout", c.page(anyone, c.logout))

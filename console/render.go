@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"strconv"
@@ -16,14 +17,27 @@ var templateFiles embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// staticFiles serves the stylesheet and scripts from the binary.
-func staticFiles() http.Handler {
-	sub, _ := fs.Sub(staticFS, "static") // the directory is embedded
-	files := http.FileServerFS(sub)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(w, r)
-	})
+// staticFile serves one file of the stylesheet and scripts from the binary
+// (no directory listing).
+func staticFile(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := staticFS.Open("static/" + name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	http.ServeContent(w, r, name, st.ModTime(), f.(io.ReadSeeker))
 }
 
 // pageNames are the pages, each a template file beside layout.html.

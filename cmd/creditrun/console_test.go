@@ -535,3 +535,36 @@ func TestConsoleOnCreditrunAll(t *testing.T) {
 		t.Errorf("customer's paid job has no download:\n%s", p.body)
 	}
 }
+
+// TestConsoleAssets: the stylesheet and htmx come from the binary with
+// their types (the pages send nosniff); nothing else is listed or served.
+// An htmx post that is refused says so in place of the page's main part.
+func TestConsoleAssets(t *testing.T) {
+	c := newConsoleAPI(t)
+	b := c.browser(t)
+	for _, tc := range []struct {
+		path, ctype string
+		status      int
+	}{
+		{"/console/static/console.css", "text/css", http.StatusOK},
+		{"/console/static/htmx.min.js", "javascript", http.StatusOK},
+		{"/console/static/", "", http.StatusNotFound},
+		{"/console/static/nothing.js", "", http.StatusNotFound},
+		{"/console/nowhere", "text/html", http.StatusNotFound},
+	} {
+		p := b.get(tc.path)
+		if p.status != tc.status || !strings.Contains(p.header.Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s: %d %s", tc.path, p.status, p.header.Get("Content-Type"))
+		}
+	}
+	if p := b.get("/console/static/htmx.min.js"); !strings.Contains(p.body, "htmx") || len(p.body) < 10_000 {
+		t.Errorf("htmx.min.js: %d bytes", len(p.body))
+	}
+
+	_, h := c.held(t, 1)
+	b.signIn(c.finance)
+	p := b.post("/console/holds/"+h.ID+"/pay", url.Values{"payment_ref": {"inv_1"}}, "HX-Request", "true")
+	if p.status != http.StatusForbidden || p.header.Get("HX-Retarget") != "main" || p.header.Get("HX-Reselect") != "main" {
+		t.Errorf("a refused htmx post: %d, HX-Retarget %q", p.status, p.header.Get("HX-Retarget"))
+	}
+}
