@@ -34,8 +34,9 @@ var appliedLog = regexp.MustCompile(`scheduler: refreshed pools" entry=refresh c
 
 // TestE2ESchedulerReplicas runs two `creditrun scheduler` processes against
 // one Redis, on accounts with one-minute periods, for two boundaries. Each
-// period is refreshed exactly once (the processes' logged counts add up to
-// the journals' refresh entries, one per period each), used resets and
+// period is refreshed exactly once (each refresh entry starts a later
+// period, and the processes' logged counts are no more than the journals'
+// entries: an API request may start a period first), used resets and
 // allocated becomes the grant, and the journals replay.
 func TestE2ESchedulerReplicas(t *testing.T) {
 	t.Parallel()
@@ -120,7 +121,11 @@ func TestE2ESchedulerReplicas(t *testing.T) {
 			logged += n
 		}
 	}
-	if logged != journaled {
+	// A request of the account's key after a boundary starts the period
+	// itself (its answer carries the balance), so the schedulers may have
+	// applied fewer than the journals hold, never more: each refresh is
+	// applied once, by whoever comes first.
+	if logged == 0 || logged > journaled {
 		t.Errorf("the schedulers logged %d refreshes applied, the journals hold %d", logged, journaled)
 	}
 }
