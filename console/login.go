@@ -48,6 +48,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
+		// A session this browser had ends: signing in always starts a
+		// fresh one, under a token no one saw before.
+		if old, cerr := r.Cookie(sessionCookie); cerr == nil && old.Value != "" {
+			c.endSession(r.Context(), &session{tokenHash: tokenHash(old.Value)})
+		}
 		var token string
 		if token, err = c.startSession(r.Context(), id); err == nil {
 			setSessionCookie(w, r, token)

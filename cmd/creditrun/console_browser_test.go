@@ -208,7 +208,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if note := ch.text(row(h1.ID) + ` .note`); !strings.Contains(note, "inv_1001") {
 		t.Errorf("paid row says %q", note)
 	}
-	req, _ := http.NewRequest("GET", c.url+"/v1/jobs/"+h1.JobID+"/results", nil)
+	req, _ := http.NewRequest(http.MethodGet, c.url+"/v1/jobs/"+h1.JobID+"/results", nil)
 	req.Header.Set("Authorization", "Bearer "+user)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -123,14 +123,14 @@ func (b *browser) do(req *http.Request) page {
 
 func (b *browser) get(path string) page {
 	b.t.Helper()
-	req, _ := http.NewRequest("GET", b.base+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
 	return b.do(req)
 }
 
 // post submits a form; with header pairs set as request headers.
 func (b *browser) post(path string, form url.Values, header ...string) page {
 	b.t.Helper()
-	req, _ := http.NewRequest("POST", b.base+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -171,12 +171,14 @@ func TestConsoleSignIn(t *testing.T) {
 		t.Error("a page shows the key")
 	}
 
-	// The cookie, as set behind a proxy that terminated https.
-	b.get("/console/login") // a fresh sign-in token, in the jar and in b.csrf
-	req, _ := http.NewRequest("POST", c.url+"/console/login", strings.NewReader(url.Values{"key": {c.finance}, "csrf": {b.csrf}}.Encode()))
+	// The cookie, as set behind a proxy that terminated https (in another
+	// browser).
+	hb := c.browser(t)
+	hb.get("/console/login") // a sign-in token, in the jar and in hb.csrf
+	req, _ := http.NewRequest(http.MethodPost, c.url+"/console/login", strings.NewReader(url.Values{"key": {c.finance}, "csrf": {hb.csrf}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-Proto", "https")
-	for _, ck := range b.c.Jar.Cookies(req.URL) {
+	for _, ck := range hb.c.Jar.Cookies(req.URL) {
 		req.AddCookie(ck)
 	}
 	resp, err := http.DefaultTransport.RoundTrip(req)
@@ -196,7 +198,12 @@ func TestConsoleSignIn(t *testing.T) {
 		}
 	}
 
-	// Redis keeps the session with an idle expiry, and not the key.
+	// Signing in again in one browser ends its first session: two browsers,
+	// two sessions.
+	if p := b.signIn(c.finance); p.url != "/console/holds?status=unpaid" {
+		t.Fatalf("signing in again: %d at %s", p.status, p.url)
+	}
+	// Redis keeps the sessions with an idle expiry, and not the key.
 	keys, err := c.redis.Keys(ctx, "cr:console:session:*").Result()
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("sessions in Redis: %v, %v", keys, err)
@@ -379,7 +386,7 @@ func TestConsolePayWaiveWithoutJS(t *testing.T) {
 		t.Errorf("hold after pay: %+v", got)
 	}
 	// The job's results are released: the API answers them to its account.
-	req, _ := http.NewRequest("GET", c.url+"/v1/jobs/"+h1.JobID+"/results", nil)
+	req, _ := http.NewRequest(http.MethodGet, c.url+"/v1/jobs/"+h1.JobID+"/results", nil)
 	req.Header.Set("Authorization", "Bearer "+c.userKey(t, acct))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
