@@ -17,6 +17,7 @@ var funcs = template.FuncMap{
 	"pathseg": url.PathEscape,
 	"query":   url.QueryEscape,
 	"int64":   func(n int) int64 { return int64(n) },
+	"count":   count,
 	"tasks":   func(title string, t []taskView) taskList { return taskList{Title: title, Tasks: t} },
 }
 
@@ -75,4 +76,13 @@ func whenPtr(t *time.Time) template.HTML {
 		return "–"
 	}
 	return when(*t)
+}
+
+// count writes n with thousands separators and the noun, singular for 1:
+// "1 credit", "1,500 credits".
+func count(n int64, one, many string) string {
+	if n == 1 || n == -1 {
+		return thousands(n) + " " + one
+	}
+	return thousands(n) + " " + many
 }

@@ -23,6 +23,9 @@ func TestFormat(t *testing.T) {
 			`<time datetime="2026-12-03T17:04:00Z"><span class="nw">2026-12-03</span> <span class="nw">17:04 UTC</span></time>`},
 		{"no time", string(when(time.Time{})), "–"},
 		{"no time pointer", string(whenPtr(nil)), "–"},
+		{"one", count(1, "credit", "credits"), "1 credit"},
+		{"many", count(1500, "credit", "credits"), "1,500 credits"},
+		{"none", count(0, "credit", "credits"), "0 credits"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
