@@ -8,6 +8,7 @@ import (
 
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/ledger/credit"
+	"github.com/creditrun/creditrun/webhook"
 )
 
 // The error codes of API.md.
@@ -113,6 +114,8 @@ var codes = []struct {
 	{credit.ErrInvalidID, http.StatusNotFound, codeNotFound, "", "Not found."},
 	{credit.ErrHoldNotFound, http.StatusNotFound, codeNotFound, "", "Not found."},
 	{credit.ErrGrantNotFound, http.StatusNotFound, codeNotFound, "", "Not found."},
+	{webhook.ErrNotFound, http.StatusNotFound, codeNotFound, "", "Not found."},
+	{errNoWebhooks, http.StatusNotFound, codeNotFound, "", "This server has no webhooks."},
 	{jobs.ErrEnded, http.StatusConflict, codeConflict, "", "The job has ended already."},
 	{credit.ErrHoldConflict, http.StatusConflict, codeConflict, "", "The hold is closed otherwise: a waived hold cannot be paid, nor a paid hold waived."},
 	{errNotSucceeded, http.StatusConflict, codeConflict, "", "The job has no results: it has not succeeded."},

@@ -173,6 +173,13 @@ type Config struct {
 	// the check to the jobs service (Config.DataTypes of package jobs) and
 	// to the plans, which cover only the data types they name.
 	DataTypes []string
+	// Webhooks registers webhook endpoints and lists their deliveries. Nil
+	// answers 404 on the webhook routes.
+	Webhooks Webhooks
+	// WebhookAllowPrivate accepts webhook URLs that are plain http or on
+	// loopback, private or link-local addresses
+	// (CREDITRUN_WEBHOOK_ALLOW_PRIVATE). Defaults to false.
+	WebhookAllowPrivate bool
 }
 
 func (c *Config) setDefaults() {
@@ -356,6 +363,12 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/holds.csv", raw: s.streaming(s.exportHolds)}, // staff; through answer, as CSV
 		{method: "POST", pattern: "/v1/holds/{id}/pay", roles: staff, h: s.payHold},
 		{method: "POST", pattern: "/v1/holds/{id}/waive", roles: staff, h: s.waiveHold},
+		{method: "POST", pattern: "/v1/webhooks", h: s.createWebhook},
+		{method: "GET", pattern: "/v1/webhooks", h: s.listWebhooks},
+		{method: "GET", pattern: "/v1/webhooks/{id}", h: s.getWebhook},
+		{method: "DELETE", pattern: "/v1/webhooks/{id}", h: s.deleteWebhook},
+		{method: "GET", pattern: "/v1/webhooks/{id}/deliveries", h: s.listDeliveries},
+		{method: "POST", pattern: "/v1/webhooks/{id}/deliveries/{msg}/retry", h: s.retryDelivery},
 		{method: "GET", pattern: "/healthz", raw: s.healthz},
 		{method: "GET", pattern: "/readyz", raw: s.readyz},
 		{method: "GET", pattern: "/metrics", raw: s.serveMetrics},
