@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/api"
+	"github.com/creditrun/creditrun/client"
 	"github.com/creditrun/creditrun/internal/redisserver"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -324,13 +325,10 @@ func (s *stack) newAccount(t testing.TB, plans ...string) (id, key string) {
 // journal check of newAccount.
 func (s *stack) createAccount(t testing.TB, plans ...string) (id, key string) {
 	t.Helper()
-	var out struct {
-		Account struct {
-			ID string `json:"id"`
-		} `json:"account"`
-		APIKey string `json:"api_key"`
+	out, err := s.client(t, s.admin).CreateAccount(context.Background(), client.CreateAccountRequest{Name: t.Name(), Plans: plans})
+	if err != nil {
+		t.Fatalf("create account: %v", err)
 	}
-	s.must(t, http.StatusCreated, "POST", "/v1/accounts", s.admin, map[string]any{"name": t.Name(), "plans": plans}).into(t, &out)
 	if out.Account.ID == "" || !strings.HasPrefix(out.APIKey, "cr_live_") {
 		t.Fatalf("account %+v", out)
 	}
@@ -387,9 +385,10 @@ func (s *stack) setAvailable(t testing.TB, account, key, pool string, n int64) {
 	if diff == 0 {
 		return
 	}
-	var p poolJSON
-	s.must(t, http.StatusOK, "POST", "/v1/accounts/"+account+"/credits", s.admin,
-		map[string]any{"pool": pool, "amount": diff, "reason": "test setup"}).into(t, &p)
+	p, err := s.client(t, s.admin).ChangeCredits(context.Background(), account, client.CreditsRequest{Pool: pool, Amount: diff, Reason: "test setup"})
+	if err != nil {
+		t.Fatalf("adjust %s by %d: %v", pool, diff, err)
+	}
 	if p.Available != n {
 		t.Fatalf("after adjusting %s by %d: available %d, want %d", pool, diff, p.Available, n)
 	}
