@@ -203,10 +203,15 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 		cfg.Source = ds
 		svc = jobs.NewService(cfg)
 	}
+	hooks, err := a.webhookService()
+	if err != nil {
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
 		Jobs: svc, Ledger: a.ledger, Redis: a.redis, Storage: a.storage, Files: files,
 		LinkTTL: a.cfg.LinkTTL, RateLimit: rate, Logger: a.log, Registry: a.registry,
 		ServeMetrics: a.cfg.MetricsAddr == a.cfg.HTTPAddr, AdminKey: a.cfg.AdminKey, DataTypes: a.dataTypes,
+		Webhooks: hooks, WebhookAllowPrivate: a.cfg.WebhookAllowPrivate,
 	})
 	if err != nil {
 		return nil, err

@@ -76,6 +76,18 @@ type config struct {
 	// job whose query takes more fails. Defaults to 10,000,000,000; 0: no
 	// limit.
 	SearchMaxSteps int64
+	// WebhookAllowPrivate lets webhook URLs be plain http and reach
+	// loopback, private and link-local addresses. Defaults to false; true
+	// under `creditrun dev`.
+	WebhookAllowPrivate bool
+	// WebhookKey encrypts webhook endpoint secrets in Redis (AES-256-GCM),
+	// so that a dump of Redis alone does not reveal them. Every process
+	// must have the key the secrets were stored under. Defaults to empty:
+	// secrets are stored unencrypted.
+	WebhookKey string
+	// WebhookConcurrency is the webhook deliveries at once per worker
+	// process, apart from WorkerConcurrency. Defaults to 10.
+	WebhookConcurrency int
 }
 
 // parseConfig reads args into a config, each flag defaulting to its
@@ -113,6 +125,10 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&accountConcurrency, "account-concurrency", "CREDITRUN_ACCOUNT_CONCURRENCY", "0", "jobs of one account that run at once across the cluster; 0: no cap")
 	str(&searchSteps, "search-max-steps", "CREDITRUN_SEARCH_MAX_STEPS", "10000000000", "the most steps (index entries and records examined) one search's query may take; 0: no limit")
 	str(&waitReplicas, "redis-wait-replicas", "CREDITRUN_REDIS_WAIT_REPLICAS", "0", "replicas every change of credits waits for (Redis WAIT) before it answers; 0: none")
+	var allowPrivate, webhookConcurrency string
+	str(&allowPrivate, "webhook-allow-private", "CREDITRUN_WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback/private addresses and plain http (dev and tests)")
+	str(&c.WebhookKey, "webhook-key", "CREDITRUN_WEBHOOK_KEY", "", "key that encrypts webhook secrets in Redis; empty: stored unencrypted")
+	str(&webhookConcurrency, "webhook-concurrency", "CREDITRUN_WEBHOOK_CONCURRENCY", "10", "webhook deliveries at once per worker process")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fs, err
 	}
@@ -143,6 +159,12 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 		errs = append(errs, fmt.Errorf("search-max-steps: %q is not a whole number", searchSteps))
 	} else {
 		c.SearchMaxSteps = n
+	}
+	atoi("webhook-concurrency", webhookConcurrency, &c.WebhookConcurrency)
+	if b, err := strconv.ParseBool(allowPrivate); err != nil {
+		errs = append(errs, fmt.Errorf("webhook-allow-private: %q is not true or false", allowPrivate))
+	} else {
+		c.WebhookAllowPrivate = b
 	}
 	dur("result-ttl", resultTTL, &c.ResultTTL)
 	dur("journal-retention", journalRetention, &c.JournalRetention)
@@ -189,6 +211,9 @@ func (c config) validate() error {
 	}
 	if c.WaitReplicas < 0 {
 		errs = append(errs, fmt.Errorf("redis-wait-replicas must be 0 or more, got %d", c.WaitReplicas))
+	}
+	if c.WebhookConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("webhook-concurrency must be 1 or more, got %d", c.WebhookConcurrency))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir is empty"))

@@ -33,6 +33,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.WebhookAllowPrivate = true // dev receivers run on loopback
 	// Under `make run`, an interrupt of make itself stops dev too.
 	return dev(stopWithMake(ctx, newLogger()), cfg, os.Stdout, nil)
 }

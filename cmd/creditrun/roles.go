@@ -101,6 +101,7 @@ func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io
 	}
 	if r.worker {
 		g.Go(func() error { return a.runWorker(ctx) })
+		g.Go(func() error { return a.runWebhooks(ctx) })
 	}
 	if r.scheduler {
 		g.Go(func() error { return a.runScheduler(ctx) })
