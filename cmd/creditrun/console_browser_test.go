@@ -180,7 +180,8 @@ func (c *chrome) signOut() {
 // TestConsoleInChromium works the console as people do, in headless
 // Chromium: finance signs in, pays one unpaid hold and waives another from
 // the list (htmx swaps the row), and the job's results are released through
-// the API; a customer sees its own account and not another's, nor the
+// the API; a pay whose form lost its CSRF token is refused in place and
+// changes nothing; a customer sees its own account and not another's, nor the
 // holds; an admin sees the queues; signing out ends each session. Every
 // page is saved as a screenshot at a laptop's and a phone's width.
 func TestConsoleInChromium(t *testing.T) {
@@ -222,9 +223,25 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Click(css(row(h2.ID)+` form[action$="/waive"] button`)),
 		chromedp.WaitVisible(css(row(h2.ID)+` .status-waived`)))
 	ch.shoot("holds-closed")
+	// A form posted without its CSRF token is refused and changes nothing.
+	_, h3 := c.held(t, 3)
+	ch.run("reload", chromedp.Navigate(c.url+"/console/holds?status=unpaid"), chromedp.WaitVisible(css(row(h3.ID))))
+	if _, err := chromedp.Run(ch.ctx, chromedp.Evaluate[bool](`(() => { document.querySelector('`+row(h3.ID)+
+		` form[action$="/pay"] input[name=csrf]').remove(); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	ch.run("pay without the token", chromedp.SendKeys(css(row(h3.ID)+` input[name="payment_ref"]`), "inv_forged"),
+		chromedp.Click(css(row(h3.ID)+` form[action$="/pay"] button`)), chromedp.WaitVisible(css(`main .error`)))
+	if msg := ch.text(`main .error`); !strings.Contains(msg, "nothing was changed") {
+		t.Errorf("a post without its token says %q", msg)
+	}
+	if got, _ := c.ledger.Hold(context.Background(), h3.ID); got.Status != credit.HoldUnpaid {
+		t.Errorf("hold after a post without its token: %s", got.Status)
+	}
+	ch.shoot("csrf-refused")
 	ch.run("every hold", chromedp.Navigate(c.url+"/console/holds"), chromedp.WaitVisible(css(`#total-due`)))
-	if due := ch.text(`#total-due`); !strings.Contains(due, "0.30") {
-		t.Errorf("total due over every hold: %q, want the unpaid one's 0.30", due)
+	if due := ch.text(`#total-due`); !strings.Contains(due, "0.60") {
+		t.Errorf("total due over every hold: %q, want the two unpaid ones' 0.60", due)
 	}
 	ch.run("an account", chromedp.Navigate(c.url+"/console/accounts/"+other), chromedp.WaitVisible(css(`[data-pool="people"]`)))
 	ch.shoot("account-finance")
