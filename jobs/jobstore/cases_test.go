@@ -5,6 +5,7 @@ import "testing"
 // cases is the suite every target runs.
 var cases = map[string]func(t *testing.T, h *harness){
 	"CreateGetItems":      testCreateGetItems,
+	"OutboxEvents":        testOutboxEvents,
 	"CreateDefaults":      testCreateDefaults,
 	"KeyLayout":           testKeyLayout,
 	"OtherAccount":        testOtherAccount,

@@ -49,13 +49,16 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 		}
 	}
 	var ttl int64
+	event := "" // a job created ended is told to webhooks (package events)
 	if j.Status.Terminal() {
 		ttl = r.retainMS()
+		event = "job." + string(j.Status)
 	}
 	k := r.keys
 	n, err := reply(ctx, r.client, createScript,
-		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account), k.records(j.Account, j.ID)},
-		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl, []byte(records))
+		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account), k.records(j.Account, j.ID),
+			k.outbox(j.Account)},
+		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl, []byte(records), event, r.nowFunc().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}

@@ -8,6 +8,9 @@
 -- ARGV[1] job JSON   ARGV[2] items JSON ('' for none)   ARGV[3] created (unix ms)
 -- ARGV[4] job id     ARGV[5] TTL in ms when the job has ended already, else 0
 -- ARGV[6] a search's records JSON ('' for none)
+-- KEYS[7] the account's outbox stream (webhook events)
+-- ARGV[7] the event of a job created ended (job.succeeded, …), '' for none
+-- ARGV[8] now (unix ms), the event's time
 -- -> 1 created | 0 the id is taken by another record
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -27,6 +30,9 @@ else
   redis.call('DEL', KEYS[6])
 end
 local ttl = tonumber(ARGV[5])
+if ARGV[7] ~= '' then
+  redis.call('XADD', KEYS[7], '*', 'type', ARGV[7], 'at', ARGV[8], 'ref', ARGV[4])
+end
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
