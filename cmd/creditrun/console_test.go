@@ -575,3 +575,45 @@ func TestConsoleAssets(t *testing.T) {
 		t.Errorf("a refused htmx post: %d, HX-Retarget %q", p.status, p.header.Get("HX-Retarget"))
 	}
 }
+
+// TestConsoleJournalPaging walks an account's journal a page at a time,
+// oldest first, as finance reads it.
+func TestConsoleJournalPaging(t *testing.T) {
+	c := newConsoleAPI(t)
+	ctx := context.Background()
+	acct, err := c.svc.CreateAccount(ctx, "", "Gamma", []string{"people-1k-99"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		if _, err := c.ledger.TopUp(ctx, acct.ID, "people", int64(1000+i), "top-up", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := c.browser(t)
+	b.signIn(c.finance)
+	next := regexp.MustCompile(`href="([^"]*\?journal=[^"]+)">Later entries`)
+	var amounts []string
+	amount := regexp.MustCompile(`<td data-label="Amount" class="n">([0-9,]+)</td>`)
+	path := "/console/accounts/" + acct.ID
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("the journal does not end")
+		}
+		p := b.get(path)
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: %d", path, p.status)
+		}
+		for _, m := range amount.FindAllStringSubmatch(p.body[strings.Index(p.body, `id="journal-h"`):], -1) {
+			amounts = append(amounts, m[1])
+		}
+		path = ""
+		if m := next.FindStringSubmatch(p.body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	// The grant of the plan, then the 30 top-ups in order, with separators.
+	if len(amounts) != 31 || amounts[0] != "1,000" || amounts[1] != "1,000" || amounts[30] != "1,029" {
+		t.Errorf("journal amounts over every page: %v", amounts)
+	}
+}
