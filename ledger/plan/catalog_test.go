@@ -136,7 +136,7 @@ func TestValid(t *testing.T) {
 func TestPoolConfig(t *testing.T) {
 	c := Builtin()
 	p, _ := c.Plan("people-1k-99")
-	want := credit.PoolConfig{Name: "people", Grant: 1000, OverageEnabled: true, OverageLimit: 100, OveragePriceCents: 10}
+	want := credit.PoolConfig{Name: "people", Grant: 1000, OverageEnabled: true, OverageLimit: 100, OveragePriceCents: 10, Schedule: "@monthly"}
 	if got := p.PoolConfig(); got != want {
 		t.Fatalf("PoolConfig() = %+v, want %+v", got, want)
 	}
