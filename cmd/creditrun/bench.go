@@ -29,6 +29,7 @@ type benchOptions struct {
 	skipJobs          bool
 	refreshAccounts   int
 	cpuProfile        string
+	webhookJobs       int
 }
 
 // runBench runs `creditrun bench`: each of creditrun's paths against the bare
@@ -51,6 +52,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.skipS3, "skip-s3", false, "skip the S3 download measurement (it starts versitygw and a worker process on a dataset of --download-records people)")
 	fs.BoolVar(&o.skipJobs, "skip-jobs", false, "skip the measurements of jobs: submits, end to end, latency, worker memory and S3")
 	fs.IntVar(&o.refreshAccounts, "refresh-accounts", 100_000, "accounts (of two pools each) of the refresh sweep; 0 skips it")
+	fs.IntVar(&o.webhookJobs, "webhook-jobs", 1000, "search jobs of each round of the webhook measurement (jobs per second without an endpoint and with one that answers after 5 s); 0 skips it")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of this process to `PREFIX`-submit.pprof (the last round of submits) and PREFIX-e2e.pprof (creditrun's end-to-end run)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,6 +79,11 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	if !o.skipJobs {
 		if err := benchJobs(ctx, client, url, o, &fig, progress); err != nil {
+			return err
+		}
+	}
+	if o.webhookJobs > 0 {
+		if err := benchWebhooksIn(ctx, o, &fig, progress); err != nil {
 			return err
 		}
 	}

@@ -76,6 +76,17 @@ type Figures struct {
 	BalanceReadPerS    float64 `json:"balance_read_per_s"`
 	QuoteVsBalanceRead float64 `json:"quote_vs_balance_read"`
 
+	// Search jobs per second end to end (submitted over HTTP, run, ended)
+	// by `creditrun all` without a webhook endpoint and with one that hears
+	// every job.succeeded and answers each post after 5 seconds, WebhookJobs
+	// jobs each, measured in the same run. The ratio is the slow endpoint's
+	// rate / the rate without: near 1 when a slow receiver does not slow
+	// jobs.
+	WebhookJobs         int     `json:"webhook_jobs"`
+	WebhookOffJobsPerS  float64 `json:"webhook_off_jobs_per_s"`
+	WebhookSlowJobsPerS float64 `json:"webhook_slow_jobs_per_s"`
+	WebhookSlowRatio    float64 `json:"webhook_slow_ratio"`
+
 	Goroutines        int     `json:"goroutines"`
 	DurationS         float64 `json:"duration_s"`
 	E2EJobs           int     `json:"e2e_jobs"`
