@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -185,11 +186,12 @@ func (c *Config) validate() error {
 
 // Console is the web console, an http.Handler for the paths under /console/.
 type Console struct {
-	cfg   Config
-	keys  keys
-	mux   *http.ServeMux
-	pages pages
-	log   *slog.Logger
+	cfg     Config
+	keys    keys
+	limiter *redis_rate.Limiter
+	mux     *http.ServeMux
+	pages   pages
+	log     *slog.Logger
 }
 
 // New returns the console for cfg.
@@ -202,7 +204,8 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, keys: keys{prefix: cfg.KeyPrefix}, mux: http.NewServeMux(), pages: p, log: cfg.Logger}
+	c := &Console{cfg: cfg, keys: keys{prefix: cfg.KeyPrefix}, limiter: redis_rate.NewLimiter(cfg.Redis),
+		mux: http.NewServeMux(), pages: p, log: cfg.Logger}
 	c.routes()
 	return c, nil
 }

@@ -8,3 +8,7 @@ type keys struct{ prefix string }
 // its cookie's token, so that what Redis holds cannot be replayed as a
 // cookie.
 func (k keys) session(tokenHash string) string { return k.prefix + ":console:session:" + tokenHash }
+
+// signIns counts the sign-in attempts from one address (go-redis/redis_rate
+// prefixes it with "rate:").
+func (k keys) signIns(addr string) string { return k.prefix + ":console:signin:" + addr }

@@ -41,6 +41,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
+	ok, err := c.allowSignIn(r.Context(), r)
+	if err != nil {
+		c.log.Error("console: sign in", "err", err)
+		c.fail(w, r, nil, http.StatusServiceUnavailable, "The console cannot check keys right now. Try again in a moment.")
+		return
+	}
+	if !ok {
+		w.Header().Set("Retry-After", "60")
+		c.fail(w, r, nil, http.StatusTooManyRequests, "Too many sign-in attempts from this address. Wait a minute and try again.")
+		return
+	}
 	id, err := c.cfg.Keys.Identify(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
 	if errors.Is(err, api.ErrUnknownKey) {
 		c.renderLogin(w, r, http.StatusUnauthorized, loginView{Next: next,

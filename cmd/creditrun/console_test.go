@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -615,5 +616,24 @@ func TestConsoleJournalPaging(t *testing.T) {
 	// The grant of the plan, then the 30 top-ups in order, with separators.
 	if len(amounts) != 31 || amounts[0] != "1,000" || amounts[1] != "1,000" || amounts[30] != "1,029" {
 		t.Errorf("journal amounts over every page: %v", amounts)
+	}
+}
+
+// TestConsoleSignInLimit: one address may try to sign in 20 times a minute,
+// right key or wrong; then the form answers 429 and signs no one in.
+func TestConsoleSignInLimit(t *testing.T) {
+	c := newConsoleAPI(t)
+	b := c.browser(t)
+	for i := range 20 {
+		if p := b.signIn("cr_live_wrongwrongwrongwrongwrong0" + strconv.Itoa(i%10)); p.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i+1, p.status)
+		}
+	}
+	p := b.signIn(c.finance)
+	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Too many sign-in attempts") {
+		t.Errorf("attempt 21: %d\n%s", p.status, p.body)
+	}
+	if p := b.get("/console/holds"); !strings.HasPrefix(p.url, "/console/login") {
+		t.Errorf("signed in past the limit: at %s", p.url)
 	}
 }
