@@ -153,6 +153,13 @@ func (c *Console) page(roles []api.Role, h pageFunc) http.Handler {
 			if r.Method == http.MethodGet {
 				next = "?next=" + url.QueryEscape(r.URL.RequestURI())
 			}
+			if r.Header.Get("HX-Request") == "true" {
+				// htmx refreshing a part of a page whose session ended:
+				// the whole page goes to the sign-in form.
+				w.Header().Set("HX-Redirect", "/console/login"+next)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
 			http.Redirect(w, r, "/console/login"+next, http.StatusSeeOther)
 			return
 		}

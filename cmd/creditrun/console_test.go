@@ -233,6 +233,12 @@ func TestConsoleSignIn(t *testing.T) {
 	if p := b.get("/console/holds"); !strings.HasPrefix(p.url, "/console/login") {
 		t.Errorf("holds after signing out: %d at %s", p.status, p.url)
 	}
+	// htmx refreshing a part of a page is told to send the page to sign in.
+	req, _ = http.NewRequest(http.MethodGet, c.url+"/console/holds", nil)
+	req.Header.Set("HX-Request", "true")
+	if p := b.do(req); p.status != http.StatusUnauthorized || !strings.HasPrefix(p.header.Get("HX-Redirect"), "/console/login?next=") {
+		t.Errorf("an htmx refresh after signing out: %d, HX-Redirect %q", p.status, p.header.Get("HX-Redirect"))
+	}
 	replay := c.browser(t)
 	replay.c.Jar.SetCookies(req.URL, old)
 	if p := replay.get("/console/holds"); !strings.HasPrefix(p.url, "/console/login") {
