@@ -18,6 +18,8 @@ import (
 
 	"github.com/creditrun/creditrun/events"
 	"github.com/creditrun/creditrun/internal/redisserver"
+	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/jobs/jobstore"
 	"github.com/creditrun/creditrun/ledger"
 	"github.com/creditrun/creditrun/ledger/credit"
 	"github.com/creditrun/creditrun/webhook"
@@ -328,5 +330,80 @@ func TestLoopbackRefused(t *testing.T) {
 	}
 	if got, _ := rcv.snapshot(); len(got) != 0 {
 		t.Fatalf("the receiver was called: %+v", got)
+	}
+}
+
+// TestEveryEventArrives: each of the eight event types, caused by the
+// ledger's and the job store's own calls, reaches an endpoint that hears
+// them all, signed, once, with the data of what it is about.
+func TestEveryEventArrives(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, true)
+	rcv := newReceiver(t)
+	e.register(t, "acme", rcv, events.All...)
+	js := jobstore.New(e.client, jobstore.Options{})
+
+	start := time.Now().Truncate(time.Millisecond)
+	if _, _, err := e.ledger.OpenPool(ctx, "acme", credit.PoolConfig{Name: "people", Grant: 10, OverageEnabled: true,
+		OverageLimit: 100, OveragePriceCents: 10}, start, start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var holds []string
+	for _, job := range []string{"o1", "o2"} {
+		if _, err := e.ledger.Reserve(ctx, credit.ReserveRequest{Account: "acme", Pool: "people", JobID: job, Requested: 12,
+			Policy: credit.Overage}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.ledger.Settle(ctx, credit.SettleRequest{Account: "acme", Pool: "people", JobID: job, Cost: 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, r.HoldID)
+	}
+	if _, err := e.ledger.PayHold(ctx, holds[0], "inv_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ledger.WaiveHold(ctx, holds[1], "goodwill"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := e.ledger.Refresh(ctx, "acme", "people", start.Add(time.Hour), start.Add(2*time.Hour)); err != nil || !ok {
+		t.Fatalf("refresh: %v %v", ok, err)
+	}
+	for id, to := range map[string]jobs.Status{"j_ok": jobs.Succeeded, "j_bad": jobs.Failed, "j_stop": jobs.Canceled} {
+		if err := js.Create(ctx, jobs.Job{ID: id, Account: "acme", Kind: jobs.Search, DataType: "people", Pool: "people",
+			Status: jobs.Queued, NumRecords: 1, CreatedAt: start}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Update(ctx, "acme", id, []jobs.Status{jobs.Queued}, func(j *jobs.Job) { j.Status = to }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rcv.waitFor("every event", func(got []received) bool { return len(got) >= 9 })
+	time.Sleep(300 * time.Millisecond)
+	got, _ = rcv.snapshot()
+	byType := map[string][]received{}
+	ids := map[string]bool{}
+	for _, g := range got {
+		byType[g.Type] = append(byType[g.Type], g)
+		if ids[g.ID] {
+			t.Fatalf("webhook-id %s twice", g.ID)
+		}
+		ids[g.ID] = true
+	}
+	want := map[string]int{"pool.low": 1, "hold.opened": 2, "hold.paid": 1, "hold.waived": 1, "period.refreshed": 1,
+		"job.succeeded": 1, "job.failed": 1, "job.canceled": 1}
+	for typ, n := range want {
+		if len(byType[typ]) != n {
+			t.Errorf("%s: %d deliveries, want %d (all: %+v)", typ, len(byType[typ]), n, got)
+		}
+	}
+	if len(got) != 9 {
+		t.Fatalf("%d deliveries, want 9", len(got))
+	}
+	if d := byType["period.refreshed"][0].Data; d["pool"] != "people" || d["allocated"] != 10.0 || d["account_id"] != "acme" {
+		t.Errorf("period.refreshed data %v", d)
+	}
+	if d := byType["job.failed"][0].Data; d["id"] != "j_bad" {
+		t.Errorf("job.failed data %v", d)
 	}
 }
