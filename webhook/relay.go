@@ -208,6 +208,10 @@ func (r *Relay) move(ctx context.Context, account string, m redis.XMessage, eps 
 			e.Fields[k] = s
 		}
 	}
+	if !e.Type.Valid() {
+		r.cfg.Logger.Warn("webhook relay: dropped an event of an unknown type", "account", account, "entry", m.ID, "type", e.Type)
+		return nil
+	}
 	var to []Endpoint
 	for _, ep := range eps {
 		if ep.Status == StatusEnabled && ep.Wants(e.Type) {
