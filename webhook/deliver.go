@@ -83,7 +83,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Time from sending a webhook to its answer.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 11)},
 			[]string{"event"}),
 		outboxAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "creditrun_webhook_oldest_pending_seconds",
-			Help: "Age of the oldest event not yet moved into a delivery (0 when none waits)."}),
+			Help: "Age of the oldest event waiting: in an outbox, or as a delivery ready to run in its queue (0 when none waits)."}),
 	}
 	for _, c := range []prometheus.Collector{m.deliveries, m.latency, m.outboxAge} {
 		if err := reg.Register(c); err != nil {
@@ -298,10 +298,25 @@ func (d *Deliverer) send(ctx context.Context, ep Endpoint, secret string, p task
 	return resp.StatusCode, nil
 }
 
+// Service is the store with the queue that retries go to: what the API
+// needs of webhooks.
+type Service struct {
+	*Store
+	queue *asynq.Client
+}
+
+// NewService returns the store's service, enqueuing retries through queue.
+func NewService(s *Store, queue *asynq.Client) *Service { return &Service{Store: s, queue: queue} }
+
 // Retry sends a delivery again, whatever became of it, with the same
-// webhook-id: a failed one gets a new run of attempts. A delivery that is
-// pending already is returned as it is. Returns ErrNotFound.
-func (s *Store) Retry(ctx context.Context, c *asynq.Client, endpoint, msg string) (Delivery, error) {
+// webhook-id: a failed or delivered one gets a new run of attempts. A
+// delivery that is pending already is returned as it is. Returns
+// ErrNotFound.
+func (v *Service) Retry(ctx context.Context, endpoint, msg string) (Delivery, error) {
+	return v.Store.resend(ctx, v.queue, endpoint, msg)
+}
+
+func (s *Store) resend(ctx context.Context, c *asynq.Client, endpoint, msg string) (Delivery, error) {
 	del, err := s.Delivery(ctx, endpoint, msg)
 	if err != nil || del.Status == DeliveryPending {
 		return del, err

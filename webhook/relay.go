@@ -69,6 +69,9 @@ type RelayConfig struct {
 	Logger *slog.Logger
 	// Metrics, when not nil, gets the oldest pending event's age.
 	Metrics *Metrics
+	// Inspector, when not nil, reads the delivery queue's latency (its
+	// oldest task ready to run) into that age too.
+	Inspector *asynq.Inspector
 }
 
 // Relay moves events from the accounts' outboxes into delivery tasks, one
@@ -165,6 +168,11 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 		age := 0.0
 		if !oldest.IsZero() {
 			age = time.Since(oldest).Seconds()
+		}
+		if r.cfg.Inspector != nil {
+			if qi, err := r.cfg.Inspector.GetQueueInfo(QueueName); err == nil {
+				age = max(age, qi.Latency.Seconds())
+			}
 		}
 		r.cfg.Metrics.outboxAge.Set(age)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func (r *hookReceiver) register(t *testing.T, s *stack, key string, events ...st
 
 // startWebhookStack is startStack for `creditrun all` with loopback webhook
 // URLs allowed (CREDITRUN_WEBHOOK_ALLOW_PRIVATE), as under `creditrun dev`.
-func startWebhookStack(t *testing.T) *stack {
+func startWebhookStack(t *testing.T, metricsAddr string) *stack {
 	t.Helper()
 	s := &stack{admin: "cr_admin_" + strconv.FormatInt(time.Now().UnixNano(), 36), userKeys: map[string]bool{}, rateOn: true}
 	s.redis = redisserver.T(t)
@@ -112,7 +113,7 @@ func startWebhookStack(t *testing.T) *stack {
 		HTTPAddr: freeAddr(t), RedisURL: s.redis.URL(), AdminKey: s.admin, Dataset: s.dataset,
 		DataDir: s.dataDir, S3Region: "us-east-1", WorkerConcurrency: 4, ResultTTL: 168 * time.Hour,
 		RateLimit: 1000, LinkTTL: 15 * time.Minute, PartRecords: 1_000_000,
-		WebhookAllowPrivate: true, WebhookConcurrency: 4,
+		WebhookAllowPrivate: true, WebhookConcurrency: 4, MetricsAddr: metricsAddr,
 	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -144,7 +145,8 @@ func startWebhookStack(t *testing.T) *stack {
 // finance endpoint as hold.opened and, once paid, hold.paid, each signed,
 // each once by webhook-id.
 func TestWebhooksEndToEnd(t *testing.T) {
-	s := startWebhookStack(t)
+	metrics := freeAddr(t)
+	s := startWebhookStack(t, metrics)
 	acct, key := s.newAccount(t, "people-1k-99")
 	mine := newHookReceiver(t)
 	mine.register(t, s, key, "job.succeeded")
@@ -173,6 +175,28 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		t.Fatalf("hold.paid data %v", paid[0].Data)
 	}
 	mine.wait(t, "job.succeeded", func(e []hookEvent) bool { return len(e) == 2 })
+	// The worker's metrics count the deliveries by event and result.
+	want := []string{
+		`creditrun_webhook_deliveries_total{event="job.succeeded",result="delivered"} 2`,
+		`creditrun_webhook_deliveries_total{event="hold.paid",result="delivered"} 1`,
+		`creditrun_webhook_delivery_seconds_count{event="hold.opened"} 1`,
+		`creditrun_webhook_oldest_pending_seconds `,
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(pollEvery) {
+		body := string(fetch(t, publicURL(metrics)+"/metrics"))
+		var missing []string
+		for _, w := range want {
+			if !strings.Contains(body, "\n"+w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", missing)
+		}
+	}
 	time.Sleep(300 * time.Millisecond)
 	mine.mu.Lock()
 	defer mine.mu.Unlock()

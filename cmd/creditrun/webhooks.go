@@ -50,6 +50,7 @@ func (a *app) runWebhooks(ctx context.Context) error {
 	c := asynq.NewClient(a.asynqOpt)
 	defer c.Close()
 	relay, err := webhook.NewRelay(webhook.RelayConfig{Client: a.redis, Store: store, Enqueue: c, Logger: a.log, Metrics: m,
+		Inspector: a.tasks,
 		DataFunc: func(ctx context.Context, e webhook.Event) (any, error) {
 			return api.EventData(ctx, a.svc, a.ledger.Hold, e.Type, e.Account, e.Ref)
 		}})
