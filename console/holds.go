@@ -152,8 +152,7 @@ func (c *Console) closed(w http.ResponseWriter, r *http.Request, s *session, h c
 }
 
 func fieldLabel(field string) string {
-	switch field {
-	case "payment_ref":
+	if field == "payment_ref" {
 		return "payment reference"
 	}
 	return field

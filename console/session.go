@@ -76,8 +76,8 @@ func (c *Console) startSession(ctx context.Context, id api.Identity) (string, er
 // live session's idle timer starts again. The key is looked up again on
 // every request, so that revoking it ends its sessions at once.
 func (c *Console) loadSession(ctx context.Context, r *http.Request) (*session, error) {
-	ck, err := r.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
+	ck, err := r.Cookie(sessionCookie) // its only error is http.ErrNoCookie
+	if errors.Is(err, http.ErrNoCookie) || ck.Value == "" || len(ck.Value) > 100 {
 		return nil, nil
 	}
 	th := tokenHash(ck.Value)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -57,7 +58,7 @@ func (l *Redis) VoidGrant(ctx context.Context, account, id, reason string) (cred
 		return credit.Grant{}, fmt.Errorf("reason is longer than %d bytes: %w", credit.MaxReasonLen, credit.ErrInvalidAmount)
 	}
 	raw, err := l.client.HGet(ctx, l.keys.grants(account), id).Result()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return credit.Grant{}, credit.ErrGrantNotFound
 	}
 	if err != nil {
@@ -87,7 +88,7 @@ func (l *Redis) Grant(ctx context.Context, account, id string) (credit.Grant, er
 		return credit.Grant{}, err
 	}
 	raw, err := l.client.HGet(ctx, l.keys.grants(account), id).Result()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return credit.Grant{}, credit.ErrGrantNotFound
 	}
 	if err != nil {
@@ -182,7 +183,7 @@ func (l *Redis) expireDue(ctx context.Context, account string) error {
 	now := l.now().UnixMilli()
 	for _, name := range names {
 		n, err := l.client.HGet(ctx, l.keys.pool(account, name), "grants_next_expiry").Int64()
-		if err != nil && err != redis.Nil {
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return fmt.Errorf("pool %s/%s: %w", account, name, err)
 		}
 		if n > 0 && n <= now {
@@ -210,7 +211,7 @@ func (l *Redis) GrantsExpiringBefore(ctx context.Context, pool string, t time.Ti
 // its pool name, or takes the account out of it when no grant expires.
 func (l *Redis) indexGrantExpiry(ctx context.Context, account, pool string) error {
 	n, err := l.client.HGet(ctx, l.keys.pool(account, pool), "grants_next_expiry").Int64()
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("index grant expiry of %s/%s: %w", account, pool, err)
 	}
 	if n == 0 {

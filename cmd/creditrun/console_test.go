@@ -437,7 +437,6 @@ func TestConsoleQueues(t *testing.T) {
 	c := newConsoleAPI(t)
 	client := asynq.NewClient(asynq.RedisClientOpt{Addr: c.redis.Options().Addr})
 	t.Cleanup(func() { client.Close() })
-	var ids []string
 	for _, id := range []string{"task_run", "task_del"} {
 		info, err := client.Enqueue(asynq.NewTask("job:run", nil), asynq.Queue("jobs"), asynq.TaskID(id), asynq.ProcessIn(time.Hour))
 		if err != nil {
@@ -446,7 +445,6 @@ func TestConsoleQueues(t *testing.T) {
 		if err := c.inspector.ArchiveTask("jobs", info.ID); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, info.ID)
 	}
 	b := c.browser(t)
 	b.signIn(c.admin)
@@ -611,7 +609,11 @@ func TestConsoleJournalPaging(t *testing.T) {
 		if p.status != http.StatusOK {
 			t.Fatalf("%s: %d", path, p.status)
 		}
-		for _, m := range amount.FindAllStringSubmatch(p.body[strings.Index(p.body, `id="journal-h"`):], -1) {
+		at := strings.Index(p.body, `id="journal-h"`)
+		if at < 0 {
+			t.Fatalf("%s has no journal:\n%s", path, p.body)
+		}
+		for _, m := range amount.FindAllStringSubmatch(p.body[at:], -1) {
 			amounts = append(amounts, m[1])
 		}
 		path = ""

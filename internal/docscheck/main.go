@@ -184,7 +184,7 @@ func runFile(dir string, env []string, bs []block) error {
 		return fmt.Errorf("%s: the runnable blocks took over %s:\n%s", bs[0].file, fileTimeout, out)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %v:\n%s", bs[0].file, err, out)
+		return fmt.Errorf("%s: %w:\n%s", bs[0].file, err, out)
 	}
 	if verbose {
 		os.Stdout.Write(out)
@@ -252,7 +252,7 @@ func startDev(bin, dataDir string) (*dev, error) {
 		d.demo, d.admin = k[0], k[1]
 	case err := <-d.done:
 		d.done <- err
-		return nil, fmt.Errorf("creditrun dev stopped: %v (its log: %s)", err, log.Name())
+		return nil, fmt.Errorf("creditrun dev stopped: %w (its log: %s)", err, log.Name())
 	case <-time.After(2 * time.Minute):
 		d.stop()
 		return nil, fmt.Errorf("creditrun dev printed no keys in 2 minutes (its log: %s)", log.Name())
@@ -267,7 +267,7 @@ func startDev(bin, dataDir string) (*dev, error) {
 		}
 		if time.Now().After(deadline) {
 			d.stop()
-			return nil, fmt.Errorf("creditrun dev on %s is not healthy: %v", addr, err)
+			return nil, fmt.Errorf("creditrun dev on %s is not healthy: %w", addr, err)
 		}
 	}
 }
@@ -282,8 +282,8 @@ func (d *dev) stop() {
 		_ = d.cmd.Process.Kill()
 		<-d.done
 	}
-	d.log.Close()
-	os.Remove(d.log.Name())
+	_ = d.log.Close()
+	_ = os.Remove(d.log.Name())
 }
 
 // blockEnv is the environment of the blocks: the process's, without its
