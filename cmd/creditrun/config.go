@@ -86,7 +86,7 @@ type config struct {
 	// secrets are stored unencrypted.
 	WebhookKey string
 	// WebhookConcurrency is the webhook deliveries at once per worker
-	// process, apart from WorkerConcurrency. Defaults to 10.
+	// process, apart from WorkerConcurrency. Defaults to 10 (also when 0).
 	WebhookConcurrency int
 }
 
@@ -212,8 +212,8 @@ func (c config) validate() error {
 	if c.WaitReplicas < 0 {
 		errs = append(errs, fmt.Errorf("redis-wait-replicas must be 0 or more, got %d", c.WaitReplicas))
 	}
-	if c.WebhookConcurrency < 1 {
-		errs = append(errs, fmt.Errorf("webhook-concurrency must be 1 or more, got %d", c.WebhookConcurrency))
+	if c.WebhookConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("webhook-concurrency must be 1 or more (0: the default, 10), got %d", c.WebhookConcurrency))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir is empty"))

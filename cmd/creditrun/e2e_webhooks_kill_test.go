@@ -15,8 +15,8 @@ import (
 	"github.com/creditrun/creditrun/internal/redisserver"
 )
 
-// TestE2EWebhookWorkerKilled runs `creditrun api` and `creditrun worker` as
-// processes, and kills the worker with SIGKILL while it is delivering a
+// TestE2EWebhookWorkerKilled runs `creditrun api`, `creditrun scheduler`
+// (the relay) and `creditrun worker` as processes, and kills the worker with SIGKILL while it is delivering a
 // job.succeeded: after the job was settled and recorded, before the
 // receiver answered. Another worker delivers it again (asynq redelivers the
 // task once its lease has run out, 1–3 minutes), with the same webhook-id,
@@ -39,6 +39,7 @@ func TestE2EWebhookWorkerKilled(t *testing.T) {
 	apiAddr := freeAddr(t)
 	s.base = "http://" + apiAddr
 	startProc(t, "api", apiAddr, env...)
+	startProc(t, "scheduler", freeAddr(t), env...) // the relay
 	first := startProc(t, "worker", freeAddr(t), env...)
 
 	// The receiver holds its first post unanswered until the sender is

@@ -101,10 +101,11 @@ func serveWith(ctx context.Context, cfg config, redisURL string, r roles, out io
 	}
 	if r.worker {
 		g.Go(func() error { return a.runWorker(ctx) })
-		g.Go(func() error { return a.runWebhooks(ctx) })
+		g.Go(func() error { return a.runWebhookDeliveries(ctx) })
 	}
 	if r.scheduler {
 		g.Go(func() error { return a.runScheduler(ctx) })
+		g.Go(func() error { return a.runWebhookRelay(ctx) })
 	}
 	log.Info("creditrun started", "http", cfg.HTTPAddr, "api", r.api, "worker", r.worker, "scheduler", r.scheduler)
 	err = g.Wait()

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/hibiken/asynq"
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/creditrun/creditrun/api"
 	"github.com/creditrun/creditrun/webhook"
@@ -33,17 +34,17 @@ func (a *app) webhookService() (*webhook.Service, error) {
 	return webhook.NewService(s, c), nil
 }
 
-// runWebhooks runs, in the worker role, the relay that moves the accounts'
-// outboxes into delivery tasks and the asynq server that delivers them, on
-// their own queue and with their own concurrency, so that a slow receiver
-// never holds a job's place. Several workers relay at once harmlessly: a
-// delivery's task id is its message id and endpoint.
-func (a *app) runWebhooks(ctx context.Context) error {
+// runWebhookRelay runs, in the scheduler role, the relay that moves the
+// accounts' outboxes into delivery tasks. It reads every account's outbox
+// on each pass, so it runs where few replicas do; several relays at once
+// are harmless all the same: a delivery's task id is its message id and
+// endpoint.
+func (a *app) runWebhookRelay(ctx context.Context) error {
 	store, err := a.webhookStore()
 	if err != nil {
 		return err
 	}
-	m, err := webhook.NewMetrics(a.registry)
+	m, err := a.webhookMetrics()
 	if err != nil {
 		return err
 	}
@@ -54,6 +55,21 @@ func (a *app) runWebhooks(ctx context.Context) error {
 		DataFunc: func(ctx context.Context, e webhook.Event) (any, error) {
 			return api.EventData(ctx, a.svc, a.ledger.Hold, e.Type, e.Account, e.Ref)
 		}})
+	if err != nil {
+		return err
+	}
+	return relay.Run(ctx)
+}
+
+// runWebhookDeliveries runs, in the worker role, the asynq server that
+// delivers webhooks, on its own queue and with its own concurrency, so that
+// a slow receiver never holds a job's place.
+func (a *app) runWebhookDeliveries(ctx context.Context) error {
+	store, err := a.webhookStore()
+	if err != nil {
+		return err
+	}
+	m, err := a.webhookMetrics()
 	if err != nil {
 		return err
 	}
@@ -68,8 +84,29 @@ func (a *app) runWebhooks(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("webhook deliveries: %w", err)
 	}
-	defer srv.Shutdown()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return relay.Run(ctx) })
-	return g.Wait()
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
 }
+
+// webhookMetrics returns the webhook metrics of the app's registry,
+// registered once: `creditrun all` runs the relay and the deliveries on one
+// registry.
+func (a *app) webhookMetrics() (*webhook.Metrics, error) {
+	webhookMetricsMu.Lock()
+	defer webhookMetricsMu.Unlock()
+	if m, ok := webhookMetricsOf[a.registry]; ok {
+		return m, nil
+	}
+	m, err := webhook.NewMetrics(a.registry)
+	if err != nil {
+		return nil, err
+	}
+	webhookMetricsOf[a.registry] = m
+	return m, nil
+}
+
+var (
+	webhookMetricsMu sync.Mutex
+	webhookMetricsOf = map[*prometheus.Registry]*webhook.Metrics{}
+)
