@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/creditrun/creditrun/jobs"
 	"github.com/creditrun/creditrun/ledger/credit"
@@ -27,6 +28,8 @@ type holdsView struct {
 	// Query is the page's filter as a query string, for the forms to come
 	// back to.
 	Query string
+	// Total is the line of what the unpaid holds owe.
+	Total totalDue
 }
 
 // holdRow is one hold of the list, with where its forms return.
@@ -36,6 +39,21 @@ type holdRow struct {
 	Query string
 	// Note says what was just done to it.
 	Note string
+}
+
+// totalDue is the line that says what the unpaid holds of a list owe.
+type totalDue struct {
+	Cents int64
+	// Pages says the list has more than one page; the total covers them all.
+	Pages bool
+	// OOB swaps it in out of band, with a hold's row closed in place.
+	OOB bool
+}
+
+// closedRow is the answer to a pay or a waive made in place.
+type closedRow struct {
+	Row   holdRow
+	Total totalDue
 }
 
 // Unpaid reports whether the hold still owes its amount.
@@ -61,7 +79,8 @@ func (c *Console) holdsPage(w http.ResponseWriter, r *http.Request, s *session) 
 		c.unavailable(w, r, s, "list holds", err)
 		return
 	}
-	v := holdsView{Status: string(f.Status), Account: f.Account, TotalDueCents: page.TotalDueCents, Next: page.NextCursor, Query: back}
+	v := holdsView{Status: string(f.Status), Account: f.Account, TotalDueCents: page.TotalDueCents, Next: page.NextCursor, Query: back,
+		Total: totalDue{Cents: page.TotalDueCents, Pages: page.NextCursor != ""}}
 	if page.NextCursor != "" {
 		sep := "?"
 		if back != "" {
@@ -141,7 +160,20 @@ func (c *Console) closed(w http.ResponseWriter, r *http.Request, s *session, h c
 	}
 	if r.Header.Get("HX-Request") == "true" {
 		row := holdRow{Hold: h, CSRF: s.CSRF, Query: back, Note: closedNote(h)}
-		c.renderTemplate(w, http.StatusOK, "holds", "holdrow", row)
+		// The list's total due changed too: it comes along, out of band,
+		// unless the list's filter cannot be read back.
+		q, _ := url.ParseQuery(strings.TrimPrefix(back, "?"))
+		f := credit.HoldFilter{Status: credit.HoldStatus(q.Get("status")), Account: q.Get("account"), Limit: 1}
+		if f.Status != "" && !f.Status.Valid() {
+			f.Status = ""
+		}
+		page, err := c.cfg.Jobs.ListHolds(r.Context(), f)
+		if err != nil {
+			c.renderTemplate(w, http.StatusOK, "holds", "holdrow", row)
+			return
+		}
+		c.renderTemplate(w, http.StatusOK, "holds", "closedrow", closedRow{Row: row,
+			Total: totalDue{Cents: page.TotalDueCents, Pages: page.NextCursor != "", OOB: true}})
 		return
 	}
 	sep := "?"

@@ -200,6 +200,7 @@ func TestConsoleInChromium(t *testing.T) {
 	ch.signIn(c.url, c.finance, `tr[data-hold-id="`+h1.ID+`"]`)
 	ch.shoot("holds")
 	row := func(h string) string { return `tr[data-hold-id="` + h + `"]` }
+	dueBefore := ch.text(`#total-due`)
 	ch.run("pay", chromedp.SendKeys(css(row(h1.ID)+` input[name="payment_ref"]`), "inv_1001"),
 		chromedp.Click(css(row(h1.ID)+` form[action$="/pay"] button`)),
 		chromedp.WaitVisible(css(row(h1.ID)+` .status-paid`)))
@@ -223,6 +224,12 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Click(css(row(h2.ID)+` form[action$="/waive"] button`)),
 		chromedp.WaitVisible(css(row(h2.ID)+` .status-waived`)))
 	ch.shoot("holds-closed")
+	// The total due followed the rows, as a reload shows it.
+	dueInPlace := ch.text(`#total-due`)
+	ch.run("reload the list", chromedp.Navigate(c.url+"/console/holds?status=unpaid"), chromedp.WaitVisible(css(`#total-due`)))
+	if due := ch.text(`#total-due`); dueInPlace != due || dueInPlace == dueBefore {
+		t.Errorf("total due %q before, %q after paying and waiving in place, %q on reload", dueBefore, dueInPlace, due)
+	}
 	// A form posted without its CSRF token is refused and changes nothing.
 	_, h3 := c.held(t, 3)
 	ch.run("reload", chromedp.Navigate(c.url+"/console/holds?status=unpaid"), chromedp.WaitVisible(css(row(h3.ID))))
