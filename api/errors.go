@@ -128,6 +128,7 @@ var codes = []struct {
 	{credit.ErrInvalidPolicy, http.StatusBadRequest, codeInvalidRequest, "on_insufficient", "on_insufficient must be reject, partial or overage."},
 	{jobs.ErrInvalidCursor, http.StatusBadRequest, codeInvalidRequest, "cursor", "cursor is not a cursor of this listing."},
 	{credit.ErrInvalidCursor, http.StatusBadRequest, codeInvalidRequest, "cursor", "cursor is not a cursor of this listing."},
+	{webhook.ErrInvalidCursor, http.StatusBadRequest, codeInvalidRequest, "cursor", "cursor is not a cursor of this listing."},
 	{credit.ErrInvalidStatus, http.StatusBadRequest, codeInvalidRequest, "status", "status must be unpaid, paid or waived."},
 	{credit.ErrUnknownPool, http.StatusBadRequest, codeInvalidRequest, "pool", "The account has no such pool."},
 	{credit.ErrInvalidAmount, http.StatusBadRequest, codeInvalidRequest, "amount", "amount is out of range."},

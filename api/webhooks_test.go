@@ -97,6 +97,9 @@ func TestWebhookEndpoints(t *testing.T) {
 		t.Fatalf("deliveries: %d %s", d.status, d.body)
 	}
 	e.do(t, req{method: "POST", path: "/v1/webhooks/" + id + "/deliveries/msg_nope/retry", key: key}).error(t, http.StatusNotFound, "not_found")
+	if d := e.do(t, req{method: "GET", path: "/v1/webhooks/" + id + "/deliveries?cursor=x", key: key}).error(t, http.StatusBadRequest, "invalid_request"); d["field"] != "cursor" {
+		t.Fatalf("bad cursor: details %v", d)
+	}
 
 	if r := e.do(t, req{method: "DELETE", path: "/v1/webhooks/" + id, key: key}); r.status != http.StatusOK {
 		t.Fatalf("delete: %d %s", r.status, r.body)

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -80,13 +81,22 @@ func (s *Store) Delivery(ctx context.Context, endpoint, msg string) (Delivery, e
 	return parseDelivery(m), nil
 }
 
+// ErrInvalidCursor is returned for a cursor that no listing of deliveries
+// returned.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
 // Deliveries returns a page of an endpoint's deliveries, newest first, and
 // the cursor of the next page ("" at the end). cursor is "" or one a
-// previous call returned.
+// previous call returned; another returns an error wrapping
+// ErrInvalidCursor.
 func (s *Store) Deliveries(ctx context.Context, endpoint string, limit int, cursor string) ([]Delivery, string, error) {
-	start, _ := strconv.ParseInt(cursor, 10, 64)
-	if start < 0 {
-		start = 0
+	var start int64
+	if cursor != "" {
+		n, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil || n < 0 {
+			return nil, "", fmt.Errorf("deliveries cursor %q: %w", cursor, ErrInvalidCursor)
+		}
+		start = n
 	}
 	ids, err := s.client.ZRevRange(ctx, s.keys.deliveries(endpoint), start, start+int64(limit)).Result()
 	if err != nil {

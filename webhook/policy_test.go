@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,45 @@ func TestPerEndpointBound(t *testing.T) {
 	}
 	if ok, _ := s.acquire(ctx, "wh_1", "e", now.Add(2*time.Minute), time.Minute, 2); !ok {
 		t.Fatal("expired places are not free")
+	}
+}
+
+// TestDeliveriesPages: an endpoint's deliveries come newest first, a page at
+// a time, each once; a recorded delivery is recorded once however often the
+// relay moves it; a cursor no listing gave is refused.
+func TestDeliveriesPages(t *testing.T) {
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: redisserver.T(t).Addr()})
+	t.Cleanup(func() { c.Close() })
+	s, _ := NewStore(c, StoreOptions{Prefix: "pages"})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, id := range []string{"msg_a", "msg_b", "msg_c", "msg_a"} {
+		if err := s.record(ctx, Delivery{ID: id, Endpoint: "wh_1", Account: "acme", Event: "pool.low",
+			CreatedAt: t0.Add(time.Duration(i) * time.Second), body: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	cursor := ""
+	for range 3 {
+		page, next, err := s.Deliveries(ctx, "wh_1", 2, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page {
+			got = append(got, d.ID)
+			if d.Status != DeliveryPending || d.Attempts != 0 {
+				t.Fatalf("delivery %+v", d)
+			}
+		}
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	if strings.Join(got, ",") != "msg_c,msg_b,msg_a" {
+		t.Fatalf("pages gave %v", got)
+	}
+	if _, _, err := s.Deliveries(ctx, "wh_1", 2, "-1"); !errors.Is(err, ErrInvalidCursor) {
+		t.Fatalf("bad cursor: %v", err)
 	}
 }
