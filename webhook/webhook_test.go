@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,7 +126,8 @@ func newEnv(t *testing.T, allowPrivate bool) *env {
 	opt := asynq.RedisClientOpt{Addr: srv.Addr()}
 	aq := asynq.NewClient(opt)
 	t.Cleanup(func() { aq.Close() })
-	relay, err := webhook.NewRelay(webhook.RelayConfig{Client: c, Store: store, Enqueue: aq, Interval: 50 * time.Millisecond,
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	relay, err := webhook.NewRelay(webhook.RelayConfig{Client: c, Store: store, Enqueue: aq, Interval: 50 * time.Millisecond, Logger: quiet,
 		DataFunc: func(ctx context.Context, e webhook.Event) (any, error) {
 			if strings.HasPrefix(string(e.Type), "hold.") {
 				return l.Hold(ctx, e.Ref)
@@ -135,7 +137,7 @@ func newEnv(t *testing.T, allowPrivate bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := webhook.NewDeliverer(webhook.DelivererConfig{Store: store, AllowPrivate: allowPrivate,
+	d, err := webhook.NewDeliverer(webhook.DelivererConfig{Store: store, AllowPrivate: allowPrivate, Logger: quiet,
 		RetryDelayFunc: func(int, []byte) time.Duration { return 100 * time.Millisecond },
 		CheckInterval:  100 * time.Millisecond})
 	if err != nil {
