@@ -40,7 +40,8 @@ func TestSchedule(t *testing.T) {
 	for _, e := range entries {
 		byName[e.Name] = e.RunFunc
 	}
-	if byName["refresh"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil || byName["reindex"] == nil || byName["trim-journals"] == nil || len(entries) != 6 {
+	if byName["refresh"] == nil || byName["expire-grants"] == nil || byName["heal"] == nil || byName["reap"] == nil || byName["expire"] == nil ||
+		byName["reindex"] == nil || byName["trim-journals"] == nil || len(entries) != 7 {
 		t.Fatalf("entries %v", entries)
 	}
 	later := before.PeriodEnd.Add(time.Hour)
