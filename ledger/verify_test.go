@@ -186,6 +186,9 @@ func newScene(t *testing.T, c redis.UniversalClient) *scene {
 		Policy: credit.Reject, ChargeAtAcceptance: true}))
 	running(acme, "j-acc")
 	must(s.l.Adjust(ctx, acme, "enrich", -3, "correction", "adjust-1"))
+	// A job in flight across the boundary: what it holds is carried.
+	reserve(acme, "enrich", "j-carry", 2, credit.Reject)
+	running(acme, "j-carry")
 	res, err := s.l.RefreshBatch(ctx, []ledger.RefreshItem{{Account: acme, Pool: "enrich", Start: end, End: end.AddDate(0, 1, 0)}})
 	if err != nil || res[0].Err != nil || !res[0].Applied {
 		t.Fatalf("refresh: %+v, %v", res, err)
@@ -284,8 +287,8 @@ func TestVerifyClean(t *testing.T) {
 			if !rep.OK || len(rep.Failures) != 0 || len(rep.Warnings) != 0 {
 				t.Fatalf("a clean ledger: ok %v, failures %v, warnings %v", rep.OK, rep.Failures, rep.Warnings)
 			}
-			want := ledger.VerifyCounts{Pools: 3, JournalEntries: 36, Reservations: 12, OpenReservations: 2, Holds: 4,
-				IndexedHolds: 4, Jobs: 3 + 3, Charges: 1, ChargedRecordSets: 2}
+			want := ledger.VerifyCounts{Pools: 3, JournalEntries: 37, Reservations: 13, OpenReservations: 3, Holds: 4,
+				IndexedHolds: 4, Jobs: 4 + 4, Charges: 1, ChargedRecordSets: 2}
 			if diff := cmp.Diff(want, rep.Checked); rep.Accounts != 2 || diff != "" {
 				t.Errorf("accounts %d, checked (-want +got):\n%s", rep.Accounts, diff)
 			}
@@ -453,6 +456,10 @@ func TestVerifyDetects(t *testing.T) {
 			s.do(t, "HSET", s.key(acme, "grants"), "grant_v", strings.Replace(raw, `"remaining":10`, `"remaining":15`, 1))
 		},
 		want: []string{"i9 acme people"},
+	}, {
+		name: "carried credits moved by hand",
+		corrupt: func(t *testing.T, s *scene) { s.do(t, "HINCRBY", s.key(acme, "pool", "enrich"), "carried", 1) },
+		want:    []string{"pool-replay acme enrich", "pool-reservations acme enrich"},
 	}, {
 		name: "refund stuck",
 		corrupt: func(t *testing.T, s *scene) {
