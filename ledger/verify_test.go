@@ -457,7 +457,7 @@ func TestVerifyDetects(t *testing.T) {
 		},
 		want: []string{"i9 acme people"},
 	}, {
-		name: "carried credits moved by hand",
+		name:    "carried credits moved by hand",
 		corrupt: func(t *testing.T, s *scene) { s.do(t, "HINCRBY", s.key(acme, "pool", "enrich"), "carried", 1) },
 		want:    []string{"pool-replay acme enrich", "pool-reservations acme enrich"},
 	}, {
