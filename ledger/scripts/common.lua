@@ -307,3 +307,60 @@ local function due_roll(period_end, schedule, now_s)
   end
   return nil
 end
+
+-- grant_parts parses a reservation's grants field ("id:n,id:n", absent when
+-- no grant gave to it) into {id, n} pairs in the order they were taken, and
+-- returns them with their sum.
+local function grant_parts(list)
+  local parts, total = {}, 0
+  if list then
+    for id, n in string.gmatch(list, '([^:,]+):(%d+)') do
+      parts[#parts + 1] = {id, tonumber(n)}
+      total = total + tonumber(n)
+    end
+  end
+  return parts, total
+end
+
+-- ended_period reports whether a reservation was made in a period that has
+-- ended: its period (or, for one made before reservations kept it, its
+-- created_at) against the pool's period_start. Its allocation part is then
+-- carried, not reserved.
+local function ended_period(res_period, created_at, period_start)
+  if res_period then return res_period ~= period_start end
+  return num(created_at) < num(period_start)
+end
+
+-- release_grant gives n credits that a job held of grant g back to it, and
+-- journals it: to an active grant they can be spent again; to one that
+-- has ended they are forfeited. alloc_avail is the allocation's part of the
+-- pool's available, ga the grants' part; it returns ga after. The caller
+-- writes g back.
+local function release_grant(akey, jkey, g, n, pool, job, now_s, alloc_avail, ga, reason)
+  local n_s = string.format('%d', n)
+  g.held = g.held - n
+  local back = {'dga', n_s} -- spendable again
+  if g.status ~= 'active' then
+    back, reason = {'dgr', '-' .. n_s}, 'grant ' .. g.status -- forfeited
+    g.remaining = g.remaining - n
+  else
+    ga = ga + n
+  end
+  local f = {'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s, 'dgh', '-' .. n_s,
+    back[1], back[2], 'avail', string.format('%d', alloc_avail + ga), 'job', job, 'grant', g.id}
+  if reason ~= '' then
+    f[#f + 1] = 'reason'
+    f[#f + 1] = reason
+  end
+  journal(akey, jkey, unpack(f))
+  return ga
+end
+
+-- set_changed appends field and its new value to the HSET list w when the
+-- value differs from what was read.
+local function set_changed(w, field, new, old)
+  if new ~= old then
+    w[#w + 1] = field
+    w[#w + 1] = string.format('%d', new)
+  end
+end

@@ -38,11 +38,7 @@ local refunded = 0
 -- the sources of the prepaid posting, taken in the order settle posts them
 local grant_back = {}
 if r.grants and pp > 0 then
-  local from_grants, parts = 0, {}
-  for id, n in string.gmatch(r.grants, '([^:,]+):(%d+)') do
-    parts[#parts + 1] = {id, tonumber(n)}
-    from_grants = from_grants + tonumber(n)
-  end
+  local parts, from_grants = grant_parts(r.grants)
   local left = pp - math.min(pp, num(r.prepaid) - from_grants)
   pp = pp - left
   for _, part in ipairs(parts) do

@@ -90,17 +90,10 @@ local allocated, used, reserved = num(v[1]), num(v[2]), num(v[3])
 local carried, ga = num(v[10]), num(v[11])
 -- Whether the reservation was made in an ended period: its allocation part
 -- is carried, not reserved.
-local old
-if res_period then old = res_period ~= period else old = num(created) < num(period) end
+local old = ended_period(res_period, created, period)
 
 -- The sources, in the order they were taken.
-local parts, from_grants = {}, 0
-if grants_list then
-  for id, n in string.gmatch(grants_list, '([^:,]+):(%d+)') do
-    parts[#parts + 1] = {id, tonumber(n)}
-    from_grants = from_grants + tonumber(n)
-  end
-end
+local parts, from_grants = grant_parts(grants_list)
 local alloc_part = prepaid - from_grants
 local prepaid_posted = math.min(cost, prepaid)
 local overage_posted = cost - prepaid_posted
@@ -185,48 +178,19 @@ end
 for i, part in ipairs(parts) do
   local g, rg = gs[i], part[2] - part[3]
   if rg > 0 then
-    local n_s = string.format('%d', rg)
-    g.held = g.held - rg
-    if g.status == 'active' then
-      ga = ga + rg
-      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s,
-        'dgh', '-' .. n_s, 'dga', n_s, 'avail', after(), 'job', job, 'grant', g.id)
-    else
-      g.remaining = g.remaining - rg
-      journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s,
-        'dgh', '-' .. n_s, 'dgr', '-' .. n_s, 'avail', after(), 'job', job, 'grant', g.id,
-        'reason', 'grant ' .. g.status)
-    end
+    ga = release_grant(KEYS[1], KEYS[5], g, rg, pool, job, now_s, allocated - used - reserved, ga, '')
   end
-  if #parts > 0 then grant_put(KEYS[11], g) end
+  grant_put(KEYS[11], g)
 end
 
 -- The pool: only the counts that change are written.
 local w = {}
-if used ~= num(v[2]) then
-  w[#w + 1] = 'used'
-  w[#w + 1] = string.format('%d', used)
-end
-if reserved ~= num(v[3]) then
-  w[#w + 1] = 'reserved'
-  w[#w + 1] = string.format('%d', reserved)
-end
-if carried ~= num(v[10]) then
-  w[#w + 1] = 'carried'
-  w[#w + 1] = string.format('%d', carried)
-end
-if ga ~= num(v[11]) then
-  w[#w + 1] = 'grants_available'
-  w[#w + 1] = string.format('%d', ga)
-end
-if overage > 0 then
-  w[#w + 1] = 'overage_reserved'
-  w[#w + 1] = string.format('%d', num(v[4]) - overage)
-end
-if overage_posted > 0 then
-  w[#w + 1] = 'overage_outstanding'
-  w[#w + 1] = string.format('%d', num(v[5]) + overage_posted)
-end
+set_changed(w, 'used', used, num(v[2]))
+set_changed(w, 'reserved', reserved, num(v[3]))
+set_changed(w, 'carried', carried, num(v[10]))
+set_changed(w, 'grants_available', ga, num(v[11]))
+set_changed(w, 'overage_reserved', num(v[4]) - overage, num(v[4]))
+set_changed(w, 'overage_outstanding', num(v[5]) + overage_posted, num(v[5]))
 if #w > 0 then redis.call('HSET', KEYS[2], unpack(w)) end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], unpack(changes))

@@ -24,19 +24,12 @@ local roll = due_roll(v[6], v[7], now_s)
 if roll then return roll end
 local prepaid, overage, pool, job = num(r.prepaid), num(r.overage), r.pool, ARGV[4]
 local allocated, used, reserved, carried, ga = num(v[1]), num(v[2]), num(v[3]), num(v[8]), num(v[9])
-local old
-if r.period then old = r.period ~= v[5] else old = num(r.created_at) < num(v[5]) end
+local old = ended_period(r.period, r.created_at, v[5])
 local function after()
   return string.format('%d', allocated - used - reserved + ga)
 end
 
-local parts, from_grants = {}, 0
-if r.grants then
-  for id, n in string.gmatch(r.grants, '([^:,]+):(%d+)') do
-    parts[#parts + 1] = {id, tonumber(n)}
-    from_grants = from_grants + tonumber(n)
-  end
-end
+local parts, from_grants = grant_parts(r.grants)
 local alloc_part = prepaid - from_grants
 if alloc_part + overage > 0 then
   local f = {'at', now_s, 'type', 'release', 'pool', pool, 'amount',
@@ -66,38 +59,15 @@ if alloc_part + overage > 0 then
   journal(KEYS[1], KEYS[5], unpack(f))
 end
 for _, part in ipairs(parts) do
-  local g, n = grant_get(KEYS[6], part[1]), part[2]
-  local n_s = string.format('%d', n)
-  g.held = g.held - n
-  if g.status == 'active' then
-    ga = ga + n
-    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s,
-      'dgh', '-' .. n_s, 'dga', n_s, 'avail', after(), 'job', job, 'grant', g.id, 'reason', reason)
-  else
-    g.remaining = g.remaining - n
-    journal(KEYS[1], KEYS[5], 'at', now_s, 'type', 'release', 'pool', pool, 'amount', n_s,
-      'dgh', '-' .. n_s, 'dgr', '-' .. n_s, 'avail', after(), 'job', job, 'grant', g.id,
-      'reason', 'grant ' .. g.status)
-  end
+  local g = grant_get(KEYS[6], part[1])
+  ga = release_grant(KEYS[1], KEYS[5], g, part[2], pool, job, now_s, allocated - used - reserved, ga, reason)
   grant_put(KEYS[6], g)
 end
 local w = {}
-if reserved ~= num(v[3]) then
-  w[#w + 1] = 'reserved'
-  w[#w + 1] = string.format('%d', reserved)
-end
-if carried ~= num(v[8]) then
-  w[#w + 1] = 'carried'
-  w[#w + 1] = string.format('%d', carried)
-end
-if ga ~= num(v[9]) then
-  w[#w + 1] = 'grants_available'
-  w[#w + 1] = string.format('%d', ga)
-end
-if overage > 0 then
-  w[#w + 1] = 'overage_reserved'
-  w[#w + 1] = string.format('%d', num(v[4]) - overage)
-end
+set_changed(w, 'reserved', reserved, num(v[3]))
+set_changed(w, 'carried', carried, num(v[8]))
+set_changed(w, 'grants_available', ga, num(v[9]))
+set_changed(w, 'overage_reserved', num(v[4]) - overage, num(v[4]))
 if #w > 0 then redis.call('HSET', KEYS[2], unpack(w)) end
 redis.call('ZREM', KEYS[4], job)
 redis.call('HSET', KEYS[3], 'state', 'voided', 'released', prepaid + overage, 'ended_at', now_s)
