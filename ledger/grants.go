@@ -174,19 +174,24 @@ func (l *Redis) ExpireGrants(ctx context.Context, account, pool string) (int, er
 }
 
 // expireDue expires the grants of every pool of the account whose earliest
-// expiry has come, so that a read sees them ended.
+// expiry has come, so that a read sees them ended. It reads the pools'
+// earliest expiries in one round trip.
 func (l *Redis) expireDue(ctx context.Context, account string) error {
 	names, err := l.client.SMembers(ctx, l.keys.pools(account)).Result()
 	if err != nil {
 		return fmt.Errorf("pools of %s: %w", account, err)
 	}
+	pipe := l.client.Pipeline()
+	cmds := make([]*redis.StringCmd, len(names))
+	for i, name := range names {
+		cmds[i] = pipe.HGet(ctx, l.keys.pool(account, name), "grants_next_expiry")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("pools of %s: %w", account, err)
+	}
 	now := l.now().UnixMilli()
-	for _, name := range names {
-		n, err := l.client.HGet(ctx, l.keys.pool(account, name), "grants_next_expiry").Int64()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("pool %s/%s: %w", account, name, err)
-		}
-		if n > 0 && n <= now {
+	for i, name := range names {
+		if n, _ := cmds[i].Int64(); n > 0 && n <= now {
 			if _, err := l.ExpireGrants(ctx, account, name); err != nil {
 				return err
 			}
