@@ -179,3 +179,51 @@ func testGrantAddVoid(t *testing.T, h *Harness) {
 	}
 	h.CheckInvariants(t, a)
 }
+
+// testGrantRefund refunds jobs that spent grants: what each active grant
+// gave goes back to it, what an ended grant gave is forfeited, and the
+// reservation's refunded count is all that came back, grants and
+// allocation together.
+func testGrantRefund(t *testing.T, h *Harness) {
+	a := h.Account("gref")
+	h.Open(t, a, poolCfg("people", 10, 0))
+	for _, id := range []string{"grant_kept", "grant_gone"} {
+		if _, _, err := h.L.AddGrant(ctx, credit.GrantRequest{Account: a, Pool: "people", ID: id, Amount: 20, Reason: "pack"}); err != nil {
+			t.Fatal(err)
+		}
+		h.Clock.Advance(time.Second)
+	}
+	// 10 from the allocation and 15 from grant_kept, the older grant.
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "kept", Requested: 25, Policy: credit.Reject})
+	h.MustSettle(t, a, "people", "kept", 25)
+	// 5 more from grant_kept, then 10 from grant_gone.
+	h.MustReserve(t, credit.ReserveRequest{Account: a, Pool: "people", JobID: "gone", Requested: 15, Policy: credit.Reject})
+	h.MustSettle(t, a, "people", "gone", 15)
+	if p := h.MustPool(t, a, "people"); p.Available() != 10 || p.GrantsAvailable != 10 || p.Used != 10 {
+		t.Fatalf("before the refunds: %+v", p.Counts)
+	}
+	r, err := h.L.Refund(ctx, a, "kept", "abandoned")
+	if err != nil || r.State != credit.Refunded || r.Refunded != 25 {
+		t.Fatalf("refund of a job that spent the allocation and a grant: %+v, %v; want 25 refunded", r, err)
+	}
+	if p := h.MustPool(t, a, "people"); p.Used != 0 || p.GrantsAvailable != 25 || p.Available() != 35 {
+		t.Fatalf("after the first refund: %+v", p.Counts)
+	}
+	if _, err := h.L.VoidGrant(ctx, a, "grant_gone", "charged back"); err != nil {
+		t.Fatal(err)
+	}
+	// "gone" took 5 from grant_kept (back to it) and 10 from grant_gone
+	// (voided: forfeited).
+	r, err = h.L.Refund(ctx, a, "gone", "abandoned")
+	if err != nil || r.Refunded != 5 {
+		t.Fatalf("refund of a job whose grant was voided: %+v, %v; want 5 refunded", r, err)
+	}
+	g, err := h.L.Grant(ctx, a, "grant_kept")
+	if err != nil || g.Remaining != 20 {
+		t.Fatalf("grant_kept after both refunds: %+v, %v", g, err)
+	}
+	if p := h.MustPool(t, a, "people"); p.Used != 0 || p.GrantsAvailable != 20 || p.Available() != 30 {
+		t.Fatalf("after both refunds: %+v", p.Counts)
+	}
+	h.CheckInvariants(t, a)
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"GrantOrder", testGrantOrder},
 		{"GrantExpiry", testGrantExpiry},
 		{"GrantAddVoid", testGrantAddVoid},
+		{"GrantRefund", testGrantRefund},
 		{"PlanPeriods", testPlanPeriods},
 		{"PeriodIndex", testPeriodIndex},
 		{"ReindexPeriods", testReindexPeriods},

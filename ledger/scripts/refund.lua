@@ -66,7 +66,7 @@ if pp > 0 then
   if r.posted_period then posted_in = num(r.posted_period) == p.period_start end
   if not posted_in then d = {allocated = pp} end
   change(KEYS[1], KEYS[4], now, 'refund', pool, job, pp, p, d, {'reason', reason})
-  refunded = pp
+  refunded = refunded + pp
 end
 if op > 0 and r.hold then
   local h = redis.call('HMGET', KEYS[8], 'status', 'credits')
