@@ -624,8 +624,8 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 		if s.posts > 1 {
 			rep.creditsDouble += s.post - s.post/s.posts
 		}
-		if s.post+s.overage > j.TotalCost {
-			rep.creditsDouble += s.post + s.overage - j.TotalCost
+		if c := s.charged(j); c > j.TotalCost {
+			rep.creditsDouble += c - j.TotalCost
 		}
 		if s.reserves == 1 {
 			if left := s.reserve - s.post - s.overage - s.release; left != 0 {

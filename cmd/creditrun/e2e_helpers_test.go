@@ -658,7 +658,7 @@ func (s *stack) checkJournal(t testing.TB, account, key string) {
 		if js.posts > 1 || js.reserves > 1 {
 			t.Errorf("job %s: %d post and %d reserve entries, want at most one of each", j.ID, js.posts, js.reserves)
 		}
-		if js.post+js.overage != j.TotalCost || js.overage != j.Overage {
+		if js.charged(j) != j.TotalCost || !refunded(j) && js.overage != j.Overage {
 			t.Errorf("job %s (%s): journal posts %d + overage %d, the job says total_cost %d, overage %d",
 				j.ID, j.Status, js.post, js.overage, j.TotalCost, j.Overage)
 		}
@@ -725,9 +725,28 @@ func (s *stack) replay(t testing.TB, account string, api []entryJSON, entries []
 }
 
 // jobSums are what the journal says of one job: the credits of its reserve,
-// post, overage and release entries, and how many reserve and post entries
-// it has.
-type jobSums struct{ reserve, post, overage, release, posts, reserves int64 }
+// post, overage, release, refund and hold_waived entries, and how many
+// reserve and post entries it has.
+type jobSums struct {
+	reserve, post, overage, release, refund, waived int64
+	posts, reserves                                 int64
+}
+
+// charged is what the journal kept of the job's charge. A refunded job (the
+// reaper's end of a job settled but never recorded) gave back its posting
+// and had its hold waived; other jobs keep their overage whatever finance
+// did with the hold.
+func (s *jobSums) charged(j jobJSON) int64 {
+	if refunded(j) {
+		return s.post + s.overage - s.refund - s.waived
+	}
+	return s.post + s.overage
+}
+
+// refunded says whether j ended with its charge refunded, as its error says.
+func refunded(j jobJSON) bool {
+	return j.Status == "failed" && strings.HasSuffix(j.Error, "What it was charged was refunded.")
+}
 
 // addJobSums adds the entries that name a job to byJob's sums.
 func addJobSums(byJob map[string]*jobSums, entries []credit.Entry) {
@@ -751,6 +770,10 @@ func addJobSums(byJob map[string]*jobSums, entries []credit.Entry) {
 			s.overage += e.Amount
 		case credit.EntryRelease:
 			s.release += e.Amount
+		case credit.EntryRefund:
+			s.refund += e.Amount
+		case credit.EntryHoldWaived:
+			s.waived += e.Amount
 		}
 	}
 }
