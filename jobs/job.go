@@ -79,11 +79,13 @@ type ResultFile struct {
 }
 
 // Meta is the meta of a 202: what the submit asked for and what it got.
+// CreditsRemaining, the pool's balance the reserve left, is part of the
+// answer and not of the job: a job's record does not keep it.
 type Meta struct {
 	Requested         int64  `json:"requested"`
 	Processed         int64  `json:"processed"`
 	CreditsReserved   int64  `json:"credits_reserved"`
-	CreditsRemaining  int64  `json:"credits_remaining"`
+	CreditsRemaining  int64  `json:"-"`
 	SkippedDuplicates int64  `json:"skipped_duplicates"`
 	OverageReserved   int64  `json:"overage_reserved"`
 	Partial           bool   `json:"partial"`

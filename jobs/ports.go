@@ -208,6 +208,21 @@ func (e *StatusError) Unwrap() error {
 // Clock returns the time; tests inject one.
 type Clock func() time.Time
 
+// Recorder writes a job's record in the round trip of its reservation: the
+// ledger's keys and the store's of one account share its hash slot.
+// jobstore.Recorder implements it over *ledger.Redis and *jobstore.Redis.
+type Recorder interface {
+	// ReserveAndCreate reserves as Ledger.Reserve does and, in the same
+	// round trip, creates j with items as Store.Create does, provided that
+	// the reservation made is the one expected (its pool, Processed,
+	// Prepaid, Overage and Skipped, open). It returns the reservation and
+	// the reserve's errors as Ledger.Reserve does; created reports whether
+	// j was written. When it was not (the reservation is not the expected
+	// one, or the write did not run), nothing of j was written, and the
+	// caller records the job from the reservation returned.
+	ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j Job, items []map[string]any) (r credit.Reservation, created bool, err error)
+}
+
 // Guard is a condition on a hash field of the job's account, checked with a
 // job update in one atomic step: the job is written only while the hash at
 // Key has Field equal to Value. Key must live in the account's hash slot.

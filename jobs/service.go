@@ -25,6 +25,12 @@ type Config struct {
 	Queue    Queue
 	Accounts Accounts
 	Catalog  *plan.Catalog
+	// Recorder, when set, writes a submit's job record in the round trip
+	// of its reservation, whenever the job's record can be known before
+	// the reserve answers (no dedup, no charge at acceptance) and the
+	// reservation is the whole request's. Nil records every job in a round
+	// trip of its own after the reserve.
+	Recorder Recorder
 	// Limits bound requests. Defaults to DefaultLimits.
 	Limits Limits
 	// DataTypes reports which data types the source serves.
@@ -202,7 +208,22 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 			return Job{}, err
 		}
 	}
-	r, err := s.cfg.Ledger.Reserve(ctx, req)
+	var (
+		r       credit.Reservation
+		j       Job
+		items   []map[string]any
+		created bool
+	)
+	if s.cfg.Recorder != nil && !req.Dedup && !req.ChargeAtAcceptance {
+		// The reservation expected is the whole request's, open: the job's
+		// record is known before the reserve answers, and is written in
+		// its round trip while the reservation is that one.
+		expect := credit.Reservation{Pool: p.Pool, Requested: req.Requested, Processed: req.Requested, Prepaid: req.Requested}
+		j, items = s.newJob(spec, req, expect)
+		r, created, err = s.cfg.Recorder.ReserveAndCreate(ctx, req, expect, j, items)
+	} else {
+		r, err = s.cfg.Ledger.Reserve(ctx, req)
+	}
 	if err != nil {
 		if isInfra(err) {
 			// The script may have run with its reply lost: whatever it
@@ -211,34 +232,14 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		}
 		return Job{}, err
 	}
-
-	j := Job{
-		ID: id, Account: account, Kind: spec.Kind, DataType: spec.DataType, Query: spec.Query,
-		Format: spec.Format, MatchOn: spec.MatchOn, Pool: p.Pool, Status: Queued,
-		NumRecords: r.Processed, CreditsReserved: r.Reserved(), Meta: MetaOf(r),
-		Dedup: req.Dedup, ChargeAtAcceptance: req.ChargeAtAcceptance,
-		Progress: Progress{Total: r.Processed}, CreatedAt: s.now(),
-	}
-	if r.State == credit.Settled { // posted at acceptance
-		j.TotalCost, j.Overage, j.HoldID = r.TotalCost, r.OveragePosted, r.HoldID
-	}
-	var items []map[string]any
-	if spec.Kind == Enrichment {
-		j.Meta.TrackingIDToJobID = map[string]string{}
-		for i, it := range spec.Items {
-			if i < len(r.Kept) && !r.Kept[i] {
-				continue
-			}
-			items = append(items, it)
-			if tid, ok := it["tracking_id"].(string); ok {
-				j.Meta.TrackingIDToJobID[tid] = id
-			}
+	if !created {
+		j, items = s.newJob(spec, req, r)
+		if err := s.cfg.Store.Create(ctx, j, items); err != nil {
+			s.release(ctx, req, "the job could not be recorded")
+			return Job{}, fmt.Errorf("record job %s: %w", id, err)
 		}
 	}
-	if err := s.cfg.Store.Create(ctx, j, items); err != nil {
-		s.release(ctx, req, "the job could not be recorded")
-		return Job{}, fmt.Errorf("record job %s: %w", id, err)
-	}
+	j.Meta.CreditsRemaining = r.Remaining
 	if err := s.cfg.Queue.Enqueue(ctx, j); err != nil {
 		// No worker holds the job, so nothing can settle it meanwhile: it is
 		// marked failed first and its credits go back after. Should the mark
@@ -255,6 +256,35 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		return Job{}, fmt.Errorf("queue job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// newJob builds the record of a job submitted with spec under req, given
+// its reservation r, and the enrichment items r kept.
+func (s *Service) newJob(spec Spec, req credit.ReserveRequest, r credit.Reservation) (Job, []map[string]any) {
+	j := Job{
+		ID: req.JobID, Account: req.Account, Kind: spec.Kind, DataType: spec.DataType, Query: spec.Query,
+		Format: spec.Format, MatchOn: spec.MatchOn, Pool: req.Pool, Status: Queued,
+		NumRecords: r.Processed, CreditsReserved: r.Reserved(), Meta: MetaOf(r),
+		Dedup: req.Dedup, ChargeAtAcceptance: req.ChargeAtAcceptance,
+		Progress: Progress{Total: r.Processed}, CreatedAt: s.now(),
+	}
+	if r.State == credit.Settled { // posted at acceptance
+		j.TotalCost, j.Overage, j.HoldID = r.TotalCost, r.OveragePosted, r.HoldID
+	}
+	var items []map[string]any
+	if spec.Kind == Enrichment {
+		j.Meta.TrackingIDToJobID = map[string]string{}
+		for i, it := range spec.Items {
+			if i < len(r.Kept) && !r.Kept[i] {
+				continue
+			}
+			items = append(items, it)
+			if tid, ok := it["tracking_id"].(string); ok {
+				j.Meta.TrackingIDToJobID[tid] = req.JobID
+			}
+		}
+	}
+	return j, items
 }
 
 // subscription returns an account's plans, from the cache when it has them.

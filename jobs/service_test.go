@@ -69,6 +69,13 @@ plans:
     refresh: "@monthly"
     on_insufficient: partial
     enrichment_charge: submitted
+  match-5:
+    pool: matches
+    data_types: [products]
+    operations: [enrichment]
+    credits: 5
+    refresh: "@monthly"
+    on_insufficient: reject
   overlap:
     pool: other
     data_types: [people]
@@ -98,6 +105,7 @@ func newFixtureOn(t *testing.T, c redis.UniversalClient, opts ...func(*jobs.Conf
 	store := jobstore.New(c, jobstore.Options{Prefix: prefix})
 	q := &jobstest.Queue{}
 	cfg := jobs.Config{Ledger: l, Store: store, Queue: q, Accounts: store, Catalog: catalog,
+		Recorder:  jobstore.Recorder{Ledger: l, Store: store},
 		DataTypes: func(dt string) bool { return dt == "people" || dt == "businesses" || dt == "products" }}
 	for _, o := range opts {
 		o(&cfg)

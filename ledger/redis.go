@@ -173,10 +173,16 @@ func (l *Redis) now() time.Time { return l.nowFunc() }
 
 // run runs a script and splits its reply into its code and the rest.
 func (l *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (string, []any, error) {
+	return l.runThen(ctx, s, nil, keys, args...)
+}
+
+// runThen is run with then's commands sent after the script in the same
+// pipeline; then may be nil.
+func (l *Redis) runThen(ctx context.Context, s *redis.Script, then func(redis.Pipeliner), keys []string, args ...any) (string, []any, error) {
 	var v []any
 	var err error
-	if l.waitReplicas > 0 {
-		v, err = l.runReplicated(ctx, s, keys, args...)
+	if l.waitReplicas > 0 || then != nil {
+		v, err = l.runPipelined(ctx, s, then, keys, args...)
 	} else {
 		v, err = s.Run(ctx, l.client, keys, args...).Slice()
 	}
@@ -193,14 +199,22 @@ func (l *Redis) run(ctx context.Context, s *redis.Script, keys []string, args ..
 	return code, v[1:], nil
 }
 
-// runReplicated runs a script and a WAIT for the replicas in one pipeline,
-// which goes down one connection, as WAIT needs: it waits for the writes of
-// its own connection. A script Redis does not know yet is loaded once.
-func (l *Redis) runReplicated(ctx context.Context, s *redis.Script, keys []string, args ...any) ([]any, error) {
+// runPipelined runs a script, then's commands (then may be nil) and, with
+// Options.WaitReplicas, a WAIT for the replicas, in one pipeline. It goes
+// down one connection, as WAIT needs (it waits for the writes of its own
+// connection), and Redis runs its commands in order. A script Redis does not
+// know yet is loaded once, and the pipeline sent again.
+func (l *Redis) runPipelined(ctx context.Context, s *redis.Script, then func(redis.Pipeliner), keys []string, args ...any) ([]any, error) {
 	for loaded := false; ; loaded = true {
 		pipe := l.client.Pipeline()
 		eval := s.EvalSha(ctx, pipe, keys, args...)
-		wait := pipe.Do(ctx, "wait", l.waitReplicas, l.waitTimeout.Milliseconds())
+		if then != nil {
+			then(pipe)
+		}
+		var wait *redis.Cmd
+		if l.waitReplicas > 0 {
+			wait = pipe.Do(ctx, "wait", l.waitReplicas, l.waitTimeout.Milliseconds())
+		}
 		_, _ = pipe.Exec(ctx)
 		if err := eval.Err(); err != nil {
 			if !loaded && redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -210,6 +224,9 @@ func (l *Redis) runReplicated(ctx context.Context, s *redis.Script, keys []strin
 				continue
 			}
 			return nil, err
+		}
+		if wait == nil {
+			return eval.Slice()
 		}
 		n, err := wait.Int64()
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -26,6 +28,19 @@ const maxItemIDLen = 1024
 // or amount; errors wrapping credit.ErrInvalidID, credit.ErrInvalidAmount or
 // credit.ErrInvalidPolicy for bad input. On any error nothing changed.
 func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.Reservation, error) {
+	return l.ReserveThen(ctx, req, nil)
+}
+
+// ReserveThen is Reserve with more of the caller's writes in the same round
+// trip: then adds commands on keys of the account's hash slot to a pipeline
+// after the reserve's script, and they run right after it, whatever it
+// answers. They are the caller's to guard: a write that stands for the
+// reservation checks it in its own script (ReservedGuard). When the pool's
+// period has ended, the pool is rolled and the pipeline sent again, then's
+// commands with it, so they must be safe to run twice, as anything sent to
+// Redis must be. With Options.WaitReplicas the pipeline ends with the WAIT,
+// which then covers then's writes too. A nil then is Reserve.
+func (l *Redis) ReserveThen(ctx context.Context, req credit.ReserveRequest, then func(redis.Pipeliner)) (credit.Reservation, error) {
 	if err := checkReserve(req); err != nil {
 		return credit.Reservation{}, err
 	}
@@ -38,7 +53,7 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 	for _, id := range req.ItemIDs {
 		args = append(args, id)
 	}
-	code, rest, err := l.runPool(ctx, a, req.Pool, reserveScript, []string{
+	code, rest, err := l.runPoolThen(ctx, a, req.Pool, reserveScript, then, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
 		l.keys.jobRecords(a, job), l.keys.charges(a), l.keys.grants(a), l.keys.activeGrants(a, req.Pool),
@@ -60,6 +75,30 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 		return r, err
 	}
 	return r, nil
+}
+
+// ReservedGuard names the hash of a job's reservation and the field values
+// it has while the reservation is open and as r says: its pool, the records
+// to process, the prepaid and overage credits held, the items skipped. A
+// value of "" stands for a field the hash leaves out (zero). A caller that
+// builds a record from what it expects Reserve to make (ReserveThen) writes
+// it only while these hold, checked in the script that writes; the key
+// lives in the account's hash slot.
+func (l *Redis) ReservedGuard(account, job string, r credit.Reservation) (key string, fieldValues []string) {
+	nonzero := func(n int64) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	return l.keys.reservation(account, job), []string{
+		"state", string(credit.Reserved),
+		"pool", r.Pool,
+		"processed", strconv.FormatInt(r.Processed, 10),
+		"prepaid", strconv.FormatInt(r.Prepaid, 10),
+		"overage", nonzero(r.Overage),
+		"skipped", nonzero(r.Skipped),
+	}
 }
 
 func checkReserve(req credit.ReserveRequest) error {

@@ -26,8 +26,14 @@ const maxRolls = 3
 // the pool into its current period and running the script again when it
 // does.
 func (l *Redis) runPool(ctx context.Context, account, pool string, s *redis.Script, keys []string, args ...any) (string, []any, error) {
+	return l.runPoolThen(ctx, account, pool, s, nil, keys, args...)
+}
+
+// runPoolThen is runPool that sends then's commands after the script, in
+// the same pipeline, each time it runs the script (runThen).
+func (l *Redis) runPoolThen(ctx context.Context, account, pool string, s *redis.Script, then func(redis.Pipeliner), keys []string, args ...any) (string, []any, error) {
 	for range maxRolls {
-		code, rest, err := l.run(ctx, s, keys, args...)
+		code, rest, err := l.runThen(ctx, s, then, keys, args...)
 		if err != nil || code != "ROLL" {
 			return code, rest, err
 		}

@@ -133,6 +133,7 @@ func newApp(ctx context.Context, cfg config, redisURL string, log *slog.Logger) 
 func (a *app) serviceConfig() jobs.Config {
 	return jobs.Config{
 		Ledger: a.ledger, Store: a.store, Queue: a.queue, Accounts: a.store, Catalog: a.catalog, NowFunc: a.now,
+		Recorder: jobstore.Recorder{Ledger: a.ledger, Store: a.store},
 		// Paying or waiving a hold re-tags the job's files, which releases them.
 		Objects:           a.storage,
 		ObjectMissingFunc: func(err error) bool { return errors.Is(err, storage.ErrNotFound) },

@@ -84,6 +84,7 @@ func NewStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	s.inspector = asynq.NewInspector(cfg.Asynq)
 	s.Service = jobs.NewService(jobs.Config{
 		Ledger: s.Ledger, Store: store, Queue: worker.NewQueue(s.client, s.inspector), Accounts: store,
+		Recorder:  jobstore.Recorder{Ledger: s.Ledger, Store: store},
 		Catalog:   plan.Builtin(),
 		DataTypes: func(dt string) bool { return slices.Contains(source.DataTypes(), dt) },
 	})

@@ -24,28 +24,83 @@ import (
 // wrapping credit.ErrInvalidID when the account or job id cannot be part of a
 // key.
 func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) error {
+	c, err := r.createCall(j, items, "", nil)
+	if err != nil {
+		return err
+	}
+	return c.result(reply(ctx, r.client, createScript, c.keys, c.args...))
+}
+
+// PendingCreate is the creation of a job, checked and encoded, to be sent
+// in a pipeline of the caller's (Redis.PrepareCreate).
+type PendingCreate struct {
+	call createCall
+	cmd  *redis.Cmd
+}
+
+// PrepareCreate checks and encodes the creation of j, as Create makes it,
+// guarded: the job is written only while the hash at guardKey has the field
+// values of guard (field, value, ... pairs; a value of "" stands for an
+// absent field). The guard's key must be in the account's hash slot.
+// Nothing is written until the creation is sent (PendingCreate.Send).
+func (r *Redis) PrepareCreate(j jobs.Job, items []map[string]any, guardKey string, guard []string) (*PendingCreate, error) {
+	c, err := r.createCall(j, items, guardKey, guard)
+	if err != nil {
+		return nil, err
+	}
+	return &PendingCreate{call: c}, nil
+}
+
+// Send adds the creation to pipe. Sending it twice (a pipeline sent again
+// after a lost reply) creates the job once; Err reports the last sending.
+func (p *PendingCreate) Send(ctx context.Context, pipe redis.Pipeliner) {
+	p.cmd = createScript.EvalSha(ctx, pipe, p.call.keys, p.call.args...)
+}
+
+// Err reports, once the pipeline has run, what Create would have returned,
+// or an error wrapping jobs.ErrGuardFailed when the guard did not hold and
+// nothing was written.
+func (p *PendingCreate) Err() error {
+	if p.cmd == nil {
+		return fmt.Errorf("create job %s: not sent", p.call.id)
+	}
+	return p.call.result(p.cmd.Int64())
+}
+
+// createCall is one run of create.lua: its keys and arguments, and what
+// its answer means.
+type createCall struct {
+	id   string
+	keys []string
+	args []any
+}
+
+func (r *Redis) createCall(j jobs.Job, items []map[string]any, guardKey string, guard []string) (createCall, error) {
 	if err := checkJobID(j.Account, j.ID); err != nil {
-		return fmt.Errorf("create job: %w", err)
+		return createCall{}, fmt.Errorf("create job: %w", err)
 	}
 	if !j.Status.Valid() {
-		return fmt.Errorf("create job %s: unknown status %q", j.ID, j.Status)
+		return createCall{}, fmt.Errorf("create job %s: unknown status %q", j.ID, j.Status)
+	}
+	if len(guard)%2 != 0 {
+		return createCall{}, fmt.Errorf("create job %s: a guard of %d strings, not field and value pairs", j.ID, len(guard))
 	}
 	if j.CreatedAt.IsZero() {
 		j.CreatedAt = r.nowFunc()
 	}
 	records, err := compactRecords(j.Records)
 	if err != nil {
-		return fmt.Errorf("create job %s: %w", j.ID, err)
+		return createCall{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	j.Records = nil
 	data, err := json.Marshal(j)
 	if err != nil {
-		return fmt.Errorf("create job %s: encode: %w", j.ID, err)
+		return createCall{}, fmt.Errorf("create job %s: encode: %w", j.ID, err)
 	}
 	var itemsData []byte
 	if items != nil {
 		if itemsData, err = json.Marshal(items); err != nil {
-			return fmt.Errorf("create job %s: encode items: %w", j.ID, err)
+			return createCall{}, fmt.Errorf("create job %s: encode items: %w", j.ID, err)
 		}
 	}
 	var ttl int64
@@ -55,15 +110,31 @@ func (r *Redis) Create(ctx context.Context, j jobs.Job, items []map[string]any) 
 		event = "job." + string(j.Status)
 	}
 	k := r.keys
-	n, err := reply(ctx, r.client, createScript,
-		[]string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account), k.records(j.Account, j.ID),
-			k.outbox(j.Account)},
-		data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl, []byte(records), event, r.nowFunc().UnixMilli())
-	if err != nil {
-		return fmt.Errorf("create job %s: %w", j.ID, err)
+	if guardKey == "" {
+		guardKey = k.job(j.Account, j.ID)
 	}
-	if n == 0 {
-		return fmt.Errorf("create job %s: %w", j.ID, jobs.ErrJobExists)
+	args := make([]any, 0, 8+len(guard))
+	args = append(args, data, itemsData, j.CreatedAt.UnixMilli(), j.ID, ttl, []byte(records), event, r.nowFunc().UnixMilli())
+	for _, g := range guard {
+		args = append(args, g)
+	}
+	return createCall{
+		id: j.ID,
+		keys: []string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account), k.records(j.Account, j.ID),
+			k.outbox(j.Account), guardKey},
+		args: args,
+	}, nil
+}
+
+// result is what create.lua's answer n (or err) means.
+func (c createCall) result(n int64, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("create job %s: %w", c.id, err)
+	case n == 0:
+		return fmt.Errorf("create job %s: %w", c.id, jobs.ErrJobExists)
+	case n == -2:
+		return fmt.Errorf("create job %s: %w", c.id, jobs.ErrGuardFailed)
 	}
 	return nil
 }

@@ -11,11 +11,18 @@
 -- KEYS[7] the account's outbox stream (webhook events)
 -- ARGV[7] the event of a job created ended (job.succeeded, …), '' for none
 -- ARGV[8] now (unix ms), the event's time
+-- KEYS[8] a guard's hash (the job's key when there is no guard)
+-- ARGV[9..] the guard: field, value, ... pairs the hash must have, where a
+--           value of '' means the field is absent; none for no guard
 -- -> 1 created | 0 the id is taken by another record
+--    -2 the guard does not hold: nothing written
 local cur = redis.call('GET', KEYS[1])
 if cur then
   if cur == ARGV[1] then return 1 end
   return 0
+end
+for i = 9, #ARGV, 2 do
+  if (redis.call('HGET', KEYS[8], ARGV[i]) or '') ~= ARGV[i + 1] then return -2 end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
