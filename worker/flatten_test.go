@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -250,8 +251,16 @@ func FuzzTrackingID(f *testing.F) {
 	})
 }
 
+// fileWriter writes the rows of one result file.
+type fileWriter interface {
+	WriteRecord(source.Record) error
+	Close() error
+}
+
 // BenchmarkWriteCSV writes 100,000 generated people as a CSV with the
-// dataset's columns, as a download does; ns/record is the figure to watch.
+// dataset's columns, as a download does, on one goroutine (sequential) and
+// through the parallel encoder with GOMAXPROCS encoders (parallel);
+// ns/record is the figure to watch.
 func BenchmarkWriteCSV(b *testing.B) {
 	const n = 100_000
 	dir := b.TempDir()
@@ -280,18 +289,28 @@ func BenchmarkWriteCSV(b *testing.B) {
 		recs = append(recs, rec)
 		size += int64(len(rec.Raw))
 	}
-	b.SetBytes(size)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := worker.NewRecordWriter(io.Discard, jobs.CSV, cols)
-		for _, rec := range recs {
-			if err := w.WriteRecord(rec); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
+	writers := map[string]func(io.Writer) fileWriter{
+		"sequential": func(w io.Writer) fileWriter { return worker.NewRecordWriter(w, jobs.CSV, cols) },
+		"parallel": func(w io.Writer) fileWriter {
+			return worker.NewParallelWriter(w, jobs.CSV, cols, runtime.GOMAXPROCS(0), worker.ChunkRecords)
+		},
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+	for _, name := range []string{"sequential", "parallel"} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := writers[name](io.Discard)
+				for _, rec := range recs {
+					if err := w.WriteRecord(rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+		})
+	}
 }

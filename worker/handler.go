@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -56,6 +57,10 @@ type HandlerConfig struct {
 	// PartSize is the most records of one result file of a download.
 	// Defaults to 1,000,000.
 	PartSize int64
+	// EncodeWorkers is how many goroutines encode the records of a large
+	// download's file at once (see parallelWriter); 1 encodes every file on
+	// the run's goroutine. Defaults to GOMAXPROCS.
+	EncodeWorkers int
 	// ProgressEvery is the records between two progress updates. Defaults to
 	// 10,000.
 	ProgressEvery int64
@@ -85,6 +90,9 @@ var _ asynq.Handler = (*Handler)(nil)
 func NewHandler(cfg HandlerConfig) *Handler {
 	if cfg.PartSize <= 0 {
 		cfg.PartSize = 1_000_000
+	}
+	if cfg.EncodeWorkers <= 0 {
+		cfg.EncodeWorkers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 10_000

@@ -226,6 +226,30 @@ func (rw *ResultWriter) Close() error {
 	return nil
 }
 
+// resume points rw at w for rows that follow rows others wrote (see
+// parallelWriter): a JSON array's separator is written as if rows rows came
+// before, and a CSV's header only when rows is 0. What rw buffered for its
+// previous writer is dropped: flush it first.
+func (rw *ResultWriter) resume(w io.Writer, rows int64) {
+	rw.bw.Reset(w)
+	rw.rows = rows
+	rw.headerDone = rows > 0
+}
+
+// flush writes out what rw buffered, without ending the file.
+func (rw *ResultWriter) flush() error {
+	if rw.csv != nil {
+		rw.csv.Flush()
+		if err := rw.csv.Error(); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	}
+	if err := rw.bw.Flush(); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
+}
+
 // writeJSON writes one element of a JSON array or one JSONL line.
 func (rw *ResultWriter) writeJSON(obj []byte) error {
 	var err error

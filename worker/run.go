@@ -107,7 +107,7 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 			return jobs.Outcome{}, fmt.Errorf("search: %w", err)
 		}
 		if p == nil {
-			p = r.openPart(ctx, len(o.Results)+1, cols, false)
+			p = r.openRecordPart(ctx, len(o.Results)+1, cols, min(int64(res.Found), j.NumRecords)-o.Delivered)
 		}
 		r.stage = "writing results"
 		if err := p.w.WriteRecord(rec); err != nil {
@@ -128,7 +128,7 @@ func (r *run) download(ctx context.Context) (jobs.Outcome, error) {
 		}
 	}
 	if p == nil && len(o.Results) == 0 {
-		p = r.openPart(ctx, 1, cols, false)
+		p = r.openRecordPart(ctx, 1, cols, 0)
 	}
 	if p != nil {
 		r.stage = "writing results"
@@ -165,7 +165,11 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 	if err != nil {
 		return jobs.Outcome{}, err
 	}
-	p := r.openPart(ctx, 1, cols, true)
+	var mw *ResultWriter
+	p := r.openPart(ctx, 1, func(w io.Writer) rowWriter {
+		mw = NewMatchWriter(w, j.Format, cols)
+		return mw
+	})
 	defer func() { p.abort() }()
 	var o jobs.Outcome
 	for m, err := range stream {
@@ -174,7 +178,7 @@ func (r *run) enrich(ctx context.Context) (jobs.Outcome, error) {
 			return jobs.Outcome{}, p.fail(fmt.Errorf("match: %w", err))
 		}
 		r.stage = "writing results"
-		if err := p.w.WriteMatch(m); err != nil {
+		if err := mw.WriteMatch(m); err != nil {
 			return jobs.Outcome{}, p.fail(err)
 		}
 		if m.Matched {
@@ -230,7 +234,7 @@ type part struct {
 	key    string
 	format jobs.Format
 	pw     *io.PipeWriter
-	w      *ResultWriter
+	w      rowWriter
 	put    chan putResult
 }
 
@@ -239,17 +243,29 @@ type putResult struct {
 	err error
 }
 
-func (r *run) openPart(ctx context.Context, n int, cols []string, matches bool) *part {
+// openRecordPart opens result file n of a download, expecting left more
+// records (or fewer: the search's limit and count bound what is left, the
+// part size bounds the file). A file expected to hold parallelMin records
+// or more is encoded on EncodeWorkers goroutines.
+func (r *run) openRecordPart(ctx context.Context, n int, cols []string, left int64) *part {
+	f, workers := r.job.Format, r.h.cfg.EncodeWorkers
+	return r.openPart(ctx, n, func(w io.Writer) rowWriter {
+		if workers > 1 && min(left, r.h.cfg.PartSize) >= parallelMin {
+			return newParallelWriter(w, f, cols, workers, chunkRecords)
+		}
+		return NewRecordWriter(w, f, cols)
+	})
+}
+
+// openPart opens result file n, written by the rowWriter that newWriter
+// returns on the file's pipe.
+func (r *run) openPart(ctx context.Context, n int, newWriter func(io.Writer) rowWriter) *part {
 	j := r.job
 	key := storage.ResultKey(j.Account, j.ID, n, j.Format)
 	r.written = append(r.written, key)
 	pr, pw := io.Pipe()
 	p := &part{key: key, format: j.Format, pw: pw, put: make(chan putResult, 1)}
-	if matches {
-		p.w = NewMatchWriter(pw, j.Format, cols)
-	} else {
-		p.w = NewRecordWriter(pw, j.Format, cols)
-	}
+	p.w = newWriter(pw)
 	opts := storage.PutOptions{ContentType: ContentType(j.Format), Tags: map[string]string{storage.HoldTag: r.tag}}
 	go func() {
 		n, err := r.h.cfg.Storage.Put(ctx, key, pr, opts)
@@ -284,6 +300,9 @@ func (p *part) fail(err error) error {
 	p.pw.CloseWithError(err)
 	<-p.put
 	p.put = nil
+	if pw, ok := p.w.(*parallelWriter); ok {
+		pw.abort() // its writes fail now, so it ends without waiting on them
+	}
 	return err
 }
 
