@@ -30,9 +30,10 @@ type Service interface {
 	Items(ctx context.Context, account, id string) ([]map[string]any, error)
 	// Progress records how far a running job is.
 	Progress(ctx context.Context, account, id string, p jobs.Progress) error
-	// Complete settles a job exactly once and marks it succeeded. Returns an
-	// error wrapping jobs.ErrEnded when it was canceled or failed meanwhile.
-	Complete(ctx context.Context, account, id string, o jobs.Outcome) (jobs.Job, error)
+	// CompleteJob settles a job exactly once and marks it succeeded, given
+	// the job as Start gave it. Returns an error wrapping jobs.ErrEnded when
+	// it was canceled or failed meanwhile.
+	CompleteJob(ctx context.Context, j jobs.Job, o jobs.Outcome) (jobs.Job, error)
 	// StageRecords stages ids of records that one attempt of a dedup job
 	// delivered, for its Complete, and returns how many were new to the
 	// attempt's stage.
@@ -180,7 +181,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 		return h.retryOrFail(ctx, a, r, fmt.Errorf("run %s: %w", j.ID, err), r.stage)
 	}
 
-	done, err := h.cfg.Service.Complete(ctx, j.Account, j.ID, o)
+	done, err := h.cfg.Service.CompleteJob(ctx, j, o)
 	if errors.Is(err, jobs.ErrEnded) {
 		if err := h.ended(ctx, j, r); err != nil {
 			return a.is(resultRetry), err
