@@ -61,6 +61,11 @@ type Job struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Rev is the store's revision of the record this job was read from or
+	// written as (opaque, not part of the job): Store.UpdateFrom writes
+	// without reading the record again while it is still at Rev.
+	Rev string `json:"-"`
 }
 
 // Progress is how far a running job is.

@@ -117,6 +117,11 @@ type Store interface {
 	// the same atomic step as the write. Returns an error wrapping
 	// ErrGuardFailed when it does not.
 	UpdateGuarded(ctx context.Context, account, id string, from []Status, guard Guard, fn func(*Job)) (Job, error)
+	// UpdateFrom is UpdateGuarded of j starting from j as the store gave it
+	// (j.Rev): while the record is still at that revision, the update writes
+	// without reading it first; when it has changed, the update reads it
+	// and goes on as UpdateGuarded does.
+	UpdateFrom(ctx context.Context, j Job, from []Status, guard Guard, fn func(*Job)) (Job, error)
 	// SetProgress records how far a running job is, cheaply.
 	SetProgress(ctx context.Context, account, id string, p Progress) error
 	// List returns a page of an account's jobs, newest first, without their

@@ -581,6 +581,14 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 	if err != nil {
 		return Job{}, err
 	}
+	return s.CompleteJob(ctx, j, o)
+}
+
+// CompleteJob is Complete of j as its worker has it from Start: the job's
+// record is not read again unless it changed since.
+func (s *Service) CompleteJob(ctx context.Context, j Job, o Outcome) (Job, error) {
+	account, id := j.Account, j.ID
+	var err error
 	if j.Status.Terminal() {
 		return Job{}, &StatusError{ID: id, Status: j.Status}
 	}
@@ -617,7 +625,7 @@ func (s *Service) Complete(ctx context.Context, account, id string, o Outcome) (
 	if !j.ChargeAtAcceptance {
 		guard.Key, guard.Field, guard.Value = s.cfg.Ledger.SettledGuard(account, id)
 	}
-	return s.cfg.Store.UpdateGuarded(ctx, account, id, []Status{Running}, guard, func(j *Job) {
+	return s.cfg.Store.UpdateFrom(ctx, j, []Status{Running}, guard, func(j *Job) {
 		s.finish(j, Succeeded)
 		j.NumFound = o.Found
 		j.TotalCost, j.CreditsReleased, j.Overage, j.HoldID = r.TotalCost, r.Released, r.OveragePosted, r.HoldID

@@ -216,6 +216,7 @@ func (st stored) decode() (jobs.Job, error) {
 	if st.records != nil {
 		j.Records = json.RawMessage(st.records)
 	}
+	j.Rev = st.raw
 	return j, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/creditrun/creditrun/jobs"
 )
@@ -24,7 +25,7 @@ func testCreateGetItems(t *testing.T, h *harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(j, got); diff != "" {
+	if diff := cmp.Diff(j, got, cmpopts.IgnoreFields(jobs.Job{}, "Rev")); diff != "" {
 		t.Errorf("Get (-want +got):\n%s", diff)
 	}
 	gotItems, err := h.store.Items(h.ctx, "acme", "job_01")
