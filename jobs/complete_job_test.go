@@ -1,0 +1,89 @@
+package jobs_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/jobs"
+)
+
+// TestCompleteJobFromStart: a worker completes the job Start gave it in two
+// round trips, the settle and the record's write, without reading the
+// record again; when the record changed since Start (a second delivery
+// started it, or it was canceled), the write reads it again and the outcome
+// is what Complete gives.
+func TestCompleteJobFromStart(t *testing.T) {
+	t.Parallel()
+	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 8})
+	t.Cleanup(func() { c.Close() })
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	f := newFixtureOn(t, c)
+	a := f.account(t, "people-10")
+	submitStart := func(n int64) jobs.Job {
+		t.Helper()
+		j, err := f.svc.Submit(ctx, a, search(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, err = f.svc.Start(ctx, a, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+
+	// A first job loads the scripts, which a second sends by hash.
+	if _, err := f.svc.CompleteJob(ctx, submitStart(1), jobs.Outcome{Found: 1, Delivered: 1}); err != nil {
+		t.Fatal(err)
+	}
+	j := submitStart(3)
+	before := rt.n.Load()
+	done, err := f.svc.CompleteJob(ctx, j, jobs.Outcome{Found: 2, Delivered: 2, Records: []byte(`[{"id":"p1"},{"id":"p2"}]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trips := rt.n.Load() - before; trips != 2 {
+		t.Errorf("CompleteJob took %d round trips, want 2 (settle, write)", trips)
+	}
+	got, err := f.svc.Get(ctx, a, j.ID)
+	if err != nil || got.Status != jobs.Succeeded || got.TotalCost != 2 || got.CreditsReleased != 1 || string(got.Records) != `[{"id":"p1"},{"id":"p2"}]` ||
+		got.Attempts != 1 || got.StartedAt == nil || !got.StartedAt.Equal(*done.StartedAt) {
+		t.Fatalf("completed %+v, %v", got, err)
+	}
+
+	// A second delivery started it meanwhile: the record is read again.
+	j = submitStart(2)
+	again, err := f.svc.Start(ctx, a, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = rt.n.Load()
+	if _, err := f.svc.CompleteJob(ctx, j, jobs.Outcome{Found: 1, Delivered: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if trips := rt.n.Load() - before; trips != 4 {
+		t.Errorf("CompleteJob of a changed record took %d round trips, want 4 (settle, a write refused, a read, a write)", trips)
+	}
+	if got, err := f.svc.Get(ctx, a, j.ID); err != nil || got.Status != jobs.Succeeded || got.Attempts != again.Attempts || got.TotalCost != 1 {
+		t.Fatalf("completed after a second start: %+v, %v", got, err)
+	}
+
+	// Canceled meanwhile: nothing is charged, and the job stays canceled.
+	j = submitStart(2)
+	if _, err := f.svc.Cancel(ctx, a, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CompleteJob(ctx, j, jobs.Outcome{Found: 2, Delivered: 2}); !errors.Is(err, jobs.ErrEnded) {
+		t.Fatalf("complete of a canceled job: %v, want ErrEnded", err)
+	}
+	if got, err := f.svc.Get(ctx, a, j.ID); err != nil || got.Status != jobs.Canceled || got.TotalCost != 0 {
+		t.Fatalf("canceled job after a late complete: %+v, %v", got, err)
+	}
+	// 10 - 1 - 2 - 1 = 6
+	if n := f.available(t, a, "people"); n != 6 {
+		t.Fatalf("available %d, want 6", n)
+	}
+	f.checkInvariants(t, a)
+}
