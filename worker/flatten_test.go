@@ -31,6 +31,7 @@ var edgeRecords = []string{
 	`{"id":"e11","only":"fields the columns lack","num0":0,"frac":0.000,"exp":1e5,"Exp":2E-7,"int":12345678901234567890}`,
 	`{"id":"e12","name":null,"geo":null,"tags":["x", "y"],"objs":[{},{"a":null}],"s":""}`,
 	`{"id":"e13","":{"":0,"a":{"":1}},"x":{"":null}}`,
+	`{"id":"e14","nbsp":"\u00a0x","ideo":"\u3000y","nel":"\u0085z","tab":"\tt","dot":"\\.","dotx":"\\.x","q":"\"","qq":"a\"\"b\"","comma":",","crlf":"\r\n"}`,
 }
 
 func edgeRecordsRaw() []source.Record {

@@ -3,7 +3,6 @@ package worker
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
@@ -23,22 +22,21 @@ import (
 // cell. The header comes first, so the columns are given up front (see
 // Fields); without them, they are the first record's, and fields that later
 // records add are left out. A record is flattened in one pass over its bytes
-// (see flattener), with one allocation for its row's cells.
+// (see flattener), and its row written from the cells' text as
+// encoding/csv's Writer writes it (see appendCSVField), with no allocation.
 type ResultWriter struct {
 	format  jobs.Format
 	matches bool // an enrichment's rows
 
 	bw   *bufio.Writer
-	csv  *csv.Writer
 	rows int64
 
 	columns    []string // a CSV's record columns; nil until known
 	headerDone bool
-	cells      []string  // the row being written
 	pending    []*string // an enrichment's unmatched tracking ids, held until the columns are known (CSV without columns)
 
 	flat flattener
-	row  rowCells // the record cells of the row being written
+	row  rowCells // the cells of the row being written
 	obj  []byte   // an enrichment's JSON row
 }
 
@@ -64,11 +62,8 @@ func NewMatchWriter(w io.Writer, f jobs.Format, columns []string) *ResultWriter 
 
 func newResultWriter(w io.Writer, f jobs.Format, columns []string, matches bool) *ResultWriter {
 	rw := &ResultWriter{format: f, matches: matches, bw: bufio.NewWriterSize(w, 64<<10)}
-	if f == jobs.CSV {
-		rw.csv = csv.NewWriter(rw.bw)
-		if columns != nil {
-			rw.setColumns(columns)
-		}
+	if f == jobs.CSV && columns != nil {
+		rw.setColumns(columns)
 	}
 	return rw
 }
@@ -99,7 +94,7 @@ func (rw *ResultWriter) WriteRecord(rec source.Record) error {
 		}
 		rw.setColumns(cols)
 	}
-	if err := rw.fillCells(rec, 0); err != nil {
+	if err := rw.fillCells(rec); err != nil {
 		return err
 	}
 	return rw.writeCells()
@@ -144,16 +139,18 @@ func (rw *ResultWriter) WriteMatch(m source.Match) error {
 }
 
 func (rw *ResultWriter) writeMatchRow(tid *string, m source.Match) error {
-	clear(rw.cells)
+	r := &rw.row
+	r.reset()
 	if tid != nil {
-		rw.cells[0] = *tid
+		r.set(0, *tid)
 	}
-	rw.cells[1] = "false"
-	if m.Matched {
-		rw.cells[1] = "true"
-		if err := rw.fillCells(m.Record, 2); err != nil {
-			return err
-		}
+	if !m.Matched {
+		r.set(1, "false")
+		return rw.writeCells()
+	}
+	r.set(1, "true")
+	if err := rw.fillCells(m.Record); err != nil {
+		return err
 	}
 	return rw.writeCells()
 }
@@ -170,8 +167,7 @@ func (rw *ResultWriter) setColumns(columns []string) {
 	for i, c := range rw.columns {
 		rw.row.index[c] = off + i
 	}
-	rw.cells = make([]string, off+len(rw.columns))
-	rw.row.spans = make([]span, len(rw.cells))
+	rw.row.spans = make([]span, off+len(rw.columns))
 }
 
 // writeHeader writes a CSV's header, then the rows that waited for it.
@@ -181,7 +177,14 @@ func (rw *ResultWriter) writeHeader() error {
 	if rw.matches {
 		header = append([]string{"tracking_id", "matched"}, rw.columns...)
 	}
-	if err := rw.csv.Write(header); err != nil {
+	line := rw.bw.AvailableBuffer()
+	for i, h := range header {
+		if i > 0 {
+			line = append(line, ',')
+		}
+		line = appendCSVField(line, []byte(h))
+	}
+	if _, err := rw.bw.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
 	pending := rw.pending
@@ -215,10 +218,6 @@ func (rw *ResultWriter) Close() error {
 				return err
 			}
 		}
-		rw.csv.Flush()
-		if err := rw.csv.Error(); err != nil {
-			return fmt.Errorf("write result: %w", err)
-		}
 	}
 	if err := rw.bw.Flush(); err != nil {
 		return fmt.Errorf("write result: %w", err)
@@ -238,12 +237,6 @@ func (rw *ResultWriter) resume(w io.Writer, rows int64) {
 
 // flush writes out what rw buffered, without ending the file.
 func (rw *ResultWriter) flush() error {
-	if rw.csv != nil {
-		rw.csv.Flush()
-		if err := rw.csv.Error(); err != nil {
-			return fmt.Errorf("write result: %w", err)
-		}
-	}
 	if err := rw.bw.Flush(); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
@@ -279,27 +272,30 @@ func (rw *ResultWriter) writeCells() error {
 			return err
 		}
 	}
-	if err := rw.csv.Write(rw.cells); err != nil {
+	r := &rw.row
+	line := rw.bw.AvailableBuffer()
+	for i, sp := range r.spans {
+		if i > 0 {
+			line = append(line, ',')
+		}
+		line = appendCSVField(line, r.text[sp.start:sp.end])
+	}
+	if _, err := rw.bw.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
 	rw.rows++
 	return nil
 }
 
-// fillCells clears the record columns from position from on and fills them
-// with the record's flattened fields.
-func (rw *ResultWriter) fillCells(rec source.Record, from int) error {
+// fillCells fills the record columns of the row with the record's flattened
+// fields; WriteRecord starts the row, writeMatchRow has started it.
+func (rw *ResultWriter) fillCells(rec source.Record) error {
 	r := &rw.row
-	r.text, r.nth = r.text[:0], 0
-	clear(r.spans)
-	if err := rw.flat.flatten(rec.Raw, r); err != nil {
-		return err
+	if !rw.matches {
+		r.reset()
 	}
-	text := string(r.text) // one allocation for the row's cells
-	for i := from; i < len(rw.cells); i++ {
-		rw.cells[i] = text[r.spans[i].start:r.spans[i].end]
-	}
-	return nil
+	r.nth = 0
+	return rw.flat.flatten(rec.Raw, r)
 }
 
 // rowCells is the fieldSink that gathers a record's cells: their text one
@@ -320,6 +316,19 @@ type rowCells struct {
 
 // span is a cell's text in rowCells.text.
 type span struct{ start, end int }
+
+// reset empties every cell.
+func (r *rowCells) reset() {
+	r.text = r.text[:0]
+	clear(r.spans)
+}
+
+// set sets the cell at position i.
+func (r *rowCells) set(i int, cell string) {
+	start := len(r.text)
+	r.text = append(r.text, cell...)
+	r.spans[i] = span{start, len(r.text)}
+}
 
 func (r *rowCells) field(path, cell []byte) {
 	i, ok := -1, false
