@@ -1,7 +1,10 @@
 package jobs_test
 
 import (
+	"context"
 	"errors"
+	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -9,11 +12,11 @@ import (
 	"github.com/creditrun/creditrun/jobs"
 )
 
-// TestCompleteJobFromStart: a worker completes the job Start gave it in two
-// round trips, the settle and the record's write, without reading the
-// record again; when the record changed since Start (a second delivery
-// started it, or it was canceled), the write reads it again and the outcome
-// is what Complete gives.
+// TestCompleteJobFromStart: a worker completes the job Start gave it in one
+// round trip, the settle and the record's write from Start's revision in one
+// pipeline; when the record changed since Start (a second delivery started
+// it, or it was canceled), or the settlement is not the one expected (an
+// overage), the write reads it again and the outcome is what Complete gives.
 func TestCompleteJobFromStart(t *testing.T) {
 	t.Parallel()
 	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 8})
@@ -44,8 +47,8 @@ func TestCompleteJobFromStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if trips := rt.n.Load() - before; trips != 2 {
-		t.Errorf("CompleteJob took %d round trips, want 2 (settle, write)", trips)
+	if trips := rt.n.Load() - before; trips != 1 {
+		t.Errorf("CompleteJob took %d round trips, want 1 (settle and write)", trips)
 	}
 	got, err := f.svc.Get(ctx, a, j.ID)
 	if err != nil || got.Status != jobs.Succeeded || got.TotalCost != 2 || got.CreditsReleased != 1 || string(got.Records) != `[{"id":"p1"},{"id":"p2"}]` ||
@@ -63,8 +66,8 @@ func TestCompleteJobFromStart(t *testing.T) {
 	if _, err := f.svc.CompleteJob(ctx, j, jobs.Outcome{Found: 1, Delivered: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if trips := rt.n.Load() - before; trips != 4 {
-		t.Errorf("CompleteJob of a changed record took %d round trips, want 4 (settle, a write refused, a read, a write)", trips)
+	if trips := rt.n.Load() - before; trips != 3 {
+		t.Errorf("CompleteJob of a changed record took %d round trips, want 3 (settle and a write refused, a read, a write)", trips)
 	}
 	if got, err := f.svc.Get(ctx, a, j.ID); err != nil || got.Status != jobs.Succeeded || got.Attempts != again.Attempts || got.TotalCost != 1 {
 		t.Fatalf("completed after a second start: %+v, %v", got, err)
@@ -84,6 +87,50 @@ func TestCompleteJobFromStart(t *testing.T) {
 	// 10 - 1 - 2 - 1 = 6
 	if n := f.available(t, a, "people"); n != 6 {
 		t.Fatalf("available %d, want 6", n)
+	}
+	f.checkInvariants(t, a)
+}
+
+// TestCompleteJobLostReply drops the connection as the completion's round
+// trip is answered, so that go-redis sends the pipeline again: the job is
+// settled once and marked succeeded.
+func TestCompleteJobLostReply(t *testing.T) {
+	t.Parallel()
+	var cut atomic.Bool
+	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 4, MaxRetries: 3,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &cutConn{Conn: conn, cut: &cut}, nil
+		}})
+	t.Cleanup(func() { c.Close() })
+	f := newFixtureOn(t, c)
+	a := f.account(t, "people-10")
+	for _, n := range []int64{1, 4} {
+		j, err := f.svc.Submit(ctx, a, search(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, err = f.svc.Start(ctx, a, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n == 4 { // the first job loaded the scripts
+			cut.Store(true)
+		}
+		done, err := f.svc.CompleteJob(ctx, j, jobs.Outcome{Found: 1, Delivered: 1})
+		if err != nil || done.Status != jobs.Succeeded || done.TotalCost != 1 || done.CreditsReleased != n-1 {
+			t.Fatalf("completed %+v, %v", done, err)
+		}
+	}
+	if cut.Load() {
+		t.Fatal("no reply was cut: the test proves nothing")
+	}
+	// 10 - 1 - 1
+	if n := f.available(t, a, "people"); n != 8 {
+		t.Fatalf("available %d, want 8", n)
 	}
 	f.checkInvariants(t, a)
 }

@@ -226,6 +226,16 @@ type Recorder interface {
 	// one, or the write did not run), nothing of j was written, and the
 	// caller records the job from the reservation returned.
 	ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j Job, items []map[string]any) (r credit.Reservation, created bool, err error)
+	// SettleAndUpdate settles as Ledger.Settle does and, in the same round
+	// trip, writes what fn makes of j, from j as the store gave it
+	// (Store.UpdateFrom), provided that the settlement made is the one
+	// expected (its TotalCost, Released and OveragePosted) and that the
+	// record has not changed since. It returns the settlement and the
+	// settle's errors as Ledger.Settle does; ok reports whether the job was
+	// written, and done is then the job as written. When it was not,
+	// nothing of it was written, and the caller writes the job from the
+	// settlement returned.
+	SettleAndUpdate(ctx context.Context, req credit.SettleRequest, expect credit.Reservation, j Job, from []Status, fn func(*Job)) (r credit.Reservation, done Job, ok bool, err error)
 }
 
 // Guard is a condition on a hash field of the job's account, checked with a

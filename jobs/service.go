@@ -609,7 +609,24 @@ func (s *Service) CompleteJob(ctx context.Context, j Job, o Outcome) (Job, error
 			req.RecordIDs = o.RecordIDs
 			req.Cost = int64(len(o.RecordIDs))
 		}
-		r, err = s.cfg.Ledger.Settle(ctx, req)
+		if s.cfg.Recorder != nil && !j.Dedup && j.Meta.OverageReserved == 0 && req.Cost <= j.CreditsReserved && j.Rev != "" {
+			// The settlement expected is the cost posted from what was
+			// held, the rest released: the job's record is known before
+			// the settle answers, and is written in its round trip while
+			// the settlement is that one (and stands).
+			expect := credit.Reservation{TotalCost: req.Cost, Released: j.CreditsReserved - req.Cost}
+			var done Job
+			var ok bool
+			r, done, ok, err = s.cfg.Recorder.SettleAndUpdate(ctx, req, expect, j, []Status{Running}, s.succeed(o, expect))
+			if err == nil && ok {
+				return done, nil
+			}
+			// The record changed since Start, or the settlement is another
+			// (a redelivery's): the write below reads the record again.
+			j.Rev = ""
+		} else {
+			r, err = s.cfg.Ledger.Settle(ctx, req)
+		}
 		if errors.Is(err, credit.ErrAlreadyVoided) || errors.Is(err, credit.ErrAlreadyRefunded) {
 			return Job{}, fmt.Errorf("job %s was voided or refunded: %w", id, ErrEnded)
 		}
@@ -625,13 +642,19 @@ func (s *Service) CompleteJob(ctx context.Context, j Job, o Outcome) (Job, error
 	if !j.ChargeAtAcceptance {
 		guard.Key, guard.Field, guard.Value = s.cfg.Ledger.SettledGuard(account, id)
 	}
-	return s.cfg.Store.UpdateFrom(ctx, j, []Status{Running}, guard, func(j *Job) {
+	return s.cfg.Store.UpdateFrom(ctx, j, []Status{Running}, guard, s.succeed(o, r))
+}
+
+// succeed returns the update that marks a job succeeded with outcome o,
+// settled as r.
+func (s *Service) succeed(o Outcome, r credit.Reservation) func(*Job) {
+	return func(j *Job) {
 		s.finish(j, Succeeded)
 		j.NumFound = o.Found
 		j.TotalCost, j.CreditsReleased, j.Overage, j.HoldID = r.TotalCost, r.Released, r.OveragePosted, r.HoldID
 		j.Results, j.Records = o.Results, o.Records
 		j.Progress = Progress{Done: j.NumRecords, Total: j.NumRecords}
-	})
+	}
 }
 
 // Abandon fails a job whose task will not run it again (asynq archived or

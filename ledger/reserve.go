@@ -35,7 +35,7 @@ func (l *Redis) Reserve(ctx context.Context, req credit.ReserveRequest) (credit.
 // trip: then adds commands on keys of the account's hash slot to a pipeline
 // after the reserve's script, and they run right after it, whatever it
 // answers. They are the caller's to guard: a write that stands for the
-// reservation checks it in its own script (ReservedGuard). When the pool's
+// reservation checks it in its own script (ReservationGuard). When the pool's
 // period has ended, the pool is rolled and the pipeline sent again, then's
 // commands with it, so they must be safe to run twice, as anything sent to
 // Redis must be. With Options.WaitReplicas the pipeline ends with the WAIT,
@@ -77,28 +77,32 @@ func (l *Redis) ReserveThen(ctx context.Context, req credit.ReserveRequest, then
 	return r, nil
 }
 
-// ReservedGuard names the hash of a job's reservation and the field values
-// it has while the reservation is open and as r says: its pool, the records
-// to process, the prepaid and overage credits held, the items skipped. A
-// value of "" stands for a field the hash leaves out (zero). A caller that
-// builds a record from what it expects Reserve to make (ReserveThen) writes
-// it only while these hold, checked in the script that writes; the key
-// lives in the account's hash slot.
-func (l *Redis) ReservedGuard(account, job string, r credit.Reservation) (key string, fieldValues []string) {
+// ReservationGuard names the hash of a job's reservation and the field
+// values it has while the reservation is as r says, for a write of the
+// caller's that stands for it (ReserveThen, SettleThen), checked in the
+// script that writes. For an open reservation (r.State Reserved): its pool,
+// the records to process, the prepaid and overage credits held, the items
+// skipped. For a settled one: the cost posted, the credits released and the
+// overage posted. A value of "" stands for a field the hash leaves out
+// (zero). The key lives in the account's hash slot. r of another state
+// guards nothing that can hold: its state.
+func (l *Redis) ReservationGuard(account, job string, r credit.Reservation) (key string, fieldValues []string) {
+	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
 	nonzero := func(n int64) string {
 		if n == 0 {
 			return ""
 		}
-		return strconv.FormatInt(n, 10)
+		return itoa(n)
 	}
-	return l.keys.reservation(account, job), []string{
-		"state", string(credit.Reserved),
-		"pool", r.Pool,
-		"processed", strconv.FormatInt(r.Processed, 10),
-		"prepaid", strconv.FormatInt(r.Prepaid, 10),
-		"overage", nonzero(r.Overage),
-		"skipped", nonzero(r.Skipped),
+	fv := []string{"state", string(r.State)}
+	switch r.State {
+	case credit.Reserved:
+		fv = append(fv, "pool", r.Pool, "processed", itoa(r.Processed), "prepaid", itoa(r.Prepaid),
+			"overage", nonzero(r.Overage), "skipped", nonzero(r.Skipped))
+	case credit.Settled:
+		fv = append(fv, "total_cost", itoa(r.TotalCost), "released", itoa(r.Released), "overage_posted", itoa(r.OveragePosted))
 	}
+	return l.keys.reservation(account, job), fv
 }
 
 func checkReserve(req credit.ReserveRequest) error {

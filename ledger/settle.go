@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/creditrun/creditrun/ledger/credit"
 )
 
@@ -25,6 +27,14 @@ import (
 // credit.ErrInvalidAmount or credit.ErrInvalidID. On any error nothing
 // changed.
 func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Reservation, error) {
+	return l.SettleThen(ctx, req, nil)
+}
+
+// SettleThen is Settle with more of the caller's writes in the same round
+// trip, sent after the settle's script, as ReserveThen sends them after the
+// reserve's: guarded by the caller (ReservationGuard), safe to run twice,
+// covered by the WAIT of Options.WaitReplicas. A nil then is Settle.
+func (l *Redis) SettleThen(ctx context.Context, req credit.SettleRequest, then func(redis.Pipeliner)) (credit.Reservation, error) {
 	a, job := req.Account, req.JobID
 	if err := checkIDs("account", a, "pool", req.Pool, "job", job); err != nil {
 		return credit.Reservation{}, err
@@ -41,7 +51,7 @@ func (l *Redis) Settle(ctx context.Context, req credit.SettleRequest) (credit.Re
 	for _, id := range req.RecordIDs {
 		args = append(args, id)
 	}
-	code, rest, err := l.runPool(ctx, a, req.Pool, settleScript, []string{
+	code, rest, err := l.runPoolThen(ctx, a, req.Pool, settleScript, then, []string{
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
 		l.keys.stage(a, job, req.Staged), l.keys.jobRecords(a, job), l.keys.grants(a), l.keys.outbox(a),

@@ -24,7 +24,8 @@ var _ jobs.Recorder = Recorder{}
 
 // ReserveAndCreate implements jobs.Recorder.
 func (rc Recorder) ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j jobs.Job, items []map[string]any) (credit.Reservation, bool, error) {
-	key, guard := rc.Ledger.ReservedGuard(req.Account, req.JobID, expect)
+	expect.State = credit.Reserved
+	key, guard := rc.Ledger.ReservationGuard(req.Account, req.JobID, expect)
 	create, err := rc.Store.PrepareCreate(j, items, key, guard)
 	if err != nil {
 		// Refused before anything was sent: the caller's own create
@@ -39,4 +40,26 @@ func (rc Recorder) ReserveAndCreate(ctx context.Context, req credit.ReserveReque
 	// Any failure of the create (the reservation is another, the script
 	// not loaded yet) leaves the record to the caller.
 	return r, create.Err() == nil, nil
+}
+
+// SettleAndUpdate implements jobs.Recorder.
+func (rc Recorder) SettleAndUpdate(ctx context.Context, req credit.SettleRequest, expect credit.Reservation, j jobs.Job, from []jobs.Status, fn func(*jobs.Job)) (credit.Reservation, jobs.Job, bool, error) {
+	expect.State = credit.Settled
+	key, guard := rc.Ledger.ReservationGuard(req.Account, req.JobID, expect)
+	update, err := rc.Store.PrepareUpdate(j, from, key, guard, fn)
+	if err != nil {
+		// Nothing to write from (no revision, or the job has ended): the
+		// caller's own update reads the record after a plain settle.
+		r, err := rc.Ledger.Settle(ctx, req)
+		return r, jobs.Job{}, false, err
+	}
+	r, err := rc.Ledger.SettleThen(ctx, req, func(pipe redis.Pipeliner) { update.Send(ctx, pipe) })
+	if err != nil {
+		return r, jobs.Job{}, false, err
+	}
+	done, err := update.Result()
+	if err != nil {
+		return r, jobs.Job{}, false, nil
+	}
+	return r, done, true, nil
 }

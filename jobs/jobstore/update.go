@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/jobs"
 )
@@ -68,12 +71,10 @@ func (r *Redis) update(ctx context.Context, account, id string, from []jobs.Stat
 	if err := checkJobID(account, id); err != nil {
 		return jobs.Job{}, fmt.Errorf("update %w", unknownJob(id, err))
 	}
-	k := r.keys
-	guardKey := k.job(account, id)
+	var fields []string
 	if guard.Field != "" {
-		guardKey = guard.Key
+		fields = []string{guard.Field, guard.Value}
 	}
-	keys := []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id), guardKey, k.outbox(account)}
 	for range maxUpdateAttempts {
 		var st stored
 		if first != nil {
@@ -84,66 +85,161 @@ func (r *Redis) update(ctx context.Context, account, id string, from []jobs.Stat
 				return jobs.Job{}, fmt.Errorf("update %w", err)
 			}
 		}
-		j, err := st.decode()
+		c, err := r.updateCall(st, account, id, from, guard.Key, fields, fn)
 		if err != nil {
-			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
+			return jobs.Job{}, err
 		}
-		raw, records := st.raw, j.Records
-		if !slices.Contains(from, j.Status) {
-			return jobs.Job{}, &jobs.StatusError{ID: id, Status: j.Status}
-		}
-		before, kept, wasEnded := j.Progress, resultsKept(j), j.Status.Terminal()
-		fn(&j)
-		if j.ID != id || j.Account != account {
-			return jobs.Job{}, fmt.Errorf("update job %s: the update changed its id or account to %s/%s", id, j.Account, j.ID)
-		}
-		if !j.Status.Valid() {
-			return jobs.Job{}, fmt.Errorf("update job %s: unknown status %q", id, j.Status)
-		}
-		if j.Records, err = compactRecords(j.Records); err != nil {
-			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
-		}
-		w := written{Job: j, Write: rand.Uint64()}
-		w.Records = nil
-		data, err := json.Marshal(w)
-		if err != nil {
-			return jobs.Job{}, fmt.Errorf("update job %s: encode: %w", id, err)
-		}
-		var ttl int64
-		var done, total string
-		switch {
-		case j.Status.Terminal():
-			ttl = r.retainMS()
-		case j.Progress != before:
-			done, total = strconv.FormatInt(j.Progress.Done, 10), strconv.FormatInt(j.Progress.Total, 10)
-		}
-		index := ""
-		switch {
-		case resultsKept(j):
-			index = strconv.FormatInt(j.FinishedAt.UnixMilli(), 10)
-		case kept:
-			index = "-"
-		}
-		event := "" // the job's end, told to webhooks (package events)
-		if j.Status.Terminal() && !wasEnded {
-			event = "job." + string(j.Status)
-		}
-		n, err := reply(ctx, r.client, updateScript, keys, raw, data, ttl, done, total, id, index, recordsArg(st, records, j.Records),
-			guard.Field, guard.Value, event, r.nowFunc().UnixMilli())
-		if err != nil {
-			return jobs.Job{}, fmt.Errorf("update job %s: %w", id, err)
-		}
-		switch n {
-		case 1:
-			j.Rev = string(data)
-			return j, nil
-		case -1:
-			return jobs.Job{}, fmt.Errorf("update %w", notFound(id))
-		case -2:
-			return jobs.Job{}, fmt.Errorf("update job %s: %s of %s is not %q: %w", id, guard.Field, guard.Key, guard.Value, jobs.ErrGuardFailed)
+		j, err := c.result(reply(ctx, r.client, updateScript, c.keys, c.args...))
+		if !errors.Is(err, errChanged) {
+			return j, err
 		}
 	}
 	return jobs.Job{}, fmt.Errorf("update job %s: it changed under every one of %d attempts", id, maxUpdateAttempts)
+}
+
+// errChanged is an update's answer when the job changed since it was read.
+var errChanged = errors.New("the job changed since it was read")
+
+// updateCall is one run of update.lua: its keys and arguments, the job it
+// writes, and what its answer means.
+type updateCall struct {
+	id, guardKey string
+	guard        []string
+	keys         []string
+	args         []any
+	job          jobs.Job // as written
+}
+
+// updateCall applies fn to the job stored as st and returns the run of
+// update.lua that writes it, guarded by the field values of guard (pairs)
+// at guardKey. Returns a *jobs.StatusError when the status is not in from.
+func (r *Redis) updateCall(st stored, account, id string, from []jobs.Status, guardKey string, guard []string, fn func(*jobs.Job)) (updateCall, error) {
+	j, err := st.decode()
+	if err != nil {
+		return updateCall{}, fmt.Errorf("update job %s: %w", id, err)
+	}
+	raw, records := st.raw, j.Records
+	if !slices.Contains(from, j.Status) {
+		return updateCall{}, &jobs.StatusError{ID: id, Status: j.Status}
+	}
+	before, kept, wasEnded := j.Progress, resultsKept(j), j.Status.Terminal()
+	fn(&j)
+	if j.ID != id || j.Account != account {
+		return updateCall{}, fmt.Errorf("update job %s: the update changed its id or account to %s/%s", id, j.Account, j.ID)
+	}
+	if !j.Status.Valid() {
+		return updateCall{}, fmt.Errorf("update job %s: unknown status %q", id, j.Status)
+	}
+	if j.Records, err = compactRecords(j.Records); err != nil {
+		return updateCall{}, fmt.Errorf("update job %s: %w", id, err)
+	}
+	w := written{Job: j, Write: rand.Uint64()}
+	w.Records = nil
+	data, err := json.Marshal(w)
+	if err != nil {
+		return updateCall{}, fmt.Errorf("update job %s: encode: %w", id, err)
+	}
+	var ttl int64
+	var done, total string
+	switch {
+	case j.Status.Terminal():
+		ttl = r.retainMS()
+	case j.Progress != before:
+		done, total = strconv.FormatInt(j.Progress.Done, 10), strconv.FormatInt(j.Progress.Total, 10)
+	}
+	index := ""
+	switch {
+	case resultsKept(j):
+		index = strconv.FormatInt(j.FinishedAt.UnixMilli(), 10)
+	case kept:
+		index = "-"
+	}
+	event := "" // the job's end, told to webhooks (package events)
+	if j.Status.Terminal() && !wasEnded {
+		event = "job." + string(j.Status)
+	}
+	k := r.keys
+	if len(guard) == 0 {
+		guardKey = k.job(account, id)
+	}
+	args := make([]any, 0, 10+len(guard))
+	args = append(args, raw, data, ttl, done, total, id, index, recordsArg(st, records, j.Records), event, r.nowFunc().UnixMilli())
+	for _, g := range guard {
+		args = append(args, g)
+	}
+	j.Rev = string(data)
+	return updateCall{
+		id: id, guardKey: guardKey, guard: guard, job: j, args: args,
+		keys: []string{k.job(account, id), k.items(account, id), k.progress(account, id), k.results(account), k.active(account), k.records(account, id), guardKey, k.outbox(account)},
+	}, nil
+}
+
+// result is what update.lua's answer n (or err) means: the job written,
+// errChanged, or an error.
+func (c updateCall) result(n int64, err error) (jobs.Job, error) {
+	switch {
+	case err != nil:
+		return jobs.Job{}, fmt.Errorf("update job %s: %w", c.id, err)
+	case n == 1:
+		return c.job, nil
+	case n == 0:
+		return jobs.Job{}, errChanged
+	case n == -1:
+		return jobs.Job{}, fmt.Errorf("update %w", notFound(c.id))
+	case n == -2:
+		return jobs.Job{}, fmt.Errorf("update job %s: %v of %s do not hold: %w", c.id, c.guard, c.guardKey, jobs.ErrGuardFailed)
+	}
+	return jobs.Job{}, fmt.Errorf("update job %s: unknown answer %d", c.id, n)
+}
+
+// PendingUpdate is an update of a job, from the revision its caller has,
+// to be sent in a pipeline of the caller's (Redis.PrepareUpdate).
+type PendingUpdate struct {
+	call updateCall
+	cmd  *redis.Cmd
+}
+
+// PrepareUpdate applies fn to j as the store gave it (j.Rev) and returns
+// the write of the result, a compare-and-set from that revision guarded by
+// the field values of guard (field, value, ... pairs; "" for an absent
+// field) at guardKey, in the account's hash slot. Nothing is written until
+// it is sent (PendingUpdate.Send). Returns a *jobs.StatusError when j's
+// status is not in from, and an error when j has no revision or has
+// search records (which UpdateFrom reads first).
+func (r *Redis) PrepareUpdate(j jobs.Job, from []jobs.Status, guardKey string, guard []string, fn func(*jobs.Job)) (*PendingUpdate, error) {
+	if err := checkJobID(j.Account, j.ID); err != nil {
+		return nil, fmt.Errorf("update %w", unknownJob(j.ID, err))
+	}
+	if j.Rev == "" || len(j.Records) > 0 || len(guard)%2 != 0 {
+		return nil, fmt.Errorf("update job %s: no revision to write from", j.ID)
+	}
+	p := j.Progress
+	c, err := r.updateCall(stored{raw: j.Rev, progress: &p}, j.Account, j.ID, from, guardKey, guard, fn)
+	if err != nil {
+		return nil, err
+	}
+	return &PendingUpdate{call: c}, nil
+}
+
+// Send adds the update to pipe. Sending it twice (a pipeline sent again
+// after a lost reply) writes it once; Result reports the last sending.
+func (p *PendingUpdate) Send(ctx context.Context, pipe redis.Pipeliner) {
+	p.cmd = updateScript.EvalSha(ctx, pipe, p.call.keys, p.call.args...)
+}
+
+// Result reports, once the pipeline has run, the job written; an error
+// wrapping jobs.ErrGuardFailed when the guard did not hold, or one that
+// says the job changed since its revision, with nothing written either
+// way.
+func (p *PendingUpdate) Result() (jobs.Job, error) {
+	if p.cmd == nil {
+		return jobs.Job{}, fmt.Errorf("update job %s: not sent", p.call.id)
+	}
+	j, err := p.call.result(p.cmd.Int64())
+	if errors.Is(err, errChanged) {
+		return j, fmt.Errorf("update job %s: %w", p.call.id, err)
+	}
+	return j, err
 }
 
 // recordsArg is what update.lua does with the records key: an empty

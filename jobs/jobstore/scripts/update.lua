@@ -18,11 +18,12 @@
 -- ARGV[8] '=' followed by the records JSON to write them; '-' deletes them;
 --         '' leaves them alone
 -- KEYS[7] a guard's hash (the job's key when there is no guard)
--- ARGV[9] the guard's field, '' for none   ARGV[10] the value it must have
 -- KEYS[8] the account's outbox stream (webhook events)
--- ARGV[11] the event to write there with the new record (job.succeeded, …),
+-- ARGV[9] the event to write there with the new record (job.succeeded, …),
 --          '' for none; a rerun finds the record written and writes none
--- ARGV[12] now (unix ms), the event's time
+-- ARGV[10] now (unix ms), the event's time
+-- ARGV[11..] the guard: field, value, ... pairs KEYS[7] must have, where a
+--            value of '' means the field is absent; none for no guard
 -- -> 1 written | 0 the job changed since it was read | -1 no such job
 --    -2 the guard does not hold: nothing written
 local cur = redis.call('GET', KEYS[1])
@@ -31,12 +32,14 @@ if cur ~= ARGV[1] then
   if cur == ARGV[2] then return 1 end
   return 0
 end
-if ARGV[9] ~= '' and redis.call('HGET', KEYS[7], ARGV[9]) ~= ARGV[10] then return -2 end
+for i = 11, #ARGV, 2 do
+  if (redis.call('HGET', KEYS[7], ARGV[i]) or '') ~= ARGV[i + 1] then return -2 end
+end
 local ttl = tonumber(ARGV[3])
 local left = redis.call('PTTL', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[11] ~= '' then
-  redis.call('XADD', KEYS[8], '*', 'type', ARGV[11], 'at', ARGV[12], 'ref', ARGV[6])
+if ARGV[9] ~= '' then
+  redis.call('XADD', KEYS[8], '*', 'type', ARGV[9], 'at', ARGV[10], 'ref', ARGV[6])
 end
 if ARGV[8] == '-' then
   redis.call('DEL', KEYS[6])
