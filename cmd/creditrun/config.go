@@ -88,6 +88,10 @@ type config struct {
 	// WebhookConcurrency is the webhook deliveries at once per worker
 	// process, apart from WorkerConcurrency. Defaults to 10 (also when 0).
 	WebhookConcurrency int
+	// MemoryLimitBytes is the Go runtime's soft memory limit of a process
+	// (see applyMemoryLimit); 0: none. Defaults to memoryLimitAuto: 90% of
+	// the memory limit of the process's cgroup, none without one.
+	MemoryLimitBytes int64
 }
 
 // parseConfig reads args into a config, each flag defaulting to its
@@ -129,6 +133,8 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	str(&allowPrivate, "webhook-allow-private", "CREDITRUN_WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback/private addresses and plain http (dev and tests)")
 	str(&c.WebhookKey, "webhook-key", "CREDITRUN_WEBHOOK_KEY", "", "key that encrypts webhook secrets in Redis; empty: stored unencrypted")
 	str(&webhookConcurrency, "webhook-concurrency", "CREDITRUN_WEBHOOK_CONCURRENCY", "10", "webhook deliveries at once per worker process")
+	var memoryLimit string
+	str(&memoryLimit, "memory-limit", "CREDITRUN_MEMORY_LIMIT", "auto", "the Go runtime's soft memory limit: auto (90% of the cgroup's memory limit, none without one), off, or a size such as 512MiB; GOMEMLIMIT wins over it")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fs, err
 	}
@@ -165,6 +171,11 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 		errs = append(errs, fmt.Errorf("webhook-allow-private: %q is not true or false", allowPrivate))
 	} else {
 		c.WebhookAllowPrivate = b
+	}
+	if n, err := parseMemoryLimit(memoryLimit); err != nil {
+		errs = append(errs, fmt.Errorf("memory-limit: %w", err))
+	} else {
+		c.MemoryLimitBytes = n
 	}
 	dur("result-ttl", resultTTL, &c.ResultTTL)
 	dur("journal-retention", journalRetention, &c.JournalRetention)

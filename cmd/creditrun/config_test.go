@@ -75,3 +75,33 @@ func TestParseConfigJournalRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConfigMemoryLimit: the soft memory limit follows the cgroup's
+// unless CREDITRUN_MEMORY_LIMIT says off or a size.
+func TestParseConfigMemoryLimit(t *testing.T) {
+	for _, tt := range []struct {
+		env  string
+		want int64
+	}{
+		{"", memoryLimitAuto},
+		{"auto", memoryLimitAuto},
+		{"off", 0},
+		{"1048576", 1 << 20},
+		{"96MiB", 96 << 20},
+		{"2GiB", 2 << 30},
+		{"512KiB", 512 << 10},
+		{"100B", 100},
+	} {
+		c, _, err := parseConfig("worker", nil, func(k string) string {
+			return map[string]string{"CREDITRUN_MEMORY_LIMIT": tt.env}[k]
+		})
+		if err != nil || c.MemoryLimitBytes != tt.want {
+			t.Errorf("CREDITRUN_MEMORY_LIMIT=%q: %d, %v; want %d", tt.env, c.MemoryLimitBytes, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"0", "-5MiB", "96MB", "lots", "MiB", "9999999999TiB"} {
+		if _, _, err := parseConfig("worker", []string{"--memory-limit", bad}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "memory-limit") {
+			t.Errorf("--memory-limit %q: %v", bad, err)
+		}
+	}
+}

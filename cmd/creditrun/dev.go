@@ -34,6 +34,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.WebhookAllowPrivate = true // dev receivers run on loopback
+	applyMemoryLimit(cfg.MemoryLimitBytes, os.Getenv("GOMEMLIMIT"), newLogger())
 	// Under `make run`, an interrupt of make itself stops dev too.
 	return dev(stopWithMake(ctx, newLogger()), cfg, os.Stdout, nil)
 }

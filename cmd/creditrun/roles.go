@@ -57,6 +57,7 @@ func runRoles(ctx context.Context, name string, args []string, r roles) error {
 	if r.worker && cfg.Dataset == "" {
 		return fmt.Errorf("%s: CREDITRUN_DATASET is required for workers (`creditrun dataset generate` makes one)", name)
 	}
+	applyMemoryLimit(cfg.MemoryLimitBytes, os.Getenv("GOMEMLIMIT"), newLogger())
 	return serve(ctx, cfg, cfg.RedisURL, r, os.Stdout, nil)
 }
 
