@@ -21,6 +21,13 @@ import (
 // benchS3Bucket is the bucket of the bench's own versitygw.
 const benchS3Bucket = "creditrun-bench"
 
+// benchWorkerMemoryLimit is the soft memory limit of the bench's worker
+// (CREDITRUN_MEMORY_LIMIT), the one a worker in a container with a memory
+// limit of about 72 MiB gets by default (90% of it). Without it, on a
+// machine with no cgroup limit, the collector lets the heap grow to twice
+// what is live.
+const benchWorkerMemoryLimit = "64MiB"
+
 // benchS3Timeout bounds the S3 measurement: starting versitygw, the worker
 // process (which loads the dataset), the download and the bare upload.
 const benchS3Timeout = 10 * time.Minute
@@ -58,7 +65,7 @@ func benchS3(ctx context.Context, fig *benchmark.Figures, stack *benchmark.Stack
 		return fmt.Errorf("bench s3: %w", err)
 	}
 	records := fig.S3DownloadRecords
-	fmt.Fprintf(progress, "bench: worker process downloading %d records to S3\n", records)
+	fmt.Fprintf(progress, "bench: worker process (memory limit %s) downloading %d records to S3\n", benchWorkerMemoryLimit, records)
 	serverCPU0, err := benchmark.ProcessCPU(srv.Pid())
 	if err != nil {
 		return fmt.Errorf("bench s3: %w", err)
@@ -74,7 +81,7 @@ func benchS3(ctx context.Context, fig *benchmark.Figures, stack *benchmark.Stack
 		DataDir: dataDir,
 		Env: []string{
 			"CREDITRUN_S3_BUCKET=" + benchS3Bucket, "CREDITRUN_S3_ENDPOINT=" + srv.Endpoint(),
-			"CREDITRUN_S3_REGION=" + srv.Region(),
+			"CREDITRUN_S3_REGION=" + srv.Region(), "CREDITRUN_MEMORY_LIMIT=" + benchWorkerMemoryLimit,
 			"AWS_ACCESS_KEY_ID=" + srv.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey(),
 			"AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
 		},
