@@ -134,3 +134,53 @@ func TestCompleteJobLostReply(t *testing.T) {
 	}
 	f.checkInvariants(t, a)
 }
+
+// TestStartJobFromSubmit: a job started from the revision its submit wrote
+// (which its task carries) is marked running in one round trip; a second
+// delivery of the same task finds the record changed, reads it, and counts
+// a second attempt.
+func TestStartJobFromSubmit(t *testing.T) {
+	t.Parallel()
+	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 8})
+	t.Cleanup(func() { c.Close() })
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	f := newFixtureOn(t, c)
+	a := f.account(t, "people-10")
+	if _, err := f.svc.StartJob(ctx, mustSubmit(t, f, a, 1)); err != nil { // loads the scripts
+		t.Fatal(err)
+	}
+	j := mustSubmit(t, f, a, 2)
+	if j.Rev == "" {
+		t.Fatal("a submit of the whole request wrote no revision")
+	}
+	task := jobs.Job{Account: j.Account, ID: j.ID, Rev: j.Rev}
+	before := rt.n.Load()
+	started, err := f.svc.StartJob(ctx, task)
+	if err != nil || started.Status != jobs.Running || started.Attempts != 1 || started.NumRecords != 2 || started.Progress.Total != 2 {
+		t.Fatalf("started %+v, %v", started, err)
+	}
+	if trips := rt.n.Load() - before; trips != 1 {
+		t.Errorf("StartJob from the submit's revision took %d round trips, want 1", trips)
+	}
+	before = rt.n.Load()
+	again, err := f.svc.StartJob(ctx, task)
+	if err != nil || again.Attempts != 2 || !again.StartedAt.Equal(*started.StartedAt) {
+		t.Fatalf("started again %+v, %v", again, err)
+	}
+	if trips := rt.n.Load() - before; trips != 3 {
+		t.Errorf("a second StartJob from a stale revision took %d round trips, want 3 (a write refused, a read, a write)", trips)
+	}
+	if got, err := f.svc.Get(ctx, a, j.ID); err != nil || got.Attempts != 2 || got.Status != jobs.Running {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+}
+
+func mustSubmit(t *testing.T, f *fixture, account string, n int64) jobs.Job {
+	t.Helper()
+	j, err := f.svc.Submit(ctx, account, search(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}

@@ -221,11 +221,12 @@ type Recorder interface {
 	// round trip, creates j with items as Store.Create does, provided that
 	// the reservation made is the one expected (its pool, Processed,
 	// Prepaid, Overage and Skipped, open). It returns the reservation and
-	// the reserve's errors as Ledger.Reserve does; created reports whether
-	// j was written. When it was not (the reservation is not the expected
-	// one, or the write did not run), nothing of j was written, and the
-	// caller records the job from the reservation returned.
-	ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j Job, items []map[string]any) (r credit.Reservation, created bool, err error)
+	// the reserve's errors as Ledger.Reserve does, and the revision of j
+	// written (Job.Rev). When j was not written (the reservation is not
+	// the expected one, or the write did not run), rev is "", nothing of
+	// j was written, and the caller records the job from the reservation
+	// returned.
+	ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j Job, items []map[string]any) (r credit.Reservation, rev string, err error)
 	// SettleAndUpdate settles as Ledger.Settle does and, in the same round
 	// trip, writes what fn makes of j, from j as the store gave it
 	// (Store.UpdateFrom), provided that the settlement made is the one

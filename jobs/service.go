@@ -220,7 +220,8 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 		// its round trip while the reservation is that one.
 		expect := credit.Reservation{Pool: p.Pool, Requested: req.Requested, Processed: req.Requested, Prepaid: req.Requested}
 		j, items = s.newJob(spec, req, expect)
-		r, created, err = s.cfg.Recorder.ReserveAndCreate(ctx, req, expect, j, items)
+		r, j.Rev, err = s.cfg.Recorder.ReserveAndCreate(ctx, req, expect, j, items)
+		created = j.Rev != ""
 	} else {
 		r, err = s.cfg.Ledger.Reserve(ctx, req)
 	}
@@ -511,7 +512,14 @@ func (s *Service) dequeue(ctx context.Context, j Job) {
 // the attempt. Returns an error wrapping ErrEnded when the job has ended:
 // the task has nothing left to do.
 func (s *Service) Start(ctx context.Context, account, id string) (Job, error) {
-	return s.cfg.Store.Update(ctx, account, id, []Status{Queued, Running}, func(j *Job) {
+	return s.StartJob(ctx, Job{Account: account, ID: id})
+}
+
+// StartJob is Start of the job j names (its Account and ID), from j.Rev when
+// the caller has the revision Submit wrote (the job's task carries it): the
+// job's record is then not read first, unless it changed since.
+func (s *Service) StartJob(ctx context.Context, j Job) (Job, error) {
+	return s.cfg.Store.UpdateFrom(ctx, j, []Status{Queued, Running}, Guard{}, func(j *Job) {
 		if j.StartedAt == nil {
 			now := s.now()
 			j.StartedAt = &now

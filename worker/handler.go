@@ -22,9 +22,10 @@ import (
 type Service interface {
 	// Get returns a job. Returns jobs.ErrNotFound.
 	Get(ctx context.Context, account, id string) (jobs.Job, error)
-	// Start marks a job running and counts the attempt. Returns an error
-	// wrapping jobs.ErrEnded when the job has ended, and jobs.ErrNotFound.
-	Start(ctx context.Context, account, id string) (jobs.Job, error)
+	// StartJob marks the job j names running and counts the attempt, from
+	// j.Rev when it is set. Returns an error wrapping jobs.ErrEnded when the
+	// job has ended, and jobs.ErrNotFound.
+	StartJob(ctx context.Context, j jobs.Job) (jobs.Job, error)
 	// Items returns an enrichment's items that run, in request order.
 	// Returns jobs.ErrNotFound.
 	Items(ctx context.Context, account, id string) ([]map[string]any, error)
@@ -151,7 +152,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 		return a.is(resultDeferred), err
 	}
 	defer slot.Release()
-	j, err := h.cfg.Service.Start(ctx, p.Account, p.Job)
+	j, err := h.cfg.Service.StartJob(ctx, jobs.Job{Account: p.Account, ID: p.Job, Rev: p.Rev})
 	switch {
 	case errors.Is(err, jobs.ErrEnded):
 		a.kind = h.kindOf(ctx, p)

@@ -60,7 +60,8 @@ func newFixture(t *testing.T, src source.Source, cfg worker.HandlerConfig, plans
 	f := &fixture{redis: srv, ledger: ledger.New(c, ledger.Options{}), inspector: inspector}
 	f.queue = worker.NewQueue(client, inspector)
 	store := jobstore.New(c, jobstore.Options{})
-	f.svc = jobs.NewService(jobs.Config{Ledger: f.ledger, Store: store, Queue: f.queue, Accounts: store, Catalog: plan.Builtin()})
+	f.svc = jobs.NewService(jobs.Config{Ledger: f.ledger, Store: store, Queue: f.queue, Accounts: store, Catalog: plan.Builtin(),
+		Recorder: jobstore.Recorder{Ledger: f.ledger, Store: store}})
 
 	if src == nil {
 		src = openDataset(t, people)
@@ -95,10 +96,12 @@ func (f *fixture) submit(t *testing.T, spec jobs.Spec) jobs.Job {
 	return j
 }
 
-// process runs the job's task in the handler, as asynq would deliver it.
+// process runs the job's task in the handler, as asynq would deliver it:
+// with the revision of the job's record that j has (a submit's, which the
+// queue puts in the task), from which the handler starts it.
 func (f *fixture) process(t *testing.T, ctx context.Context, j jobs.Job) error {
 	t.Helper()
-	return f.handler.ProcessTask(ctx, worker.NewRunTask(j.Account, j.ID))
+	return f.handler.ProcessTask(ctx, worker.NewRunTaskOf(j))
 }
 
 func (f *fixture) job(t *testing.T, id string) jobs.Job {
@@ -600,18 +603,18 @@ func TestAttemptsCapped(t *testing.T) {
 	f.checkLedger(t, done)
 }
 
-// blockingStart is the jobs service with a Start that waits for the
-// delivery's ctx to end, then fails with its error, as a Start cut short by
+// blockingStart is the jobs service with a StartJob that waits for the
+// delivery's ctx to end, then fails with its error, as a start cut short by
 // a cancel or a shutdown does.
 type blockingStart struct {
 	*jobs.Service
 	started chan struct{}
 }
 
-func (b blockingStart) Start(ctx context.Context, account, id string) (jobs.Job, error) {
+func (b blockingStart) StartJob(ctx context.Context, j jobs.Job) (jobs.Job, error) {
 	close(b.started)
 	<-ctx.Done()
-	return jobs.Job{}, fmt.Errorf("start %s: %w", id, ctx.Err())
+	return jobs.Job{}, fmt.Errorf("start %s: %w", j.ID, ctx.Err())
 }
 
 // TestShutdownOnLastRetryIsNoFailure shuts a worker down while the last

@@ -35,7 +35,7 @@ func NewQueue(client *asynq.Client, inspector *asynq.Inspector) *Queue {
 // Enqueue implements jobs.Queue. A task of the job's id that exists already
 // (asynq.ErrTaskIDConflict) counts as success.
 func (q *Queue) Enqueue(ctx context.Context, j jobs.Job) error {
-	_, err := q.client.EnqueueContext(ctx, NewRunTask(j.Account, j.ID),
+	_, err := q.client.EnqueueContext(ctx, NewRunTaskOf(j),
 		asynq.TaskID(j.ID), asynq.Queue(QueueName), asynq.MaxRetry(q.MaxRetry))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue %s: %w", j.ID, err)

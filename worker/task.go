@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/creditrun/creditrun/jobs"
 )
 
 // TypeRun is the asynq task type that runs one job.
@@ -14,16 +16,35 @@ const TypeRun = "job:run"
 // QueueName is the asynq queue of job:run tasks.
 const QueueName = "default"
 
-// payload is a job:run task's payload: the job to run.
+// payload is a job:run task's payload: the job to run and, when it is
+// short, the revision of the job's record that the submit wrote
+// (jobs.Job.Rev), from which the worker starts the job without reading
+// the record first.
 type payload struct {
 	Account string `json:"account"`
 	Job     string `json:"job"`
+	Rev     string `json:"rev,omitempty"`
 }
 
-// NewRunTask returns the job:run task of a job. Its task id is the job id,
+// maxPayloadRev is the longest revision a task carries; the record of a job
+// with a longer one (an enrichment's many tracking ids) is read at start.
+const maxPayloadRev = 4 << 10
+
+// NewRunTask returns the job:run task of a job, without a revision: the
+// worker reads the job's record to start it. Its task id is the job id,
 // which the caller sets with asynq.TaskID.
 func NewRunTask(account, job string) *asynq.Task {
-	b, _ := json.Marshal(payload{Account: account, Job: job}) // two strings always encode
+	return NewRunTaskOf(jobs.Job{Account: account, ID: job})
+}
+
+// NewRunTaskOf returns the job:run task of j, with j.Rev when it is at most
+// maxPayloadRev long.
+func NewRunTaskOf(j jobs.Job) *asynq.Task {
+	p := payload{Account: j.Account, Job: j.ID}
+	if len(j.Rev) <= maxPayloadRev {
+		p.Rev = j.Rev
+	}
+	b, _ := json.Marshal(p) // strings always encode
 	return asynq.NewTask(TypeRun, b)
 }
 

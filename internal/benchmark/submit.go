@@ -13,8 +13,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/creditrun/creditrun/worker"
 )
 
 // SearchBody is the search the bench submits: a few people of one province,
@@ -121,7 +119,7 @@ type BareQueue struct {
 // NewBareQueue returns the bare queue on redisOpt; its payload is as long as
 // that of a job:run task of account.
 func NewBareQueue(redisOpt asynq.RedisConnOpt, account string) *BareQueue {
-	sample := worker.NewRunTask(account, "job_"+strings.Repeat("0", 26)) // a ULID is 26 characters
+	sample := sampleRunTask(account)
 	return &BareQueue{
 		redis:     redisOpt.MakeRedisClient().(redis.UniversalClient),
 		client:    asynq.NewClient(redisOpt),

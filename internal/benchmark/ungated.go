@@ -72,7 +72,7 @@ type ungatedPayload struct {
 // queue) and client (its results, under prefix); its payloads are as long
 // as a job:run task of account. Close stops it.
 func NewUngated(ctx context.Context, client redis.UniversalClient, redisOpt asynq.RedisConnOpt, account, prefix string) (*Ungated, error) {
-	sample := worker.NewRunTask(account, "job_"+strings.Repeat("0", 26)) // a ULID is 26 characters
+	sample := sampleRunTask(account)
 	u := &Ungated{
 		Prefix: prefix, redis: client,
 		client: asynq.NewClient(redisOpt), inspector: asynq.NewInspector(redisOpt),

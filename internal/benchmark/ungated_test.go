@@ -52,7 +52,7 @@ func TestUngatedRunsTheSearchesItIsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := len(worker.NewRunTask(account, "job_"+strings.Repeat("0", 26)).Payload())
+	want := len(sampleRunTask(account).Payload())
 	if len(info.Payload) != want {
 		t.Errorf("task payload of %d bytes, want %d as a job:run task's: %q", len(info.Payload), want, info.Payload)
 	}

@@ -67,12 +67,15 @@ func (p *PendingCreate) Err() error {
 	return p.call.result(p.cmd.Int64())
 }
 
-// createCall is one run of create.lua: its keys and arguments, and what
-// its answer means.
+// Rev is the revision of the job the creation writes (jobs.Job.Rev).
+func (p *PendingCreate) Rev() string { return p.call.rev }
+
+// createCall is one run of create.lua: its keys and arguments, the
+// revision it writes, and what its answer means.
 type createCall struct {
-	id   string
-	keys []string
-	args []any
+	id, rev string
+	keys    []string
+	args    []any
 }
 
 func (r *Redis) createCall(j jobs.Job, items []map[string]any, guardKey string, guard []string) (createCall, error) {
@@ -119,7 +122,7 @@ func (r *Redis) createCall(j jobs.Job, items []map[string]any, guardKey string, 
 		args = append(args, g)
 	}
 	return createCall{
-		id: j.ID,
+		id: j.ID, rev: string(data),
 		keys: []string{k.job(j.Account, j.ID), k.items(j.Account, j.ID), k.progress(j.Account, j.ID), k.jobs(j.Account), k.active(j.Account), k.records(j.Account, j.ID),
 			k.outbox(j.Account), guardKey},
 		args: args,

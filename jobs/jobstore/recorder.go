@@ -23,7 +23,7 @@ type Recorder struct {
 var _ jobs.Recorder = Recorder{}
 
 // ReserveAndCreate implements jobs.Recorder.
-func (rc Recorder) ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j jobs.Job, items []map[string]any) (credit.Reservation, bool, error) {
+func (rc Recorder) ReserveAndCreate(ctx context.Context, req credit.ReserveRequest, expect credit.Reservation, j jobs.Job, items []map[string]any) (credit.Reservation, string, error) {
 	expect.State = credit.Reserved
 	key, guard := rc.Ledger.ReservationGuard(req.Account, req.JobID, expect)
 	create, err := rc.Store.PrepareCreate(j, items, key, guard)
@@ -31,15 +31,18 @@ func (rc Recorder) ReserveAndCreate(ctx context.Context, req credit.ReserveReque
 		// Refused before anything was sent: the caller's own create
 		// reports it after a plain reserve.
 		r, err := rc.Ledger.Reserve(ctx, req)
-		return r, false, err
+		return r, "", err
 	}
 	r, err := rc.Ledger.ReserveThen(ctx, req, func(pipe redis.Pipeliner) { create.Send(ctx, pipe) })
 	if err != nil {
-		return r, false, err
+		return r, "", err
 	}
 	// Any failure of the create (the reservation is another, the script
 	// not loaded yet) leaves the record to the caller.
-	return r, create.Err() == nil, nil
+	if create.Err() != nil {
+		return r, "", nil
+	}
+	return r, create.Rev(), nil
 }
 
 // SettleAndUpdate implements jobs.Recorder.

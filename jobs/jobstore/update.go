@@ -54,13 +54,14 @@ func (r *Redis) UpdateGuarded(ctx context.Context, account, id string, from []jo
 
 // UpdateFrom is UpdateGuarded of j that starts from j.Rev, the record as
 // Get, Create or an update gave it, instead of reading it: one round trip
-// when nothing changed it since. A job whose search records are kept (it
-// has Records) is read first, as UpdateGuarded does.
+// when nothing changed it since. Only j's Account, ID, Rev and Records are
+// used: fn sees the job decoded from Rev, with the progress the record
+// holds. A job whose search records are kept (it has Records) is read
+// first, as UpdateGuarded does.
 func (r *Redis) UpdateFrom(ctx context.Context, j jobs.Job, from []jobs.Status, guard jobs.Guard, fn func(*jobs.Job)) (jobs.Job, error) {
 	var first *stored
 	if j.Rev != "" && len(j.Records) == 0 {
-		p := j.Progress
-		first = &stored{raw: j.Rev, progress: &p}
+		first = &stored{raw: j.Rev}
 	}
 	return r.update(ctx, j.Account, j.ID, from, guard, fn, first)
 }
@@ -213,8 +214,7 @@ func (r *Redis) PrepareUpdate(j jobs.Job, from []jobs.Status, guardKey string, g
 	if j.Rev == "" || len(j.Records) > 0 || len(guard)%2 != 0 {
 		return nil, fmt.Errorf("update job %s: no revision to write from", j.ID)
 	}
-	p := j.Progress
-	c, err := r.updateCall(stored{raw: j.Rev, progress: &p}, j.Account, j.ID, from, guardKey, guard, fn)
+	c, err := r.updateCall(stored{raw: j.Rev}, j.Account, j.ID, from, guardKey, guard, fn)
 	if err != nil {
 		return nil, err
 	}
