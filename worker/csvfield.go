@@ -10,6 +10,9 @@ import (
 // the comma, the quote, and the line breaks.
 var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
 
+// asciiSpace tells the ASCII bytes that unicode.IsSpace holds spaces.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
 // appendCSVField appends field as encoding/csv's Writer (Comma ',', UseCRLF
 // false) writes it, byte for byte: quoted when it holds a comma, a quote,
 // \r or \n, is `\.`, or begins with a space character (unicode.IsSpace), and
@@ -45,6 +48,9 @@ func csvNeedsQuotes(field []byte) bool {
 		if csvSpecial[c] {
 			return true
 		}
+	}
+	if c := field[0]; c < utf8.RuneSelf {
+		return asciiSpace[c]
 	}
 	r, _ := utf8.DecodeRune(field)
 	return unicode.IsSpace(r)

@@ -45,7 +45,7 @@ type flattener struct {
 
 // keyMark is a key already seen in an object, to find duplicates.
 type keyMark struct {
-	hash       uint64 // of the decoded key
+	sig        uint64 // keySig of the decoded key
 	start, end int    // its text between the quotes in doc
 }
 
@@ -102,6 +102,7 @@ func (f *flattener) object(sink fieldSink, depth int) error {
 		return nil
 	}
 	base, firstKey := len(f.path), len(f.keys)
+	var seen uint64 // a bit per keySig bucket of the object's keys so far
 	for {
 		if f.i >= len(f.doc) || f.doc[f.i] != '"' {
 			return f.fail("want a key")
@@ -121,14 +122,18 @@ func (f *flattener) object(sink fieldSink, depth int) error {
 		} else {
 			f.path = appendUnquote(f.path, f.doc[start:end])
 		}
-		h := hashKey(f.path[keyAt:])
-		for _, k := range f.keys[firstKey:] {
-			if k.hash == h && bytes.Equal(appendUnquote(nil, f.doc[k.start:k.end]), f.path[keyAt:]) {
-				sink.drop(f.path)
-				break
+		sig := keySig(f.path[keyAt:])
+		bit := uint64(1) << (sig * 0x9E3779B97F4A7C15 >> 58)
+		if seen&bit != 0 { // perhaps a key seen before: look
+			for _, k := range f.keys[firstKey:] {
+				if k.sig == sig && bytes.Equal(appendUnquote(nil, f.doc[k.start:k.end]), f.path[keyAt:]) {
+					sink.drop(f.path)
+					break
+				}
 			}
 		}
-		f.keys = append(f.keys, keyMark{hash: h, start: start, end: end})
+		seen |= bit
+		f.keys = append(f.keys, keyMark{sig: sig, start: start, end: end})
 		f.skipSpace()
 		if f.i >= len(f.doc) || f.doc[f.i] != ':' {
 			return f.fail("want a colon")
@@ -359,14 +364,13 @@ func hex4(s []byte) rune {
 	return r
 }
 
-// hashKey is FNV-1a, to tell keys apart quickly.
-func hashKey(k []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range k {
-		h ^= uint64(c)
-		h *= 1099511628211
+// keySig tells keys apart cheaply: equal keys have equal signatures (their
+// length and their first and last bytes).
+func keySig(k []byte) uint64 {
+	if len(k) == 0 {
+		return 0
 	}
-	return h
+	return uint64(len(k))<<16 | uint64(k[0])<<8 | uint64(k[len(k)-1])
 }
 
 // appendUnquote appends the value of s, the text between the quotes of a
