@@ -81,7 +81,8 @@ func newEnvWith(t testing.TB, catalog *plan.Catalog, opts ...option) *env {
 	l := ledger.New(c, ledger.Options{Prefix: prefix})
 	js := jobstore.New(c, jobstore.Options{Prefix: prefix})
 	q := &jobstest.Queue{}
-	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: catalog})
+	svc := jobs.NewService(jobs.Config{Ledger: l, Store: js, Queue: q, Accounts: js, Catalog: catalog,
+		Recorder: jobstore.Recorder{Ledger: l, Store: js}})
 
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))

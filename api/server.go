@@ -254,6 +254,8 @@ type Server struct {
 	auth *authState
 	// ready is /readyz's last answer.
 	ready readiness
+	// counted is the usage counted in process and not yet written (usage.go).
+	counted usageBatch
 	// pendingTTL is how long a pending idempotency marker lives between
 	// renewals; 0 is the default, pendingTTL (idempotency.go). Tests shorten it.
 	pendingTTL time.Duration
@@ -431,9 +433,9 @@ func (s *Server) answer(c *call, rt route) response {
 	c.p = p
 	noteKey(c.r, p.KeyID)
 	if p.Role == RoleUser {
-		// Counted after the answer is made, in one round trip with the
-		// counter of a submitted job.
-		defer func() { s.countUsage(ctx, p.Account, append(c.counters, counterRequests)...) }()
+		// Counted after the answer is made, with the counter of a
+		// submitted job.
+		defer func() { s.countUsage(p.Account, append(c.counters, counterRequests)...) }()
 	}
 	if len(rt.roles) > 0 && !slices.Contains(rt.roles, p.Role) {
 		return s.render(c, 0, nil, &forbiddenError{need: rt.roles, have: p.Role})

@@ -217,6 +217,8 @@ func (a *app) apiHandler(ctx context.Context) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The usage counted in process is written before Redis closes.
+	a.closers = append(a.closers, func() { srv.FlushUsage(context.Background()) })
 	if err := srv.MigrateKeys(ctx); err != nil {
 		return nil, fmt.Errorf("api keys: %w", err)
 	}
