@@ -18,8 +18,10 @@ import (
 // order), and the memory it takes is that of the chunks in flight, a fixed
 // number.
 const (
-	// chunkRecords is how many records one chunk holds.
-	chunkRecords = 2048
+	// chunkRecords is how many records one chunk holds: some 150 KB of
+	// records and 65 KB of CSV for the generated people, enough to make
+	// the handing over of a chunk cheap against its encoding.
+	chunkRecords = 512
 	// parallelMin is the fewest records a result file must be expected to
 	// hold for them to be encoded in parallel; a smaller file is encoded on
 	// the run's goroutine, where starting encoders would cost more than it
@@ -180,6 +182,8 @@ func (p *parallelWriter) encode() {
 			enc = newResultWriter(nil, p.format, p.columns, false)
 		}
 		c.err = encodeChunk(enc, c)
+		clear(c.recs) // the records are garbage now
+		c.recs = c.recs[:0]
 		c.ready <- struct{}{}
 	}
 }
@@ -213,8 +217,6 @@ func (p *parallelWriter) write() {
 				close(p.stop)
 			}
 		}
-		clear(c.recs) // the records are garbage now
-		c.recs = c.recs[:0]
 		p.free <- c
 	}
 }
