@@ -152,7 +152,7 @@ func (h *Handler) process(ctx context.Context, t *asynq.Task) (attempt, error) {
 		return a.is(resultDeferred), err
 	}
 	defer slot.Release()
-	j, err := h.cfg.Service.StartJob(ctx, jobs.Job{Account: p.Account, ID: p.Job, Rev: p.Rev})
+	j, err := h.cfg.Service.StartJob(ctx, jobs.Job{Account: p.Account, ID: p.Job, Rev: string(p.Rev)})
 	switch {
 	case errors.Is(err, jobs.ErrEnded):
 		a.kind = h.kindOf(ctx, p)

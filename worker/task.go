@@ -23,7 +23,9 @@ const QueueName = "default"
 type payload struct {
 	Account string `json:"account"`
 	Job     string `json:"job"`
-	Rev     string `json:"rev,omitempty"`
+	// Rev is the record's JSON as is, not a string of it: decoding a
+	// payload then unescapes nothing.
+	Rev json.RawMessage `json:"rev,omitempty"`
 }
 
 // maxPayloadRev is the longest revision a task carries; the record of a job
@@ -41,10 +43,10 @@ func NewRunTask(account, job string) *asynq.Task {
 // maxPayloadRev long.
 func NewRunTaskOf(j jobs.Job) *asynq.Task {
 	p := payload{Account: j.Account, Job: j.ID}
-	if len(j.Rev) <= maxPayloadRev {
-		p.Rev = j.Rev
+	if len(j.Rev) <= maxPayloadRev && json.Valid([]byte(j.Rev)) {
+		p.Rev = json.RawMessage(j.Rev)
 	}
-	b, _ := json.Marshal(p) // strings always encode
+	b, _ := json.Marshal(p) // strings and valid JSON always encode
 	return asynq.NewTask(TypeRun, b)
 }
 
