@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 // Role is what an API key may do.
@@ -81,6 +83,17 @@ type principal struct {
 	// epoch is the revocation epoch read before the key's record, for the
 	// key cache: an entry of another epoch is read again.
 	epoch string
+	// deferred says the key came from the key cache unchecked against the
+	// revocation epoch: the caller checks it in its own write (deferredKey).
+	deferred bool
+}
+
+// deferredKey is the condition under which a request whose key check was
+// deferred may reserve: the key is still one of its account's (a revocation
+// removes it from the account's keys first), checked in the reserve's
+// atomic step.
+func (s *Server) deferredKey(p principal) credit.Condition {
+	return credit.Condition{Key: s.keys.accountKeys(p.Account), Field: p.KeyID, Value: p.KeyHash}
 }
 
 // ErrInvalidKey is returned by CheckKey and New for a key that is too short
@@ -129,9 +142,12 @@ func newAuthState(adminKey string) (*authState, error) {
 
 // authenticate finds the principal of a request's bearer key. The
 // bootstrap admin key is compared with the setting; any other key is looked
-// up by its hash. Returns errUnauthorized for no key, an unknown, revoked or
-// expired one, and the Redis error when the lookup fails.
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
+// up by its hash. With deferCheck, a user key found in the key cache is
+// taken without reading the revocation epoch, marked deferred: the caller
+// checks it in its reserve (deferredKey). Returns errUnauthorized for no
+// key, an unknown, revoked or expired one, and the Redis error when the
+// lookup fails.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, deferCheck bool) (principal, error) {
 	key, ok := bearer(r)
 	if !ok {
 		return principal{}, errUnauthorized
@@ -141,10 +157,15 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 	if s.auth.adminHash != nil && subtle.ConstantTimeCompare(sum[:], s.auth.adminHash) == 1 {
 		return principal{Role: RoleAdmin, KeyHash: hash}, nil
 	}
-	p, err := s.lookupKey(ctx, hash)
+	p, err := s.lookupKey(ctx, hash, deferCheck)
 	if err != nil {
 		return principal{}, err
 	}
+	return s.admit(ctx, p)
+}
+
+// admit refuses an expired key and notes the key's use.
+func (s *Server) admit(ctx context.Context, p principal) (principal, error) {
 	now := s.cfg.NowFunc()
 	if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt) {
 		return principal{}, errUnauthorized
@@ -156,9 +177,17 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 // lookupKey reads the record of a key by its hash. With the key cache, a
 // cached entry is used while the revocation epoch is the one it was read
 // in: one GET of a short string a request instead of the record, and a
-// revocation, which bumps the epoch, is seen by every process at once.
-func (s *Server) lookupKey(ctx context.Context, hash string) (principal, error) {
+// revocation, which bumps the epoch, is seen by every process at once. With
+// deferCheck, a cached user key with an id is used without the GET, marked
+// deferred.
+func (s *Server) lookupKey(ctx context.Context, hash string, deferCheck bool) (principal, error) {
 	epoch := ""
+	if s.keyCache != nil && deferCheck {
+		if p, ok := s.keyCache.Get(hash); ok && p.Role == RoleUser && p.KeyID != "" {
+			p.deferred = true
+			return p, nil
+		}
+	}
 	if s.keyCache != nil {
 		var err error
 		epoch, err = s.client.Get(ctx, s.keys.keyEpoch()).Result()
@@ -187,6 +216,21 @@ func (s *Server) lookupKey(ctx context.Context, hash string) (principal, error) 
 		s.keyCache.Add(hash, p)
 	}
 	return p, nil
+}
+
+// recheck authenticates again, by the epoch and the key's record, a
+// principal whose deferred check failed: the key was revoked (refused), or
+// is not in its account's keys for another reason (a key stored before key
+// ids), which the record settles.
+func (s *Server) recheck(ctx context.Context, p principal) (principal, error) {
+	if s.keyCache != nil {
+		s.keyCache.Remove(p.KeyHash)
+	}
+	fresh, err := s.lookupKey(ctx, p.KeyHash, false)
+	if err != nil {
+		return principal{}, err
+	}
+	return s.admit(ctx, fresh)
 }
 
 // touch writes the key's last_used_at when this process has not written it

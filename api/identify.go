@@ -45,7 +45,7 @@ func (s *Server) IdentifyHash(ctx context.Context, hash string) (Identity, error
 	if s.auth.adminHash != nil && subtle.ConstantTimeCompare(sum, s.auth.adminHash) == 1 {
 		return Identity{Role: RoleAdmin, KeyHash: hash}, nil
 	}
-	p, err := s.lookupKey(ctx, hash)
+	p, err := s.lookupKey(ctx, hash, false)
 	if err != nil {
 		return Identity{}, err
 	}

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/creditrun/creditrun/jobs"
+	"github.com/creditrun/creditrun/ledger/credit"
 )
 
 // submit is POST /v1/searches, /v1/downloads and /v1/enrichments: decode the
@@ -12,16 +15,23 @@ import (
 func (s *Server) submit(kind jobs.Kind) handler {
 	counter := map[jobs.Kind]string{jobs.Search: counterSearches, jobs.Download: counterDownloads, jobs.Enrichment: counterEnrichments}[kind]
 	return func(c *call) (int, any, error) {
-		spec, err := decodeSpec(kind, c.body)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := s.checkSpec(spec); err != nil {
-			return 0, nil, err
-		}
 		ctx := c.r.Context()
-		j, err := s.jobs.Submit(ctx, c.p.Account, spec)
+		spec, err := decodeSpec(kind, c.body)
+		if err == nil {
+			err = s.checkSpec(spec)
+		}
+		var j jobs.Job
+		if err == nil {
+			j, err = s.submitAs(ctx, c, spec)
+		}
 		if err != nil {
+			if c.p.deferred {
+				// A key whose check was deferred is checked before any
+				// refusal is told: a revoked key learns nothing else.
+				if _, kerr := s.recheck(ctx, c.p); kerr != nil {
+					return 0, nil, kerr
+				}
+			}
 			return 0, nil, err
 		}
 		c.counters = append(c.counters, counter)
@@ -33,6 +43,26 @@ func (s *Server) submit(kind jobs.Kind) handler {
 		}
 		return http.StatusAccepted, map[string]any{"job": v, "meta": newMetaView(j)}, nil
 	}
+}
+
+// submitAs submits spec for c's principal. A principal whose key check was
+// deferred submits on the condition that its key is still its account's;
+// when it is not, the key is checked again (a revoked key is refused with
+// nothing reserved) and the submit runs once more, checked.
+func (s *Server) submitAs(ctx context.Context, c *call, spec jobs.Spec) (jobs.Job, error) {
+	if !c.p.deferred {
+		return s.jobs.Submit(ctx, c.p.Account, spec)
+	}
+	j, err := s.jobs.SubmitIf(ctx, c.p.Account, spec, s.deferredKey(c.p))
+	if !errors.Is(err, credit.ErrConditionFailed) {
+		return j, err
+	}
+	p, err := s.recheck(ctx, c.p)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	c.p = p // checked now: a refusal below is told as it is
+	return s.jobs.Submit(ctx, c.p.Account, spec)
 }
 
 // checkSpec checks what the API knows of the dataset before the jobs

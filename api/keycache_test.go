@@ -1,9 +1,15 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/api"
 )
@@ -86,4 +92,80 @@ func TestKeyCacheRevocation(t *testing.T) {
 	for range 2 {
 		b.do(t, req{method: http.MethodGet, path: "/v1/account", key: api.NewKey()}).error(t, http.StatusUnauthorized, "unauthorized")
 	}
+}
+
+// epochReads counts the reads of the key revocation epoch.
+type epochReads struct {
+	key string
+	n   atomic.Int64
+}
+
+func (h *epochReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *epochReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) == 2 && strings.EqualFold(fmt.Sprint(args[0]), "get") && args[1] == h.key {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *epochReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestKeyCacheSubmit: a submit by a key in the key cache reads no
+// revocation epoch: its reserve checks that the key is still its account's.
+// Once the key is revoked through another process, a submit there is
+// refused (401, nothing reserved, also for a body it would refuse anyway),
+// and a key missing from its account's keys but not revoked is checked
+// again and submits.
+func TestKeyCacheSubmit(t *testing.T) {
+	t.Parallel()
+	a, b := twins(t)
+	reads := &epochReads{key: a.prefix + ":keys:epoch"}
+	a.client.AddHook(reads)
+	acct, _ := a.account(t, "people-1k-99")
+	newKey := func() (string, string) {
+		r := a.do(t, req{method: http.MethodPost, path: "/v1/accounts/" + acct + "/keys", key: a.admin, body: map[string]any{"role": "user"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create a key: %d %s", r.status, r.body)
+		}
+		m := r.json(t)
+		return m["api_key"].(string), m["id"].(string)
+	}
+	key, id := newKey()
+	search := map[string]any{"data_type": "people", "query": "*", "num_records": 5}
+	b.submit(t, key, "/v1/searches", search) // caches the key in b
+	before := reads.n.Load()
+	b.submit(t, key, "/v1/searches", search)
+	if n := reads.n.Load() - before; n != 0 {
+		t.Errorf("a submit by a cached key read the revocation epoch %d times, want 0", n)
+	}
+	if got := a.available(t, acct, "people"); got != 990 {
+		t.Fatalf("available %d after two submits of 5, want 990", got)
+	}
+
+	if r := a.do(t, req{method: http.MethodDelete, path: "/v1/keys/" + id, key: a.admin}); r.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: search}).error(t, http.StatusUnauthorized, "unauthorized")
+	b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: `{"data_type":"people"`}).error(t, http.StatusUnauthorized, "unauthorized")
+	b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: map[string]any{"data_type": "people", "query": "*", "num_records": 5000}}).
+		error(t, http.StatusUnauthorized, "unauthorized")
+	if got := a.available(t, acct, "people"); got != 990 {
+		t.Fatalf("available %d after the revoked key's submits, want 990", got)
+	}
+
+	// A key its account's keys do not list (as a key stored before key ids
+	// may be) is checked by its record, and submits.
+	key2, id2 := newKey()
+	b.submit(t, key2, "/v1/searches", search)
+	if err := a.client.HDel(context.Background(), a.prefix+":{a:"+acct+"}:keys", id2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.submit(t, key2, "/v1/searches", search)
+	if got := a.available(t, acct, "people"); got != 980 {
+		t.Fatalf("available %d, want 980", got)
+	}
+	a.checkInvariants(t, acct)
 }

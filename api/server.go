@@ -36,6 +36,10 @@ type Jobs interface {
 	// credit.ErrOverageDisabled or jobs.ErrNotFound; any other error is an
 	// infrastructure failure with nothing reserved.
 	Submit(ctx context.Context, account string, spec jobs.Spec) (jobs.Job, error)
+	// SubmitIf is Submit whose reserve runs only while cond holds; it
+	// returns an error wrapping credit.ErrConditionFailed otherwise, having
+	// changed nothing.
+	SubmitIf(ctx context.Context, account string, spec jobs.Spec, cond credit.Condition) (jobs.Job, error)
 	// Get returns a job of the account. Returns jobs.ErrNotFound for an
 	// unknown id and for another account's job.
 	Get(ctx context.Context, account, id string) (jobs.Job, error)
@@ -332,6 +336,10 @@ type route struct {
 	roles   []Role
 	h       handler
 	raw     http.HandlerFunc
+	// submits: the route reserves credits, and a user key held in the key
+	// cache is checked in the reserve's own step (deferredKey) instead of
+	// by a read of the revocation epoch first.
+	submits bool
 }
 
 // routes is every endpoint of the API, the one list that the mux and the
@@ -353,9 +361,9 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/account/grants", roles: user, h: s.listOwnGrants},
 		{method: "GET", pattern: "/v1/accounts/{id}/grants", roles: []Role{RoleUser, RoleFinance, RoleAdmin}, h: s.listGrants}, // a user key, its own only
 		{method: "DELETE", pattern: "/v1/accounts/{id}/grants/{grant_id}", roles: admin, h: s.voidGrant},
-		{method: "POST", pattern: "/v1/searches", roles: user, h: s.submit(jobs.Search)},
-		{method: "POST", pattern: "/v1/downloads", roles: user, h: s.submit(jobs.Download)},
-		{method: "POST", pattern: "/v1/enrichments", roles: user, h: s.submit(jobs.Enrichment)},
+		{method: "POST", pattern: "/v1/searches", roles: user, h: s.submit(jobs.Search), submits: true},
+		{method: "POST", pattern: "/v1/downloads", roles: user, h: s.submit(jobs.Download), submits: true},
+		{method: "POST", pattern: "/v1/enrichments", roles: user, h: s.submit(jobs.Enrichment), submits: true},
 		{method: "POST", pattern: "/v1/quotes", roles: user, h: s.quote},
 		{method: "GET", pattern: "/v1/jobs", roles: user, h: s.listJobs},
 		{method: "GET", pattern: "/v1/jobs/{id}", roles: user, h: s.getJob},
@@ -413,7 +421,10 @@ func (s *Server) serve(rt route) http.HandlerFunc {
 
 func (s *Server) answer(c *call, rt route) response {
 	ctx := c.r.Context()
-	p, authErr := s.authenticate(ctx, c.r)
+	// A submit without an Idempotency-Key may leave its key's check to its
+	// reserve: nothing is written before it.
+	deferKey := rt.submits && len(c.r.Header.Values("Idempotency-Key")) == 0
+	p, authErr := s.authenticate(ctx, c.r, deferKey)
 	if authErr != nil && !errors.Is(authErr, errUnauthorized) {
 		return s.render(c, 0, nil, authErr)
 	}

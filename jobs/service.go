@@ -182,6 +182,14 @@ func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 // nothing stays charged: what was reserved is released, or, when even the
 // job could not be marked failed, left to the reaper.
 func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, error) {
+	return s.SubmitIf(ctx, account, spec, credit.Condition{})
+}
+
+// SubmitIf is Submit whose reserve holds credits only while cond holds,
+// checked in the reserve's atomic step (credit.ReserveRequest.Condition).
+// Returns an error wrapping credit.ErrConditionFailed, with nothing
+// reserved or recorded, when it does not.
+func (s *Service) SubmitIf(ctx context.Context, account string, spec Spec, cond credit.Condition) (Job, error) {
 	if err := spec.Normalize(s.cfg.Limits, s.cfg.DataTypes); err != nil {
 		return Job{}, err
 	}
@@ -201,7 +209,7 @@ func (s *Service) Submit(ctx context.Context, account string, spec Spec) (Job, e
 	id := s.cfg.NewIDFunc()
 	req := credit.ReserveRequest{
 		Account: account, Pool: p.Pool, JobID: id, Requested: spec.Requested(), Policy: policy,
-		Dedup: p.Dedups(op), ChargeAtAcceptance: p.ChargesAtAcceptance(op),
+		Dedup: p.Dedups(op), ChargeAtAcceptance: p.ChargesAtAcceptance(op), Condition: cond,
 	}
 	if spec.Kind == Enrichment {
 		if req.ItemIDs, err = s.itemRecordIDs(ctx, spec, req.Dedup); err != nil {
@@ -337,7 +345,8 @@ func isInfra(err error) bool {
 		return false
 	}
 	for _, answer := range []error{credit.ErrOverageDisabled, credit.ErrUnknownAccount, credit.ErrUnknownPool,
-		credit.ErrReservationConflict, credit.ErrInvalidID, credit.ErrInvalidAmount, credit.ErrInvalidPolicy} {
+		credit.ErrReservationConflict, credit.ErrInvalidID, credit.ErrInvalidAmount, credit.ErrInvalidPolicy,
+		credit.ErrConditionFailed} {
 		if errors.Is(err, answer) {
 			return false
 		}

@@ -332,6 +332,8 @@ func codeError(code string, rest []any) error {
 		return credit.ErrOverageDisabled
 	case "CONFLICT":
 		return credit.ErrReservationConflict
+	case "CONDITION":
+		return credit.ErrConditionFailed
 	case "NOT_FOUND":
 		return credit.ErrReservationNotFound
 	case "GRANT_NOT_FOUND":

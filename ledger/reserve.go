@@ -46,10 +46,15 @@ func (l *Redis) ReserveThen(ctx context.Context, req credit.ReserveRequest, then
 	}
 	a, job := req.Account, req.JobID
 	holdID := credit.HoldIDFor(job)
-	args := make([]any, 0, 11+len(req.ItemIDs))
+	cond := req.Condition
+	condKey := l.keys.account(a)
+	if cond.Set() {
+		condKey = cond.Key
+	}
+	args := make([]any, 0, 14+len(req.ItemIDs))
 	args = append(args, a, req.Pool, job, req.Requested, string(req.Policy), flag(req.Dedup),
 		flag(req.ChargeAtAcceptance), l.now().UnixMilli(), holdID, flag(req.ItemIDs != nil),
-		l.retainEnded.Milliseconds())
+		l.retainEnded.Milliseconds(), flag(cond.Set()), cond.Field, cond.Value)
 	for _, id := range req.ItemIDs {
 		args = append(args, id)
 	}
@@ -57,7 +62,7 @@ func (l *Redis) ReserveThen(ctx context.Context, req credit.ReserveRequest, then
 		l.keys.account(a), l.keys.pool(a, req.Pool), l.keys.reservation(a, job), l.keys.pending(a),
 		l.keys.journal(a), l.keys.dedup(a, req.Pool), l.keys.hold(a, holdID), l.keys.holds(a),
 		l.keys.jobRecords(a, job), l.keys.charges(a), l.keys.grants(a), l.keys.activeGrants(a, req.Pool),
-		l.keys.outbox(a),
+		l.keys.outbox(a), condKey,
 	}, args...)
 	if err != nil {
 		return credit.Reservation{}, fmt.Errorf("reserve %s: %w", job, err)
@@ -114,6 +119,10 @@ func checkReserve(req credit.ReserveRequest) error {
 	}
 	if !req.Policy.Valid() {
 		return fmt.Errorf("%w: %q", credit.ErrInvalidPolicy, req.Policy)
+	}
+	if c := req.Condition; c.Set() && (!strings.Contains(c.Key, "{a:"+req.Account+"}") || c.Field == "") {
+		return fmt.Errorf("condition on %q field %q: not a key of account %s's hash slot, or no field: %w",
+			c.Key, c.Field, req.Account, credit.ErrInvalidID)
 	}
 	if req.ItemIDs != nil {
 		if int64(len(req.ItemIDs)) != req.Requested {

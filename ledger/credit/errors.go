@@ -25,6 +25,9 @@ var (
 	// ErrOverageDisabled is returned for the overage policy on a pool whose plan
 	// does not enable overage.
 	ErrOverageDisabled = errors.New("overage is not enabled on this pool")
+	// ErrConditionFailed is returned by a reserve whose Condition does not
+	// hold. Nothing changes.
+	ErrConditionFailed = errors.New("the reserve's condition does not hold")
 	// ErrReservationNotFound is returned when a job has no reservation.
 	ErrReservationNotFound = errors.New("reservation not found")
 	// ErrReservationConflict is returned when a job id that already has a

@@ -37,7 +37,24 @@ type ReserveRequest struct {
 	// plans that charge enrichment per submitted item. Such a reservation is
 	// settled from the start, and voiding it changes nothing.
 	ChargeAtAcceptance bool
+	// Condition, when set, is checked in the reserve's atomic step before
+	// anything is held: the reserve goes on only while it holds, and
+	// otherwise changes nothing and answers ErrConditionFailed. A job id
+	// reserved before is answered as always, whatever the condition.
+	Condition Condition
 }
+
+// Condition is a hash field of the account's that must have a value: Key is a
+// Redis key in the account's hash slot (it carries the account's hash tag),
+// Field one of its fields, Value what the field must hold. The API makes a
+// submit by a key it holds in process conditional on the key still being one
+// of the account's, so that a revocation stops it without a read of its own.
+type Condition struct {
+	Key, Field, Value string
+}
+
+// Set reports whether c is a condition, not the zero value.
+func (c Condition) Set() bool { return c.Key != "" }
 
 // Reservation is the record of one job's credits, from reserve to its end.
 type Reservation struct {

@@ -63,6 +63,7 @@ func Run(t *testing.T, newLedger NewFunc, opts Options) {
 		{"GrantExpiry", testGrantExpiry},
 		{"GrantAddVoid", testGrantAddVoid},
 		{"GrantRefund", testGrantRefund},
+		{"ReserveCondition", testReserveCondition},
 		{"PlanPeriods", testPlanPeriods},
 		{"PeriodIndex", testPeriodIndex},
 		{"ReindexPeriods", testReindexPeriods},

@@ -14,11 +14,14 @@
 -- ARGV[5] policy reject|partial|overage  ARGV[6] dedup 0|1
 -- ARGV[7] charge at acceptance 0|1  ARGV[8] now (unix ms)  ARGV[9] hold id
 -- ARGV[10] items 0|1  ARGV[11] how long a reservation posted at acceptance is
--- kept (ms)  ARGV[12..] the items' record ids, "" where unknown
+-- kept (ms)  ARGV[12] condition 0|1: with 1, KEYS[14]'s field ARGV[13] must be
+-- ARGV[14] for anything to be held (a reservation made before is answered
+-- whatever it is)  ARGV[15..] the items' record ids, "" where unknown
 -- -> {"OK", field, value, ...}          the reservation hash
 --    {"INSUFFICIENT", required, available}
 --    {"UNKNOWN_ACCOUNT"} | {"UNKNOWN_POOL"} | {"OVERAGE_DISABLED"}
 --    {"CONFLICT"}                        the job id is reserved with other terms
+--    {"CONDITION"}                       the condition does not hold: nothing changed
 --    {"ROLL", period_end, schedule}      the pool's period has ended: roll it, run again
 --
 -- The prepaid part comes from the period allocation first, then from the
@@ -33,13 +36,14 @@ local account, pool, job, requested_s, policy = ARGV[1], ARGV[2], ARGV[3], ARGV[
 local dedup, at_acceptance, now_s, hold_id = ARGV[6] == '1', ARGV[7] == '1', ARGV[8], ARGV[9]
 local has_items = ARGV[10] == '1'
 local requested = tonumber(requested_s)
-local FIRST_ITEM = 12
+local FIRST_ITEM = 15
 
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local old = redis.call('HMGET', KEYS[3], 'pool', 'requested')
   if old[1] ~= pool or tonumber(old[2]) ~= requested then return {'CONFLICT'} end
   return reply(KEYS[3])
 end
+if ARGV[12] == '1' and redis.call('HGET', KEYS[14], ARGV[13]) ~= ARGV[14] then return {'CONDITION'} end
 local v = redis.call('HMGET', KEYS[2], 'allocated', 'used', 'reserved', 'grant', 'overage_enabled',
   'overage_limit', 'overage_outstanding', 'overage_reserved', 'overage_price_cents', 'period_start',
   'period_end', 'schedule', 'grants_available', 'grants_next_expiry')
