@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,7 +169,10 @@ func bareRefreshSweep(ctx context.Context, client redis.UniversalClient, prefix 
 // deletePrefix deletes every key that starts with prefix+":", on every
 // master of a cluster: SCAN, then an UNLINK of each key found, pipelined a
 // page at a time (one key a command, so that Cluster takes it whatever the
-// keys' slots).
+// keys' slots). It returns once redis-server has freed them: UNLINK frees
+// large keys in a thread of its own, whose CPU would otherwise count in the
+// next measurement's.
+
 func deletePrefix(ctx context.Context, client redis.UniversalClient, prefix string) error {
 	del := func(ctx context.Context, c *redis.Client) error {
 		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
@@ -195,7 +199,10 @@ func deletePrefix(ctx context.Context, client redis.UniversalClient, prefix stri
 		if err := iter.Err(); err != nil {
 			return err
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		return lazyFreed(ctx, c)
 	}
 	var err error
 	switch c := client.(type) {
@@ -208,6 +215,52 @@ func deletePrefix(ctx context.Context, client redis.UniversalClient, prefix stri
 	}
 	if err != nil {
 		return fmt.Errorf("bench: delete keys %s:*: %w", prefix, err)
+	}
+	return nil
+}
+
+// lazyFreed waits, for at most a minute, until c's server has freed the
+// keys deleted: no keys left to free in the background (INFO memory,
+// lazyfree_pending_objects) and its CPU at rest (INFO cpu: less than 10 ms
+// in half a second). After a large delete, redis-server spends a second or
+// more of system time over several seconds giving memory back.
+func lazyFreed(ctx context.Context, c *redis.Client) error {
+	deadline := time.Now().Add(time.Minute)
+	field := func(info, name string) string {
+		for line := range strings.SplitSeq(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	cpu := func() (float64, error) {
+		info, err := c.Info(ctx, "cpu").Result()
+		if err != nil {
+			return 0, err
+		}
+		sys, _ := strconv.ParseFloat(field(info, "used_cpu_sys"), 64)
+		user, _ := strconv.ParseFloat(field(info, "used_cpu_user"), 64)
+		return sys + user, nil
+	}
+	last, err := cpu()
+	if err != nil {
+		return err
+	}
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			return err
+		}
+		now, err := cpu()
+		if err != nil {
+			return err
+		}
+		if p := field(info, "lazyfree_pending_objects"); (p == "" || p == "0") && now-last < 0.010 {
+			return nil
+		}
+		last = now
 	}
 	return nil
 }
