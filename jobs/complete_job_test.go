@@ -1,13 +1,8 @@
 package jobs_test
 
 import (
-	"context"
 	"errors"
-	"net"
-	"sync/atomic"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/creditrun/creditrun/jobs"
 )
@@ -19,11 +14,7 @@ import (
 // overage), the write reads it again and the outcome is what Complete gives.
 func TestCompleteJobFromStart(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 8})
-	t.Cleanup(func() { c.Close() })
-	rt := &roundTrips{}
-	c.AddHook(rt)
-	f := newFixtureOn(t, c)
+	f, rt := newCountedFixture(t)
 	a := f.account(t, "people-10")
 	submitStart := func(n int64) jobs.Job {
 		t.Helper()
@@ -96,18 +87,7 @@ func TestCompleteJobFromStart(t *testing.T) {
 // settled once and marked succeeded.
 func TestCompleteJobLostReply(t *testing.T) {
 	t.Parallel()
-	var cut atomic.Bool
-	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 4, MaxRetries: 3,
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &cutConn{Conn: conn, cut: &cut}, nil
-		}})
-	t.Cleanup(func() { c.Close() })
-	f := newFixtureOn(t, c)
+	f, cut := newCutFixture(t)
 	a := f.account(t, "people-10")
 	for _, n := range []int64{1, 4} {
 		j, err := f.svc.Submit(ctx, a, search(n))
@@ -141,11 +121,7 @@ func TestCompleteJobLostReply(t *testing.T) {
 // a second attempt.
 func TestStartJobFromSubmit(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 8})
-	t.Cleanup(func() { c.Close() })
-	rt := &roundTrips{}
-	c.AddHook(rt)
-	f := newFixtureOn(t, c)
+	f, rt := newCountedFixture(t)
 	a := f.account(t, "people-10")
 	if _, err := f.svc.StartJob(ctx, mustSubmit(t, f, a, 1)); err != nil { // loads the scripts
 		t.Fatal(err)

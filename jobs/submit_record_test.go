@@ -136,18 +136,7 @@ func TestSubmitOneRoundTrip(t *testing.T) {
 // reserve and the record are made once, and the job is the one answered.
 func TestSubmitOneRoundTripLostReply(t *testing.T) {
 	t.Parallel()
-	var cut atomic.Bool
-	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 4, MaxRetries: 3,
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &cutConn{Conn: conn, cut: &cut}, nil
-		}})
-	t.Cleanup(func() { c.Close() })
-	f := newFixtureOn(t, c)
+	f, cut := newCutFixture(t)
 	a := f.account(t, "people-10")
 	if _, err := f.svc.Submit(ctx, a, search(1)); err != nil { // plans cached, scripts loaded
 		t.Fatal(err)
@@ -172,6 +161,34 @@ func TestSubmitOneRoundTripLostReply(t *testing.T) {
 		t.Fatalf("jobs %d, %v", len(list), err)
 	}
 	f.checkInvariants(t, a)
+}
+
+// newCutFixture is newFixture on a client whose next reply is lost once
+// the returned flag is set: the connection closes instead of reading it.
+func newCutFixture(t *testing.T) (*fixture, *atomic.Bool) {
+	t.Helper()
+	var cut atomic.Bool
+	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 4, MaxRetries: 3,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &cutConn{Conn: conn, cut: &cut}, nil
+		}})
+	t.Cleanup(func() { c.Close() })
+	return newFixtureOn(t, c), &cut
+}
+
+// newCountedFixture is newFixture on a client that counts its round trips.
+func newCountedFixture(t *testing.T) (*fixture, *roundTrips) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: server.Addr(), PoolSize: 8})
+	t.Cleanup(func() { c.Close() })
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	return newFixtureOn(t, c), rt
 }
 
 // cutConn closes itself instead of reading the first reply once cut is
