@@ -25,14 +25,7 @@ func (s *Server) submit(kind jobs.Kind) handler {
 			j, err = s.submitAs(ctx, c, spec)
 		}
 		if err != nil {
-			if c.p.deferred {
-				// A key whose check was deferred is checked before any
-				// refusal is told: a revoked key learns nothing else.
-				if _, kerr := s.recheck(ctx, c.p); kerr != nil {
-					return 0, nil, kerr
-				}
-			}
-			return 0, nil, err
+			return 0, nil, err // render checks a deferred key first
 		}
 		c.counters = append(c.counters, counter)
 		remaining := j.Meta.CreditsRemaining
@@ -59,6 +52,7 @@ func (s *Server) submitAs(ctx context.Context, c *call, spec jobs.Spec) (jobs.Jo
 	}
 	p, err := s.recheck(ctx, c.p)
 	if err != nil {
+		c.p = principal{} // refused: nothing of the account is told
 		return jobs.Job{}, err
 	}
 	c.p = p // checked now: a refusal below is told as it is

@@ -148,10 +148,14 @@ func TestKeyCacheSubmit(t *testing.T) {
 	if r := a.do(t, req{method: http.MethodDelete, path: "/v1/keys/" + id, key: a.admin}); r.status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.status, r.body)
 	}
-	b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: search}).error(t, http.StatusUnauthorized, "unauthorized")
-	b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: `{"data_type":"people"`}).error(t, http.StatusUnauthorized, "unauthorized")
-	b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: map[string]any{"data_type": "people", "query": "*", "num_records": 5000}}).
-		error(t, http.StatusUnauthorized, "unauthorized")
+	// Each refusal says 401 and nothing of the account: no balance.
+	for _, body := range []any{search, `{"data_type":"people"`, map[string]any{"data_type": "people", "query": "*", "num_records": 5000}} {
+		r := b.do(t, req{method: http.MethodPost, path: "/v1/searches", key: key, body: body})
+		r.error(t, http.StatusUnauthorized, "unauthorized")
+		if h := r.header.Get("X-Credits-Remaining"); h != "" {
+			t.Errorf("a revoked key's 401 tells the balance: X-Credits-Remaining %q", h)
+		}
+	}
 	if got := a.available(t, acct, "people"); got != 990 {
 		t.Fatalf("available %d after the revoked key's submits, want 990", got)
 	}

@@ -445,8 +445,12 @@ func (s *Server) answer(c *call, rt route) response {
 	noteKey(c.r, p.KeyID)
 	if p.Role == RoleUser {
 		// Counted after the answer is made, with the counter of a
-		// submitted job.
-		defer func() { s.countUsage(p.Account, append(c.counters, counterRequests)...) }()
+		// submitted job; not when a deferred check of the key refused it.
+		defer func() {
+			if c.p.Role == RoleUser {
+				s.countUsage(c.p.Account, append(c.counters, counterRequests)...)
+			}
+		}()
 	}
 	if len(rt.roles) > 0 && !slices.Contains(rt.roles, p.Role) {
 		return s.render(c, 0, nil, &forbiddenError{need: rt.roles, have: p.Role})
@@ -486,6 +490,16 @@ func (s *Server) run(c *call, h handler) response {
 // render turns what a handler returned into a response, with the credits
 // header of a user key.
 func (s *Server) render(c *call, status int, v any, err error) response {
+	if err != nil && c.p.deferred {
+		// A key whose check was deferred to its reserve is checked before
+		// any refusal is told, and a revoked key is told 401 and nothing
+		// else: no balance, no usage counted.
+		if p, kerr := s.recheck(c.r.Context(), c.p); kerr != nil {
+			c.p, err = principal{}, kerr
+		} else {
+			c.p = p
+		}
+	}
 	if err != nil {
 		ae := toAPIError(err)
 		if ae.Status >= 500 {

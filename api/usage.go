@@ -48,7 +48,7 @@ func (s *Server) flushUsageEvery(d time.Duration) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for range t.C {
-		if !s.FlushUsage(context.Background()) {
+		if !s.FlushUsage(context.Background()) && s.counted.stopIfIdle() {
 			return
 		}
 	}
@@ -82,7 +82,8 @@ type usageBatch struct {
 	mu      sync.Mutex
 	pending map[string]map[string]int64
 	// flushing says a goroutine writes the counts every usageFlushEvery;
-	// it stops, and says so here, once a write finds nothing to write.
+	// it stops, and says so here, once it finds nothing to write
+	// (stopIfIdle).
 	flushing bool
 }
 
@@ -107,17 +108,29 @@ func (b *usageBatch) add(key, hour string, counters []string) (start bool) {
 }
 
 // take returns the counts not yet written and forgets them; nil when there
-// are none, and then the writing goroutine stops.
+// are none.
 func (b *usageBatch) take() map[string]map[string]int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := b.pending
 	b.pending = nil
 	if len(p) == 0 {
-		b.flushing = false
 		return nil
 	}
 	return p
+}
+
+// stopIfIdle reports whether nothing is counted, and then marks the writing
+// goroutine stopped, so that the next count starts one: only that goroutine
+// calls it, so there is one at a time.
+func (b *usageBatch) stopIfIdle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.pending) > 0 {
+		return false
+	}
+	b.flushing = false
+	return true
 }
 
 // usage adds up an account's counters from the hour of since to now.

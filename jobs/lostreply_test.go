@@ -97,9 +97,9 @@ func (f *lostFixture) warm(t *testing.T, account string, spec jobs.Spec) {
 }
 
 // TestLostReplyJobRecord: the job record of a charge at acceptance is written
-// but its reply lost. The submit fails and refunds; the reaper, finding the
-// job queued without a task, abandons it and refunds again; the charge comes
-// back once.
+// but its reply lost. The submit fails, refunds, and marks the record it may
+// have written failed, so the client is not shown a queued job; the reaper,
+// finishing the charge, refunds again; the charge comes back once.
 func TestLostReplyJobRecord(t *testing.T) {
 	t.Parallel()
 	f := newLostFixture(t, "job_lost_record")
@@ -114,12 +114,12 @@ func TestLostReplyJobRecord(t *testing.T) {
 		t.Fatalf("available %d after the failed submit, want 3", got)
 	}
 	j, err := f.svc.Get(ctx, a, "job_lost_record")
-	if err != nil || j.Status != jobs.Queued {
-		t.Fatalf("the job as the lost reply left it: %+v, %v", j, err)
+	if err != nil || j.Status != jobs.Failed || j.Error != "The job could not be recorded; nothing was charged." {
+		t.Fatalf("the job as the failed submit left it: %+v, %v", j, err)
 	}
-	// The reaper: the job's task is gone.
-	if _, err := f.svc.Abandon(ctx, a, j.ID, "The job could not run: its task was lost."); err != nil {
-		t.Fatal(err)
+	// The reaper: a failed job's charge at acceptance that does not stand.
+	if _, err := f.svc.Abandon(ctx, a, j.ID, "The job could not run: its task was lost."); !errors.Is(err, jobs.ErrEnded) {
+		t.Fatalf("abandon of the failed job: %v, want ErrEnded", err)
 	}
 	if _, err := f.svc.FinishCharge(ctx, a, j.ID); err != nil {
 		t.Fatal(err)

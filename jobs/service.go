@@ -238,6 +238,7 @@ func (s *Service) SubmitIf(ctx context.Context, account string, spec Spec, cond 
 			// The script may have run with its reply lost: whatever it
 			// took goes back now, or the reaper gives it back.
 			s.release(ctx, req, "the job could not be recorded")
+			s.unrecord(ctx, account, id)
 		}
 		return Job{}, err
 	}
@@ -245,6 +246,7 @@ func (s *Service) SubmitIf(ctx context.Context, account string, spec Spec, cond 
 		j, items = s.newJob(spec, req, r)
 		if err := s.cfg.Store.Create(ctx, j, items); err != nil {
 			s.release(ctx, req, "the job could not be recorded")
+			s.unrecord(ctx, account, id)
 			return Job{}, fmt.Errorf("record job %s: %w", id, err)
 		}
 	}
@@ -317,6 +319,17 @@ func (s *Service) subscription(ctx context.Context, account string) (*plan.Subsc
 		s.plans.Add(account, sub)
 	}
 	return sub, nil
+}
+
+// unrecord marks failed the record a submit may have written before its
+// reply was lost, when the submit answers an error: the client, told it
+// failed, is not shown a job queued without a task until the reaper ends
+// it. Best effort: no record, or a failure, leaves it to the reaper.
+func (s *Service) unrecord(ctx context.Context, account, id string) {
+	_, _ = s.cfg.Store.Update(context.WithoutCancel(ctx), account, id, []Status{Queued}, func(j *Job) {
+		s.finish(j, Failed)
+		j.Error = "The job could not be recorded; nothing was charged."
+	})
 }
 
 // release gives back what a submit took, or may have taken, when the job

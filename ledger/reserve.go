@@ -86,7 +86,7 @@ func (l *Redis) ReserveThen(ctx context.Context, req credit.ReserveRequest, then
 // values it has while the reservation is as r says, for a write of the
 // caller's that stands for it (ReserveThen, SettleThen), checked in the
 // script that writes. For an open reservation (r.State Reserved): its pool,
-// the records to process, the prepaid and overage credits held, the items
+// the records requested and to process, the prepaid and overage credits held, the items
 // skipped. For a settled one: the cost posted, the credits released and the
 // overage posted. A value of "" stands for a field the hash leaves out
 // (zero). The key lives in the account's hash slot. r of another state
@@ -102,7 +102,7 @@ func (l *Redis) ReservationGuard(account, job string, r credit.Reservation) (key
 	fv := []string{"state", string(r.State)}
 	switch r.State {
 	case credit.Reserved:
-		fv = append(fv, "pool", r.Pool, "processed", itoa(r.Processed), "prepaid", itoa(r.Prepaid),
+		fv = append(fv, "pool", r.Pool, "requested", itoa(r.Requested), "processed", itoa(r.Processed), "prepaid", itoa(r.Prepaid),
 			"overage", nonzero(r.Overage), "skipped", nonzero(r.Skipped))
 	case credit.Settled:
 		fv = append(fv, "total_cost", itoa(r.TotalCost), "released", itoa(r.Released), "overage_posted", itoa(r.OveragePosted))
@@ -120,7 +120,7 @@ func checkReserve(req credit.ReserveRequest) error {
 	if !req.Policy.Valid() {
 		return fmt.Errorf("%w: %q", credit.ErrInvalidPolicy, req.Policy)
 	}
-	if c := req.Condition; c.Set() && (!strings.Contains(c.Key, "{a:"+req.Account+"}") || c.Field == "") {
+	if c := req.Condition; c.Set() && (hashTag(c.Key) != "a:"+req.Account || c.Field == "") {
 		return fmt.Errorf("condition on %q field %q: not a key of account %s's hash slot, or no field: %w",
 			c.Key, c.Field, req.Account, credit.ErrInvalidID)
 	}
@@ -196,4 +196,18 @@ func parseReservation(account, job string, m map[string]string) credit.Reservati
 		}
 	}
 	return r
+}
+
+// hashTag is the part of key that Redis Cluster hashes: between its first
+// '{' and the next '}', when that is not empty; the whole key otherwise.
+func hashTag(key string) string {
+	_, rest, ok := strings.Cut(key, "{")
+	if !ok {
+		return key
+	}
+	tag, _, ok := strings.Cut(rest, "}")
+	if !ok || tag == "" {
+		return key
+	}
+	return tag
 }

@@ -48,10 +48,12 @@ func testReserveCondition(t *testing.T, h *Harness) {
 	if err != nil || again.Reserved() != 4 || again.CreatedAt != r.CreatedAt {
 		t.Fatalf("the reserved job again: %+v, %v", again, err)
 	}
-	bad := req
-	bad.JobID, bad.Condition.Key = "j-other-slot", h.Prefix+":{a:other}:keys"
-	if _, err := h.Reserve(bad); !errors.Is(err, credit.ErrInvalidID) {
-		t.Fatalf("a condition outside the account's slot: %v, want ErrInvalidID", err)
+	for _, other := range []string{h.Prefix + ":{a:other}:keys", h.Prefix + ":{b}:{a:" + a + "}:keys", h.Prefix + ":a:" + a + ":keys"} {
+		bad := req
+		bad.JobID, bad.Condition.Key = "j-other-slot", other
+		if _, err := h.Reserve(bad); !errors.Is(err, credit.ErrInvalidID) {
+			t.Fatalf("a condition on %s, outside the account's slot: %v, want ErrInvalidID", other, err)
+		}
 	}
 	if p := h.MustPool(t, a, "people"); p.Reserved != 4 || p.Available() != 6 {
 		t.Fatalf("pool %+v", p.Counts)
