@@ -677,12 +677,14 @@ func (l *faultLoad) oracle(rep *faultReport, d durability, limit time.Duration) 
 		}
 		// A submit answered 503 after its job was written (its task could
 		// not be queued) leaves that job failed with nothing charged, at once
-		// or, when marking it failed was refused too, by the reaper; its
+		// or, when marking it failed was refused too, by the reaper (which
+		// refunds a charge posted at acceptance: the job keeps the
+		// total_cost it was recorded with, and says it was refunded); its
 		// client retries the same key. Such a job, never answered 202, is
 		// the 503's, not a second job of the submit.
 		jobs := 0
 		for _, j := range l.fs.jobsOf(t, a.key, "") {
-			if !acceptedIDs[j.ID] && j.Status == "failed" && j.TotalCost == 0 {
+			if !acceptedIDs[j.ID] && j.Status == "failed" && (j.TotalCost == 0 || refunded(j)) {
 				continue
 			}
 			jobs++
