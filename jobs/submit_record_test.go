@@ -202,7 +202,7 @@ func (c *cutConn) Read(b []byte) (int, error) {
 	if c.cut.CompareAndSwap(true, false) {
 		// The reply comes once Redis has run what was sent; it is lost.
 		_, _ = c.Conn.Read(b)
-		c.Conn.Close()
+		c.Close()
 		return 0, errors.New("connection cut by the test")
 	}
 	return c.Conn.Read(b)

@@ -38,11 +38,12 @@ func (rc Recorder) ReserveAndCreate(ctx context.Context, req credit.ReserveReque
 		return r, "", err
 	}
 	// Any failure of the create (the reservation is another, the script
-	// not loaded yet) leaves the record to the caller.
-	if create.Err() != nil {
-		return r, "", nil
+	// not loaded yet) leaves the record to the caller: no revision.
+	rev := ""
+	if create.Err() == nil {
+		rev = create.Rev()
 	}
-	return r, create.Rev(), nil
+	return r, rev, nil
 }
 
 // SettleAndUpdate implements jobs.Recorder.
@@ -60,9 +61,8 @@ func (rc Recorder) SettleAndUpdate(ctx context.Context, req credit.SettleRequest
 	if err != nil {
 		return r, jobs.Job{}, false, err
 	}
-	done, err := update.Result()
-	if err != nil {
-		return r, jobs.Job{}, false, nil
-	}
-	return r, done, true, nil
+	// Any failure of the write (the settlement is another, the record
+	// changed) leaves it to the caller: not ok.
+	done, werr := update.Result()
+	return r, done, werr == nil, nil
 }
